@@ -1,0 +1,51 @@
+"""The one clock: UTC now, replaceable through CRMCTL_NOW, and the stored time format."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timezone
+
+from crmctl.errors import InvalidInput
+
+# Fixed width, second precision, so stored times sort and compare as text.
+STORED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def now() -> datetime:
+    override = os.environ.get("CRMCTL_NOW")
+    if override:
+        try:
+            return parse_time(override)
+        except ValueError as exc:
+            raise InvalidInput(f"CRMCTL_NOW: {exc}") from None
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def now_text() -> str:
+    return format_time(now())
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(STORED_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """Parse ISO-8601 (date or date-time); naive times are UTC. Raises ValueError."""
+    value = text.strip()
+    if not value:
+        raise ValueError("empty time")
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 date or time: {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def normalise_time(text: str) -> str:
+    """ISO-8601 text in any accepted form → the stored form. Raises ValueError."""
+    return format_time(parse_time(text))

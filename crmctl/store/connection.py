@@ -1,0 +1,153 @@
+"""Open a crmctl database: locate it, check it, set pragmas, apply migrations."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlite_utils import Database
+
+from crmctl.errors import DatabaseError, InvalidInput, LockTimeout
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+def default_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "crmctl" / "crmctl.db"
+
+
+def resolve_path(explicit: str | None) -> Path:
+    """--db, then CRMCTL_DB, then the per-user default."""
+    chosen = explicit or os.environ.get("CRMCTL_DB")
+    return Path(chosen).expanduser() if chosen else default_path()
+
+
+def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Database:
+    if not path.exists():
+        if not create:
+            raise DatabaseError(f"no database at {path} (run `crmctl init` first)")
+        _create_private_file(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=lock_timeout)
+        db = Database(conn, execute_plugins=False)
+        _configure(db)
+        _check_identity(db, path, allow_empty=create)
+        _migrate(db, path)
+    except sqlite3.DatabaseError as exc:
+        raise _translate(exc, path) from None
+    return db
+
+
+def _create_private_file(path: Path) -> None:
+    if not path.parent.is_dir():
+        if path.parent.exists():
+            raise DatabaseError(f"cannot create {path}: {path.parent} is not a directory")
+        try:
+            path.parent.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create directory {path.parent}: {exc.strerror}") from None
+    try:
+        # Owner-only from the first byte, whatever the umask; SQLite gives -wal/-shm the same mode.
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create {path}: {exc.strerror}") from None
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+
+
+def _configure(db: Database) -> None:
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA secure_delete = ON")
+    db.execute("PRAGMA synchronous = FULL")
+    mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal":
+        db.execute("PRAGMA journal_mode = WAL")
+
+
+def _check_identity(db: Database, path: Path, *, allow_empty: bool) -> None:
+    tables = set(db.table_names())
+    if not tables:
+        if allow_empty:
+            return
+        raise DatabaseError(f"{path} is an empty database, not a crmctl one (run `crmctl init`)")
+    if "meta" not in tables:
+        raise DatabaseError(f"{path} is not a crmctl database")
+    row = db.execute("SELECT value FROM meta WHERE key = 'application'").fetchone()
+    if not row or row[0] != "crmctl":
+        raise DatabaseError(f"{path} is not a crmctl database")
+
+
+def _migrate(db: Database, path: Path) -> None:
+    from crmctl.store.schema import MIGRATION_SET, migrations
+
+    known = {m.name for m in migrations._migrations}
+    applied = {m.name for m in migrations.applied(db)} if "_sqlite_migrations" in db.table_names() else set()
+    newer = sorted(applied - known)
+    if newer:
+        raise DatabaseError(
+            f"{path} has a newer schema than this crmctl (migration {newer[-1]} of set "
+            f"'{MIGRATION_SET}'); upgrade crmctl"
+        )
+    if applied == known:
+        return
+    migrations.apply(db)
+
+
+def _translate(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
+    text = str(exc)
+    if "file is not a database" in text or "file is encrypted" in text:
+        return DatabaseError(f"{path} is not a SQLite database")
+    if "readonly" in text or "read-only" in text:
+        return DatabaseError(f"{path} is read-only: crmctl needs to write to it")
+    if "unable to open" in text:
+        return DatabaseError(f"cannot open {path}: {text}")
+    if "locked" in text:
+        return LockTimeout(f"{path} is locked by another process")
+    return DatabaseError(f"{path}: {text}")
+
+
+@contextmanager
+def transaction(db: Database, *, dry_run: bool = False) -> Iterator[Database]:
+    """One write transaction for a whole command or flow run.
+
+    BEGIN IMMEDIATE takes the write lock up front, so a second writer queues on the busy
+    timeout instead of failing later on a lock upgrade. A dry run does all the work and
+    rolls it back, so it reports exactly what a real run would have done.
+    """
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise _lock_error(exc, db) from None
+    try:
+        with db.atomic():
+            yield db
+    except BaseException:
+        db.rollback()
+        raise
+    if dry_run:
+        db.rollback()
+    else:
+        try:
+            db.commit()
+        except sqlite3.OperationalError as exc:
+            db.rollback()
+            raise _lock_error(exc, db) from None
+
+
+def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return LockTimeout("the database is locked by another crmctl process; gave up waiting")
+    if "readonly" in text:
+        return DatabaseError("the database is read-only: crmctl needs to write to it")
+    return DatabaseError(text)
+
+
+def require_text(value: str, what: str) -> str:
+    if not value.strip():
+        raise InvalidInput(f"{what} must not be empty")
+    return value

@@ -1,0 +1,112 @@
+"""The versioned schema: sqlite-utils Migrations, applied whenever a database is opened."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from crmctl.store.script import run_script
+
+MIGRATION_SET = "crmctl"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE contacts (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL COLLATE NOCASE UNIQUE,
+            name TEXT,
+            phone TEXT,
+            user_id TEXT,
+            created_at TEXT,
+            last_seen_at TEXT,
+            blocked_at TEXT
+        );
+        CREATE INDEX contacts_created_at ON contacts(created_at);
+        CREATE INDEX contacts_last_seen_at ON contacts(last_seen_at);
+        CREATE INDEX contacts_blocked_at ON contacts(blocked_at) WHERE blocked_at IS NOT NULL;
+
+        CREATE TABLE tags (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+            created_at TEXT NOT NULL
+        );
+
+        -- Keyed by tag first: "who has tag X" is the common question (filters, tag list).
+        CREATE TABLE contact_tags (
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (tag_id, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX contact_tags_contact ON contact_tags(contact_id, tag_id);
+
+        -- Data points. `value` is declared without a type so it has no affinity: numbers
+        -- stay numbers and text stays text ('007' is not turned into 7).
+        CREATE TABLE attributes (
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value,
+            PRIMARY KEY (contact_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX attributes_key_value ON attributes(key, value);
+
+        CREATE TABLE notes (
+            id INTEGER PRIMARY KEY,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            body TEXT NOT NULL,
+            author TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX notes_contact ON notes(contact_id);
+
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            subject TEXT,
+            created_at TEXT
+        );
+        CREATE INDEX conversations_contact ON conversations(contact_id);
+
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            body TEXT,
+            sender TEXT,
+            sent_at TEXT
+        );
+        CREATE INDEX messages_conversation ON messages(conversation_id);
+
+        -- The audit log keeps ids and counts, never personal data, and outlives contacts:
+        -- audit_contacts has no foreign key to contacts on purpose.
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            contacts INTEGER NOT NULL,
+            detail TEXT,
+            run_id INTEGER
+        );
+        CREATE TABLE audit_contacts (
+            audit_id INTEGER NOT NULL REFERENCES audit(id) ON DELETE CASCADE,
+            contact_id INTEGER NOT NULL,
+            PRIMARY KEY (audit_id, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX audit_contacts_contact ON audit_contacts(contact_id);
+
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        );
+        INSERT INTO meta(key, value) VALUES ('application', 'crmctl');
+        """
+    )
+
+
+def latest_migration() -> str:
+    return migrations._migrations[-1].name

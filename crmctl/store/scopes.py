@@ -1,0 +1,129 @@
+"""Scopes: temporary tables of contact ids (INTEGER PRIMARY KEY, so always in id order).
+
+Scope names are internal identifiers, never user text, which is why they may be formatted
+into SQL. Every bulk action is one statement per table over such a scope.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from sqlite_utils import Database
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+CHUNK = 5000
+
+
+def _checked(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"bad scope name {name!r}")
+    return name
+
+
+def create(db: Database, name: str) -> str:
+    name = _checked(name)
+    db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    db.execute(f"CREATE TEMP TABLE {name} (id INTEGER PRIMARY KEY)")
+    return name
+
+
+def drop(db: Database, name: str) -> None:
+    db.execute(f"DROP TABLE IF EXISTS temp.{_checked(name)}")
+
+
+def count(db: Database, name: str) -> int:
+    return db.execute(f"SELECT count(*) FROM temp.{_checked(name)}").fetchone()[0]
+
+
+def ids(db: Database, name: str, limit: int | None = None) -> list[int]:
+    sql = f"SELECT id FROM temp.{_checked(name)} ORDER BY id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [row[0] for row in db.execute(sql)]
+
+
+def add_all(db: Database, name: str) -> None:
+    db.execute(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT id FROM contacts ORDER BY id")
+
+
+def add_where(db: Database, name: str, condition_sql: str, params: Sequence) -> None:
+    """condition_sql is compiled by the filter language: parameterised, over alias `c`."""
+    db.execute(
+        f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) "
+        f"SELECT c.id FROM contacts AS c WHERE {condition_sql} ORDER BY c.id",
+        list(params),
+    )
+
+
+def copy(db: Database, source: str, target: str) -> None:
+    create(db, target)
+    db.execute(f"INSERT INTO temp.{_checked(target)}(id) SELECT id FROM temp.{_checked(source)}")
+
+
+def subtract(db: Database, name: str, other: str) -> None:
+    db.execute(
+        f"DELETE FROM temp.{_checked(name)} WHERE id IN (SELECT id FROM temp.{_checked(other)})"
+    )
+
+
+def keep_where(db: Database, source: str, target: str, condition_sql: str, params: Sequence) -> None:
+    """target := the contacts of source that satisfy a compiled condition."""
+    create(db, target)
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT c.id FROM temp.{_checked(source)} AS s "
+        f"JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
+        list(params),
+    )
+
+
+def drop_blocked(db: Database, name: str) -> None:
+    db.execute(
+        f"DELETE FROM temp.{_checked(name)} WHERE id IN "
+        "(SELECT id FROM contacts WHERE blocked_at IS NOT NULL)"
+    )
+
+
+# Identifiers (ids and emails given on the command line or stdin) --------------------------
+
+
+def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str | None, str]]) -> None:
+    """Stream (id, email, raw) triples into temp.wanted without holding them all in memory."""
+    db.execute("DROP TABLE IF EXISTS temp.wanted")
+    db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email TEXT, raw TEXT)")
+    batch: list[tuple] = []
+    for triple in identifiers:
+        batch.append(triple)
+        if len(batch) >= CHUNK:
+            _insert_wanted(db, batch)
+            batch = []
+    if batch:
+        _insert_wanted(db, batch)
+
+
+def _insert_wanted(db: Database, batch: list[tuple]) -> None:
+    db.conn.executemany("INSERT INTO temp.wanted(id, email, raw) VALUES (?, ?, ?)", batch)
+
+
+def missing_identifiers(db: Database, limit: int) -> tuple[list[str], int]:
+    unmatched = """
+        FROM temp.wanted AS w
+        WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = w.id)
+          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email = w.email)
+    """
+    total = db.execute(f"SELECT count(DISTINCT raw) {unmatched}").fetchone()[0]
+    shown = [r[0] for r in db.execute(f"SELECT DISTINCT raw {unmatched} ORDER BY pos LIMIT {int(limit)}")]
+    return shown, total
+
+
+def add_identified(db: Database, name: str) -> None:
+    name = _checked(name)
+    db.execute(
+        f"INSERT OR IGNORE INTO temp.{name}(id) "
+        "SELECT c.id FROM temp.wanted AS w JOIN contacts AS c ON c.id = w.id"
+    )
+    db.execute(
+        f"INSERT OR IGNORE INTO temp.{name}(id) "
+        "SELECT c.id FROM temp.wanted AS w JOIN contacts AS c ON c.email = w.email"
+    )
+    db.execute("DROP TABLE IF EXISTS temp.wanted")
