@@ -1,0 +1,213 @@
+"""The contact actions. Each is set-based over a scope (a temp table of contact ids),
+writes its audit entry, and is shared by the CLI commands and the flow engine.
+
+None of them opens or ends a transaction: the caller wraps a whole command or flow run.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from sqlite_utils import Database
+
+from crmctl import clock
+from crmctl.errors import InvalidInput, Refused, UnknownTags
+from crmctl.store import audit, scopes
+from crmctl.store import contacts as contact_sql
+from crmctl.store import tags as tag_sql
+
+CHANGED = "changed"
+TAG_NAME_MAX = 100
+
+
+@dataclass
+class Context:
+    """Who is acting, and when. A flow run sets actor `flow:NAME` and its run id."""
+
+    actor: str
+    now: str
+    run_id: int | None = None
+
+    @classmethod
+    def for_user(cls) -> "Context":
+        return cls(actor=current_user(), now=clock.now_text())
+
+
+@dataclass
+class ActionResult:
+    action: str
+    selected: int
+    changed: int
+    detail: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"action": self.action, "selected": self.selected, "changed": self.changed, **self.detail}
+
+
+@dataclass
+class NoteBody:
+    """A note body as SQL over contact alias `c`: `?` for plain text, or a compiled template."""
+
+    sql: str
+    params: Sequence[Any]
+
+    @classmethod
+    def plain(cls, text: str) -> "NoteBody":
+        return cls("?", [text])
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+# Tags -------------------------------------------------------------------------------------
+
+
+def clean_tag_names(names: Sequence[str]) -> list[str]:
+    """Trim, refuse empty or over-long names, and drop case-insensitive repeats."""
+    cleaned, seen = [], set()
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            raise InvalidInput("a tag name must not be empty")
+        if len(name) > TAG_NAME_MAX:
+            raise InvalidInput(f"tag name longer than {TAG_NAME_MAX} characters: {name[:20]!r}…")
+        if "\x00" in name:
+            raise InvalidInput("a tag name must not contain NUL")
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            cleaned.append(name)
+    return cleaned
+
+
+def resolve_tags(db: Database, names: Sequence[str], ctx: Context, *, create: bool = False) -> list[int]:
+    """Catalog ids for `names`; unknown names are refused unless `create`."""
+    wanted = clean_tag_names(names)
+    found = tag_sql.find(db, wanted)
+    unknown = [n for n in wanted if n.lower() not in found]
+    if unknown and not create:
+        raise UnknownTags(unknown)
+    if unknown:
+        create_tags(db, unknown, ctx)
+        found = tag_sql.find(db, wanted)
+    return [found[n.lower()][0] for n in wanted]
+
+
+def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:
+    created = tag_sql.create(db, clean_tag_names(names), ctx.now)
+    if created:
+        audit.record(
+            db, at=ctx.now, actor=ctx.actor, action="tag_create", detail=", ".join(created), run_id=ctx.run_id
+        )
+    return created
+
+
+def tag_add(db: Database, scope: str, names: Sequence[str], ctx: Context, *, create: bool = False) -> ActionResult:
+    tag_ids = resolve_tags(db, names, ctx, create=create)
+    tag_sql.stage_action_tags(db, tag_ids)
+    changed = _changed(db, lambda target: tag_sql.lacking_any(db, scope, target))
+    tag_sql.link(db, CHANGED, ctx.now)
+    return _finish(db, "tag_add", scope, changed, ctx, tags=clean_tag_names(names))
+
+
+def tag_remove(db: Database, scope: str, names: Sequence[str], ctx: Context) -> ActionResult:
+    tag_ids = resolve_tags(db, names, ctx)
+    tag_sql.stage_action_tags(db, tag_ids)
+    changed = _changed(db, lambda target: tag_sql.holding_any(db, scope, target))
+    tag_sql.unlink(db, CHANGED)
+    return _finish(db, "tag_remove", scope, changed, ctx, tags=clean_tag_names(names))
+
+
+# Notes, block state, data points ----------------------------------------------------------
+
+
+def note(db: Database, scope: str, body: NoteBody | str, ctx: Context, *, author: str | None = None) -> ActionResult:
+    if isinstance(body, str):
+        if not body.strip():
+            raise InvalidInput("a note must not be empty")
+        body = NoteBody.plain(body)
+    scopes.copy(db, scope, CHANGED)
+    contact_sql.add_notes(db, CHANGED, body.sql, body.params, author or ctx.actor, ctx.now)
+    return _finish(db, "note", scope, scopes.count(db, CHANGED), ctx)
+
+
+def block(db: Database, scope: str, ctx: Context) -> ActionResult:
+    changed = _changed(db, lambda target: contact_sql.with_block_state(db, scope, target, blocked=False))
+    contact_sql.set_blocked_at(db, CHANGED, ctx.now)
+    return _finish(db, "block", scope, changed, ctx)
+
+
+def unblock(db: Database, scope: str, ctx: Context) -> ActionResult:
+    changed = _changed(db, lambda target: contact_sql.with_block_state(db, scope, target, blocked=True))
+    contact_sql.set_blocked_at(db, CHANGED, None)
+    return _finish(db, "unblock", scope, changed, ctx)
+
+
+def set_attributes(db: Database, scope: str, values: dict[str, Any], ctx: Context) -> ActionResult:
+    if not values:
+        raise InvalidInput("set needs at least one data point")
+    changed = _changed(db, lambda target: contact_sql.differing_attributes(db, scope, target, values))
+    contact_sql.write_attributes(db, CHANGED, values)
+    return _finish(db, "set", scope, changed, ctx, keys=sorted(values))
+
+
+# Deletion ---------------------------------------------------------------------------------
+
+
+def delete(
+    db: Database, scope: str, ctx: Context, *, confirm: Callable[[int], bool] | None = None
+) -> ActionResult:
+    """Permanently delete the contacts of scope and everything attached to them.
+
+    `confirm` is asked with the number of contacts; None means the caller already has
+    the operator's consent (--yes, or a flow run's own guard).
+    """
+    count = scopes.count(db, scope)
+    if count and confirm is not None and not confirm(count):
+        raise Refused(f"not deleting {count} contact{'s' if count != 1 else ''}: not confirmed")
+    scopes.copy(db, scope, CHANGED)
+    result = _finish(db, "delete", scope, count, ctx)
+    contact_sql.delete(db, CHANGED)
+    return result
+
+
+def erase_leftovers(db: Database) -> None:
+    """After a delete has committed: leave no copy of erased pages in the WAL."""
+    contact_sql.checkpoint(db)
+
+
+# Shared steps -----------------------------------------------------------------------------
+
+
+def _changed(db: Database, fill: Callable[[str], None]) -> int:
+    scopes.create(db, CHANGED)
+    fill(CHANGED)
+    return scopes.count(db, CHANGED)
+
+
+def _finish(db: Database, action: str, scope: str, changed: int, ctx: Context, **detail: Any) -> ActionResult:
+    if changed:
+        audit.record(
+            db,
+            at=ctx.now,
+            actor=ctx.actor,
+            action=action,
+            detail=_describe(detail),
+            scope=CHANGED,
+            contacts=changed,
+            run_id=ctx.run_id,
+        )
+    return ActionResult(action, scopes.count(db, scope), changed, detail)
+
+
+def _describe(detail: dict) -> str:
+    parts = []
+    for key, value in detail.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)

@@ -1,0 +1,189 @@
+"""The contact action commands: parse the selection, call one action, render its summary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from crmctl.cli import options as opt
+from crmctl.cli.guard import guarded
+from crmctl.cli.render import emit_summary
+from crmctl.cli.state import is_terminal, open_database, stdin_lines
+
+
+def selection_spec(contacts, where, everyone, ignore_missing, positional=None):
+    from crmctl.selection import SelectionSpec
+
+    return SelectionSpec(
+        contacts=[*(positional or []), *(contacts or [])],
+        where=where,
+        everyone=everyone,
+        ignore_missing=ignore_missing,
+        stdin=stdin_lines(),
+    )
+
+
+def run_action(spec, act: Callable, *, label: str, dry_run: bool, fmt, quiet: bool) -> None:
+    """Resolve the selection and apply `act(db, scope, ctx)` in one transaction."""
+    from crmctl import actions, selection
+    from crmctl.store import transaction
+
+    db = open_database()
+    ctx = actions.Context.for_user()
+    with transaction(db, dry_run=dry_run):
+        scope = selection.resolve(db, spec)
+        result = act(db, scope, ctx)
+    if result.action == "delete" and result.changed and not dry_run:
+        actions.erase_leftovers(db)
+    summary = {**result.to_dict(), "dry_run": dry_run}
+    human = f"{label}: {result.selected} selected, {result.changed} changed"
+    if dry_run:
+        human += " (dry run: nothing was written)"
+    emit_summary(summary, as_json=fmt is opt.SummaryFormat.json, quiet=quiet, human=human)
+
+
+Tags = Annotated[list[str], typer.Argument(help="Tag names.", show_default=False)]
+Positional = Annotated[Optional[list[str]], typer.Argument(help="Contact ids or emails.", show_default=False)]
+
+
+@guarded
+def tag_add(
+    tags: Tags,
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    create: Annotated[bool, typer.Option("--create", help="Create tags missing from the catalog.")] = False,
+    dry_run: opt.DryRun = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Assign tags to the selected contacts (the tags must exist, or pass --create)."""
+    from crmctl import actions
+
+    spec = selection_spec(contact, where, everyone, ignore_missing)
+    run_action(
+        spec,
+        lambda db, scope, ctx: actions.tag_add(db, scope, tags, ctx, create=create),
+        label="tag add", dry_run=dry_run, fmt=fmt, quiet=quiet,
+    )
+
+
+@guarded
+def tag_remove(
+    tags: Tags,
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    dry_run: opt.DryRun = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Remove tags from the selected contacts (only tags in the catalog)."""
+    from crmctl import actions
+
+    spec = selection_spec(contact, where, everyone, ignore_missing)
+    run_action(
+        spec,
+        lambda db, scope, ctx: actions.tag_remove(db, scope, tags, ctx),
+        label="tag remove", dry_run=dry_run, fmt=fmt, quiet=quiet,
+    )
+
+
+@guarded
+def note(
+    text: Annotated[str, typer.Argument(help="The note body; `-` reads it from stdin.")],
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    author: Annotated[Optional[str], typer.Option("--author", help="Author name (default: OS user).")] = None,
+    dry_run: opt.DryRun = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Add an internal note to each selected contact."""
+    from crmctl import actions
+    from crmctl.errors import InvalidInput
+
+    if text == "-":
+        if contact and "-" in contact:
+            raise InvalidInput("stdin cannot carry both the note body and contact identifiers")
+        text = stdin_lines().read()
+    spec = selection_spec(contact, where, everyone, ignore_missing)
+    run_action(
+        spec,
+        lambda db, scope, ctx: actions.note(db, scope, text, ctx, author=author),
+        label="note", dry_run=dry_run, fmt=fmt, quiet=quiet,
+    )
+
+
+@guarded
+def block(
+    contacts: Positional = None,
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    dry_run: opt.DryRun = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Block the selected contacts: automation (flows) then ignores them."""
+    from crmctl import actions
+
+    spec = selection_spec(contact, where, everyone, ignore_missing, contacts)
+    run_action(spec, actions.block, label="block", dry_run=dry_run, fmt=fmt, quiet=quiet)
+
+
+@guarded
+def unblock(
+    contacts: Positional = None,
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    dry_run: opt.DryRun = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Unblock the selected contacts."""
+    from crmctl import actions
+
+    spec = selection_spec(contact, where, everyone, ignore_missing, contacts)
+    run_action(spec, actions.unblock, label="unblock", dry_run=dry_run, fmt=fmt, quiet=quiet)
+
+
+@guarded
+def delete(
+    contacts: Positional = None,
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    yes: opt.Yes = False,
+    dry_run: opt.DryRun = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Permanently delete the selected contacts with their data points, tags, notes and conversations."""
+    from crmctl import actions
+
+    spec = selection_spec(contact, where, everyone, ignore_missing, contacts)
+    confirm = None if (yes or dry_run) else confirm_delete
+    run_action(
+        spec,
+        lambda db, scope, ctx: actions.delete(db, scope, ctx, confirm=confirm),
+        label="delete", dry_run=dry_run, fmt=fmt, quiet=quiet,
+    )
+
+
+def confirm_delete(count: int) -> bool:
+    from crmctl.errors import Refused
+
+    noun = f"{count} contact{'s' if count != 1 else ''}"
+    if not is_terminal():
+        raise Refused(f"refusing to delete {noun} without confirmation: pass --yes")
+    return typer.confirm(f"Permanently delete {noun} and all their data?", default=False, err=True)

@@ -1,0 +1,131 @@
+"""Output: records as table / json / ndjson / csv on stdout, summaries on stderr.
+
+Records are streamed from generators, so json, ndjson and csv never hold a full listing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Iterable, Sequence
+
+from crmctl.cli.options import ListFormat
+
+
+def emit_records(
+    records: Iterable[dict],
+    fmt: ListFormat,
+    columns: Sequence[str],
+    *,
+    title: str | None = None,
+    flatten=None,
+) -> None:
+    out = sys.stdout
+    if fmt is ListFormat.ndjson:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    elif fmt is ListFormat.json:
+        _emit_json_array(records, out)
+    elif fmt is ListFormat.csv:
+        _emit_csv(records, columns, out, flatten)
+    else:
+        _emit_table(records, columns, title, flatten)
+    out.flush()
+
+
+def emit_raw_json_lines(lines: Iterable[str], fmt: ListFormat) -> None:
+    """Lines that are already JSON objects (built by SQLite) — the fast path for exports."""
+    out = sys.stdout
+    if fmt is ListFormat.ndjson:
+        for line in lines:
+            out.write(line)
+            out.write("\n")
+    else:
+        out.write("[")
+        first = True
+        for line in lines:
+            out.write("\n" if first else ",\n")
+            out.write(line)
+            first = False
+        out.write("\n]\n" if not first else "]\n")
+    out.flush()
+
+
+def _emit_json_array(records: Iterable[dict], out) -> None:
+    out.write("[")
+    first = True
+    for record in records:
+        out.write("\n" if first else ",\n")
+        out.write(json.dumps(record, ensure_ascii=False))
+        first = False
+    out.write("\n]\n" if not first else "]\n")
+
+
+def _emit_csv(records: Iterable[dict], columns: Sequence[str], out, flatten) -> None:
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for record in records:
+        flat = flatten(record) if flatten else record
+        writer.writerow([_cell(flat.get(c)) for c in columns])
+
+
+def _emit_table(records: Iterable[dict], columns: Sequence[str], title: str | None, flatten) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for record in records:
+        flat = flatten(record) if flatten else record
+        table.add_row(*(_cell(flat.get(c)) for c in columns))
+    stdout_console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ";".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console(no_color=_no_colour(sys.stdout), highlight=False, soft_wrap=False)
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, no_color=_no_colour(sys.stderr), highlight=False)
+
+
+def _no_colour(stream) -> bool:
+    return bool(os.environ.get("NO_COLOR")) or not _isatty(stream)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def emit_summary(summary: dict, *, as_json: bool, quiet: bool, human: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    if not quiet:
+        sys.stderr.write(human + "\n")
+
+
+def note_on_stderr(message: str) -> None:
+    sys.stderr.write(message + "\n")

@@ -1,0 +1,38 @@
+"""What the root command's options decide for every subcommand."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from crmctl.store import open_db, resolve_path
+
+
+@dataclass
+class GlobalOptions:
+    db_path: str | None = None
+
+
+options = GlobalOptions()
+
+
+def database_path() -> Path:
+    return resolve_path(options.db_path)
+
+
+def open_database(*, create: bool = False, lock_timeout: float | None = None):
+    kwargs = {} if lock_timeout is None else {"lock_timeout": lock_timeout}
+    return open_db(database_path(), create=create, **kwargs)
+
+
+def stdin_lines():
+    return sys.stdin
+
+
+def is_terminal(stream=None) -> bool:
+    stream = stream or sys.stdin
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

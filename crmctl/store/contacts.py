@@ -1,0 +1,83 @@
+"""SQL for changing contacts: block state, notes, data points, deletion."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlite_utils import Database
+
+from crmctl.store.scopes import _checked
+
+
+def with_block_state(db: Database, scope: str, target: str, *, blocked: bool) -> None:
+    """target := contacts of scope whose block state is `blocked`."""
+    test = "IS NOT NULL" if blocked else "IS NULL"
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
+        f"JOIN contacts AS c ON c.id = s.id WHERE c.blocked_at {test}"
+    )
+
+
+def set_blocked_at(db: Database, scope: str, value: str | None) -> None:
+    db.execute(
+        f"UPDATE contacts SET blocked_at = ? WHERE id IN (SELECT id FROM temp.{_checked(scope)})",
+        [value],
+    )
+
+
+def add_notes(
+    db: Database, scope: str, body_sql: str, body_params: Sequence, author: str | None, now: str
+) -> None:
+    """One note per contact of scope; body_sql is `?` or a template compiled over alias `c`."""
+    db.execute(
+        "INSERT INTO notes(contact_id, body, author, created_at) "
+        f"SELECT c.id, {body_sql}, ?, ? FROM temp.{_checked(scope)} AS s JOIN contacts AS c ON c.id = s.id",
+        [*body_params, author, now],
+    )
+
+
+def differing_attributes(db: Database, scope: str, target: str, values: dict[str, Any]) -> None:
+    """target := contacts of scope for which setting `values` would change something."""
+    tests, params = [], []
+    for key, value in values.items():
+        if value is None:
+            tests.append("EXISTS (SELECT 1 FROM attributes AS a WHERE a.contact_id = s.id AND a.key = ?)")
+            params.append(key)
+        else:
+            tests.append(
+                "NOT EXISTS (SELECT 1 FROM attributes AS a WHERE a.contact_id = s.id AND a.key = ? "
+                "AND a.value = ? AND typeof(a.value) = typeof(?))"
+            )
+            params.extend([key, value, value])
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
+        f"WHERE {' OR '.join(tests)}",
+        params,
+    )
+
+
+def write_attributes(db: Database, scope: str, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if value is None:
+            db.execute(
+                f"DELETE FROM attributes WHERE key = ? AND contact_id IN (SELECT id FROM temp.{_checked(scope)})",
+                [key],
+            )
+        else:
+            db.execute(
+                "INSERT INTO attributes(contact_id, key, value) "
+                f"SELECT id, ?, ? FROM temp.{_checked(scope)} WHERE true "
+                "ON CONFLICT(contact_id, key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+
+
+def delete(db: Database, scope: str) -> None:
+    """Foreign keys cascade to attributes, tag links, notes, conversations and messages."""
+    db.execute(f"DELETE FROM contacts WHERE id IN (SELECT id FROM temp.{_checked(scope)})")
+
+
+def checkpoint(db: Database) -> None:
+    """Move committed pages into the main file and truncate the WAL, so erased data
+    (zeroed by secure_delete) leaves no older copy behind in the WAL."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

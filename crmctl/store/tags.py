@@ -1,0 +1,105 @@
+"""SQL for the tag catalog and tag links."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlite_utils import Database
+
+from crmctl.store.scopes import _checked
+
+ACTION_TAGS = "action_tags"
+
+
+def find(db: Database, names: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Catalog entries for `names`, keyed by casefolded name: (id, stored name)."""
+    names = list(names)
+    if not names:
+        return {}
+    marks = ",".join("?" * len(names))
+    rows = db.execute(f"SELECT id, name FROM tags WHERE name IN ({marks})", names)
+    return {name.lower(): (tag_id, name) for tag_id, name in rows}
+
+
+def create(db: Database, names: Iterable[str], now: str) -> list[str]:
+    created = []
+    for name in names:
+        cursor = db.execute(
+            "INSERT INTO tags(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING", [name, now]
+        )
+        if cursor.rowcount:
+            created.append(name)
+    return created
+
+
+def listing(db: Database) -> list[dict]:
+    rows = db.execute(
+        "SELECT t.name, (SELECT count(*) FROM contact_tags AS ct WHERE ct.tag_id = t.id), t.created_at "
+        "FROM tags AS t ORDER BY t.name COLLATE NOCASE"
+    )
+    return [{"name": n, "contacts": c, "created_at": at} for n, c, at in rows]
+
+
+def rename(db: Database, tag_id: int, new_name: str) -> None:
+    db.execute("UPDATE tags SET name = ? WHERE id = ?", [new_name, tag_id])
+
+
+def link_count(db: Database, tag_ids: list[int]) -> int:
+    marks = ",".join("?" * len(tag_ids))
+    return db.execute(
+        f"SELECT count(DISTINCT contact_id) FROM contact_tags WHERE tag_id IN ({marks})", tag_ids
+    ).fetchone()[0]
+
+
+def tagged_contacts(db: Database, tag_ids: list[int], target: str) -> None:
+    """target := every contact holding any of tag_ids."""
+    marks = ",".join("?" * len(tag_ids))
+    db.execute(
+        f"INSERT OR IGNORE INTO temp.{_checked(target)}(id) "
+        f"SELECT contact_id FROM contact_tags WHERE tag_id IN ({marks})",
+        tag_ids,
+    )
+
+
+def delete(db: Database, tag_ids: list[int]) -> None:
+    marks = ",".join("?" * len(tag_ids))
+    db.execute(f"DELETE FROM tags WHERE id IN ({marks})", tag_ids)
+
+
+def stage_action_tags(db: Database, tag_ids: list[int]) -> None:
+    db.execute(f"DROP TABLE IF EXISTS temp.{ACTION_TAGS}")
+    db.execute(f"CREATE TEMP TABLE {ACTION_TAGS} (tag_id INTEGER PRIMARY KEY)")
+    db.conn.executemany(f"INSERT OR IGNORE INTO temp.{ACTION_TAGS}(tag_id) VALUES (?)", [(t,) for t in tag_ids])
+
+
+def lacking_any(db: Database, scope: str, target: str) -> None:
+    """target := contacts of scope that lack at least one staged action tag."""
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
+        f"WHERE EXISTS (SELECT 1 FROM temp.{ACTION_TAGS} AS a WHERE NOT EXISTS ("
+        "SELECT 1 FROM contact_tags AS ct WHERE ct.tag_id = a.tag_id AND ct.contact_id = s.id))"
+    )
+
+
+def holding_any(db: Database, scope: str, target: str) -> None:
+    """target := contacts of scope that hold at least one staged action tag."""
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
+        f"WHERE EXISTS (SELECT 1 FROM temp.{ACTION_TAGS} AS a JOIN contact_tags AS ct "
+        "ON ct.tag_id = a.tag_id AND ct.contact_id = s.id)"
+    )
+
+
+def link(db: Database, scope: str, now: str) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO contact_tags(tag_id, contact_id, added_at) "
+        f"SELECT a.tag_id, s.id, ? FROM temp.{ACTION_TAGS} AS a CROSS JOIN temp.{_checked(scope)} AS s",
+        [now],
+    )
+
+
+def unlink(db: Database, scope: str) -> None:
+    db.execute(
+        f"DELETE FROM contact_tags WHERE tag_id IN (SELECT tag_id FROM temp.{ACTION_TAGS}) "
+        f"AND contact_id IN (SELECT id FROM temp.{_checked(scope)})"
+    )

@@ -1,0 +1,122 @@
+"""Every test gets its own database: nothing ever touches a real user's file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crmctl.store import open_db
+
+NOW = "2026-11-01T12:00:00Z"
+
+
+@pytest.fixture(autouse=True)
+def isolated_db(tmp_path, monkeypatch):
+    path = tmp_path / "crm.db"
+    monkeypatch.setenv("CRMCTL_DB", str(path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("CRMCTL_NOW", NOW)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return path
+
+
+@pytest.fixture
+def db(isolated_db):
+    database = open_db(isolated_db, create=True)
+    yield database
+    database.close()
+
+
+def add_contacts(db, rows):
+    """rows: dicts with email and optional name/tags/attributes/blocked_at/last_seen_at/created_at."""
+    for row in rows:
+        cursor = db.execute(
+            "INSERT INTO contacts(email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [row["email"], row.get("name"), row.get("phone"), row.get("user_id"),
+             row.get("created_at", "2025-01-01T00:00:00Z"), row.get("last_seen_at"), row.get("blocked_at")],
+        )
+        contact_id = cursor.lastrowid
+        for key, value in row.get("attributes", {}).items():
+            db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", [contact_id, key, value])
+        for tag in row.get("tags", []):
+            db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, ?)", [tag, NOW])
+            db.execute(
+                "INSERT INTO contact_tags(tag_id, contact_id, added_at) "
+                "SELECT id, ?, ? FROM tags WHERE name = ?", [contact_id, NOW, tag])
+        for body in row.get("notes", []):
+            db.execute("INSERT INTO notes(contact_id, body, author, created_at) VALUES (?, ?, 'seed', ?)",
+                       [contact_id, body, NOW])
+        for conv in row.get("conversations", []):
+            conv_id = db.execute("INSERT INTO conversations(contact_id, subject, created_at) VALUES (?, ?, ?)",
+                                 [contact_id, conv["subject"], NOW]).lastrowid
+            for message in conv.get("messages", []):
+                db.execute("INSERT INTO messages(conversation_id, body, sender, sent_at) VALUES (?, ?, ?, ?)",
+                           [conv_id, message["body"], message.get("sender"), NOW])
+    db.conn.commit()
+
+
+@pytest.fixture
+def people(db):
+    """Five contacts with tags, data points, notes and a conversation."""
+    add_contacts(db, [
+        {"email": "ada@example.com", "name": "Ada", "tags": ["vip"],
+         "attributes": {"plan": "pro", "country": "DE", "score": 80},
+         "conversations": [{"subject": "Hello", "messages": [{"body": "hi", "sender": "ada"}]}],
+         "notes": ["first"]},
+        {"email": "Bob@Example.com", "name": "Bob", "attributes": {"plan": "trial", "score": 20}},
+        {"email": "cy@example.org", "name": "Cy", "tags": ["vip", "churned"], "attributes": {"plan": "trial"}},
+        {"email": "di@example.org", "name": "Di", "blocked_at": "2026-01-01T00:00:00Z"},
+        {"email": "ed@example.net", "name": "Ed"},
+    ])
+    return db
+
+
+class Cli:
+    def __init__(self):
+        from crmctl.cli.app import app
+
+        self.app = app
+        self.runner = CliRunner()
+
+    def __call__(self, *args, input=None):
+        result = self.runner.invoke(self.app, [str(a) for a in args], input=input)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+
+@pytest.fixture
+def cli():
+    return Cli()
+
+
+def crmctl_executable() -> str:
+    found = shutil.which("crmctl", path=str(Path(sys.executable).parent)) or shutil.which("crmctl")
+    assert found, "the crmctl console script is not installed"
+    return found
+
+
+@pytest.fixture
+def run():
+    """Run the installed `crmctl` as a real process."""
+
+    def _run(*args, input=None, env=None, timeout=60):
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.run(
+            [crmctl_executable(), *map(str, args)],
+            input=input, capture_output=True, text=True, env=full_env, timeout=timeout,
+        )
+
+    return _run
+
+
+def lines_json(text: str) -> list:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
