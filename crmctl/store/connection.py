@@ -11,6 +11,7 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from crmctl.errors import DatabaseError, InvalidInput, LockTimeout
+from crmctl.store import holder
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -122,26 +123,35 @@ def transaction(db: Database, *, dry_run: bool = False) -> Iterator[Database]:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         raise _lock_error(exc, db) from None
+    db_file = _file_of(db)
+    holder.announce(db_file)
     try:
         with db.atomic():
             yield db
+        if dry_run:
+            db.rollback()
+        else:
+            db.commit()
+    except sqlite3.OperationalError as exc:
+        db.rollback()
+        raise _lock_error(exc, db) from None
     except BaseException:
         db.rollback()
         raise
-    if dry_run:
-        db.rollback()
-    else:
-        try:
-            db.commit()
-        except sqlite3.OperationalError as exc:
-            db.rollback()
-            raise _lock_error(exc, db) from None
+    finally:
+        holder.withdraw(db_file)
+
+
+def _file_of(db: Database) -> str:
+    return db.execute("PRAGMA database_list").fetchone()[2]
 
 
 def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return LockTimeout("the database is locked by another crmctl process; gave up waiting")
+        who = holder.describe(_file_of(db))
+        held = f"held by {who}" if who else "held by another process"
+        return LockTimeout(f"the database is locked ({held}); gave up waiting")
     if "readonly" in text:
         return DatabaseError("the database is read-only: crmctl needs to write to it")
     return DatabaseError(text)

@@ -110,3 +110,56 @@ def m001_core(db: Database) -> None:
 
 def latest_migration() -> str:
     return migrations._migrations[-1].name
+
+
+@migrations()
+def m002_flows(db: Database) -> None:
+    run_script(
+        db,
+        """
+        -- One row per `flow run` of one flow file, real or dry, successful or not.
+        CREATE TABLE flow_runs (
+            id INTEGER PRIMARY KEY,
+            flow TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            source TEXT,
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER,
+            dry_run INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            matched INTEGER NOT NULL DEFAULT 0,
+            resumed INTEGER NOT NULL DEFAULT 0,
+            parked INTEGER NOT NULL DEFAULT 0,
+            exited INTEGER NOT NULL DEFAULT 0,
+            completed INTEGER NOT NULL DEFAULT 0,
+            changed TEXT,
+            steps TEXT,
+            error TEXT
+        );
+        CREATE INDEX flow_runs_flow ON flow_runs(flow, id);
+
+        -- The definitions that contacts were enrolled under, by digest.
+        CREATE TABLE flow_definitions (
+            digest TEXT PRIMARY KEY,
+            flow TEXT NOT NULL,
+            text TEXT NOT NULL,
+            first_seen TEXT NOT NULL
+        );
+
+        -- Where each contact stands in each flow. Deleting a contact deletes its enrolments.
+        CREATE TABLE flow_enrolments (
+            flow TEXT NOT NULL,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            state TEXT NOT NULL CHECK (state IN ('active', 'completed', 'exited')),
+            position TEXT,
+            due_at TEXT,
+            digest TEXT,
+            entered_at TEXT NOT NULL,
+            finished_at TEXT,
+            run_id INTEGER,
+            PRIMARY KEY (flow, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX flow_enrolments_contact ON flow_enrolments(contact_id);
+        CREATE INDEX flow_enrolments_due ON flow_enrolments(flow, state, position, due_at);
+        """,
+    )

@@ -1,0 +1,262 @@
+"""`crmctl flow …`: validate, run, runs, show, status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from crmctl.cli import options as opt
+from crmctl.cli.guard import EXIT_FAILED, EXIT_OK, EXIT_USAGE, guarded
+from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console
+from crmctl.cli.state import database_path, is_terminal, open_database
+
+app = typer.Typer(help="Flows: YAML batch definitions run against matching contacts.", no_args_is_help=True)
+
+Files = Annotated[list[str], typer.Argument(help="Flow files.", show_default=False)]
+
+
+@app.command("validate")
+@guarded
+def validate(files: Files, quiet: opt.Quiet = False) -> None:
+    """Check flow files: YAML, schema, then meaning. One `FILE:LINE:COL: message` per problem."""
+    from crmctl.flows.loader import validate_file
+
+    db = _database_if_present()
+    failed = 0
+    for path in files:
+        problems = validate_file(path, db)
+        for problem in problems:
+            note_on_stderr(problem)
+        if problems:
+            failed += 1
+        elif not quiet:
+            note_on_stderr(f"{path}: ok")
+    if failed:
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _database_if_present():
+    """Validation checks field names against the database when there is one."""
+    if not database_path().exists():
+        return None
+    return open_database()
+
+
+@app.command("run")
+@guarded
+def run(
+    files: Files,
+    dry_run: opt.DryRun = False,
+    yes: opt.Yes = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success (for cron).")] = False,
+    lock_timeout: Annotated[
+        float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for another run to finish.")
+    ] = 60.0,
+    on_missing_wait: Annotated[
+        Optional[str],
+        typer.Option("--on-missing-wait", help="`end`: end the enrolment of contacts parked at a wait the flow no longer has."),
+    ] = None,
+) -> None:
+    """Run flow files in order, each in its own transaction."""
+    from crmctl.errors import InvalidInput
+
+    if on_missing_wait not in (None, "end"):
+        raise InvalidInput(f"--on-missing-wait must be 'end', not {on_missing_wait!r}")
+    db = open_database(lock_timeout=lock_timeout)
+    worst = EXIT_OK
+    for path in files:
+        code = _run_one(db, path, dry_run=dry_run, yes=yes, as_json=fmt is opt.SummaryFormat.json,
+                        quiet=quiet, on_missing_wait=on_missing_wait)
+        worst = max(worst, code)
+    if worst:
+        raise typer.Exit(worst)
+
+
+def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: bool, on_missing_wait) -> int:
+    from crmctl.errors import CrmError, FlowInvalid
+    from crmctl.flows.engine import RunOptions, run_flow
+    from crmctl.flows.loader import load_flow
+
+    try:
+        flow = load_flow(path, db)
+    except FlowInvalid as exc:
+        for problem in exc.problems:
+            note_on_stderr(problem)
+        _print_json(as_json, {"flow": None, "source": path, "status": "invalid", "dry_run": dry_run,
+                              "error": f"{len(exc.problems)} problem(s)"})
+        return EXIT_USAGE
+    options = RunOptions(dry_run=dry_run, confirm_deletes=None if yes else _confirm_deletes,
+                         on_missing_wait=on_missing_wait)
+    try:
+        report = run_flow(db, flow, options)
+    except CrmError as exc:
+        status = "invalid" if exc.exit_code == EXIT_USAGE else "refused"
+        sys.stderr.write(f"Error: {flow.name}: {exc}\n")
+        _print_json(as_json, {"flow": flow.name, "source": path, "status": status, "dry_run": dry_run,
+                              "error": str(exc)})
+        return exc.exit_code
+    if report.deleted and not dry_run:
+        from crmctl.actions import erase_leftovers
+
+        erase_leftovers(db)
+    _print_json(as_json, report.to_dict())
+    if not quiet and not as_json:
+        _render_report(report)
+    return EXIT_OK
+
+
+def _print_json(as_json: bool, payload: dict) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+def _confirm_deletes(count: int) -> bool:
+    from crmctl.errors import Refused
+
+    noun = f"{count} contact{'s' if count != 1 else ''}"
+    if not is_terminal():
+        raise Refused(f"this run would delete {noun}: pass --yes (nothing was changed)")
+    return typer.confirm(f"This run permanently deletes {noun}. Continue?", default=False, err=True)
+
+
+def _render_report(report) -> None:
+    from rich.table import Table
+
+    head = "dry run of" if report.dry_run else "ran"
+    console = stderr_console()
+    console.print(
+        f"{head} flow {report.flow} (run {report.run_id}): {report.matched} matched, {report.resumed} resumed, "
+        f"{report.parked} parked, {report.exited} exited, {report.completed} completed",
+        markup=False,
+    )
+    table = Table("step", "action", "contacts", "changed")
+    for step in report.steps:
+        table.add_row(step.path, step.action, str(step.contacts), str(step.changed))
+    console.print(table)
+    if report.dry_run:
+        console.print("dry run: nothing was written", markup=False)
+
+
+RUN_COLUMNS = ["run_id", "flow", "started_at", "duration_ms", "matched", "resumed", "parked", "exited",
+               "completed", "changed", "status", "dry_run"]
+
+
+@app.command("runs")
+@guarded
+def runs(
+    flow: Annotated[Optional[str], typer.Option("--flow", help="Only this flow's runs.")] = None,
+    limit: opt.Limit = 20,
+    fmt: opt.Listing = opt.ListFormat.table,
+) -> None:
+    """List run history, newest first."""
+    from crmctl.store import flows as flow_sql
+
+    db = open_database()
+    records = flow_sql.runs(db, flow, limit)
+    if fmt is opt.ListFormat.table or fmt is opt.ListFormat.csv:
+        records = (_flat_run(r) for r in records)
+    emit_records(records, fmt, RUN_COLUMNS + ["error"], title="Flow runs")
+
+
+def _flat_run(record: dict) -> dict:
+    changed = ", ".join(f"{k} {v}" for k, v in record["changed"].items() if v) or "-"
+    return {**record, "changed": changed, "dry_run": "dry run" if record["dry_run"] else "real"}
+
+
+@app.command("show")
+@guarded
+def show(file: Annotated[str, typer.Argument(help="Flow file.")]) -> None:
+    """Draw the flow as a tree, with each step's counts from the last run and contacts parked at waits."""
+    from rich.tree import Tree
+
+    from crmctl.flows.loader import load_flow
+    from crmctl.store import flows as flow_sql
+
+    db = _database_if_present()
+    flow = load_flow(file, db)
+    last = {s["path"]: s for s in flow_sql.last_run_steps(db, flow.name)} if db else {}
+    parked = {pos: n for pos, n, _, _ in flow_sql.positions(db, flow.name)} if db else {}
+    tree = Tree(f"[bold]{flow.name}[/bold]  match: {_escape(flow.match)}")
+    if flow.exit_when:
+        tree.add(f"exit when: {_escape(flow.exit_when)}")
+    _add_steps(tree, flow.steps, last, parked)
+    stdout_console().print(tree)
+
+
+def _add_steps(node, steps, last: dict, parked: dict) -> None:
+    for step in steps:
+        counts = last.get(step.path)
+        suffix = f"  [dim]({counts['contacts']} reached, {counts['changed']} changed)[/dim]" if counts else ""
+        if step.kind == "wait":
+            label = f"[yellow]⏸ wait {_duration(step.seconds)}[/yellow] [{step.key}]  {parked.get(step.key, 0)} parked"
+            node.add(label)
+        elif step.kind == "if":
+            branch = node.add(f"if {_escape(step.condition)}{suffix}")
+            _add_steps(branch.add("then"), step.then, last, parked)
+            if step.otherwise:
+                _add_steps(branch.add("else"), step.otherwise, last, parked)
+        else:
+            node.add(f"{step.kind} {_escape(_argument(step))}{suffix}")
+
+
+def _argument(step) -> str:
+    if step.kind in ("tag_add", "tag_remove"):
+        return ", ".join(step.tags)
+    if step.kind == "note":
+        return repr(step.template)
+    if step.kind == "set":
+        return json.dumps(step.values)
+    return ""
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@app.command("status")
+@guarded
+def status(
+    flow: Annotated[str, typer.Argument(help="Flow name or flow file.")],
+    fmt: Annotated[opt.SummaryFormat, typer.Option("--format", help="text or json.")] = opt.SummaryFormat.text,
+) -> None:
+    """How many contacts are in progress, parked at each wait, completed, or left through exit_when."""
+    from pathlib import Path
+
+    from crmctl.store import flows as flow_sql
+
+    db = open_database()
+    name, waits = flow, {}
+    if Path(flow).is_file():
+        from crmctl.flows.loader import load_flow
+
+        loaded = load_flow(flow, db)
+        name = loaded.name
+        waits = {w.key: w.path for w in loaded.wait_steps()}
+    counts = flow_sql.state_counts(db, name)
+    waiting = [
+        {"path": waits.get(pos, pos), "contacts": n, "next_due": first, "last_due": last}
+        for pos, n, first, last in flow_sql.positions(db, name)
+    ]
+    payload = {"flow": name, "in_progress": counts["active"], "completed": counts["completed"],
+               "exited": counts["exited"], "waiting": waiting}
+    if fmt is opt.SummaryFormat.json:
+        print(json.dumps(payload))
+        return
+    print(f"flow {name}: {payload['in_progress']} in progress, {payload['completed']} completed, "
+          f"{payload['exited']} exited")
+    for w in waiting:
+        print(f"  parked at {w['path']}: {w['contacts']} (due {w['next_due']} .. {w['last_due']})")

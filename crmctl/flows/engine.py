@@ -1,0 +1,335 @@
+"""The flow engine: exit, resume the due, enrol the newly matching, walk them through the steps.
+
+A run is one transaction. Every step is one set-based action over the contacts that reach
+it (a temp table of ids), using the same action functions as the CLI commands.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Callable
+
+from sqlite_utils import Database
+
+from crmctl import actions, clock
+from crmctl.errors import Refused
+from crmctl.store import flows as flow_sql
+from crmctl.store import scopes
+
+MISSING_WAIT_CHOICES = ("end",)
+
+
+@dataclass
+class StepStats:
+    path: str
+    action: str
+    contacts: int = 0
+    changed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "action": self.action, "contacts": self.contacts, "changed": self.changed,
+                **self.extra}
+
+
+@dataclass
+class RunReport:
+    flow: str
+    run_id: int | None
+    dry_run: bool
+    status: str = "ok"
+    matched: int = 0
+    resumed: int = 0
+    parked: int = 0
+    exited: int = 0
+    completed: int = 0
+    deleted: int = 0
+    steps: list[StepStats] = field(default_factory=list)
+    error: str | None = None
+
+    def changed_by_action(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for step in self.steps:
+            if step.action not in ("if", "wait"):
+                totals[step.action] = totals.get(step.action, 0) + step.changed
+        return totals
+
+    def to_dict(self) -> dict:
+        return {
+            "flow": self.flow, "run_id": self.run_id, "dry_run": self.dry_run, "status": self.status,
+            "matched": self.matched, "resumed": self.resumed, "parked": self.parked, "exited": self.exited,
+            "completed": self.completed, "deleted": self.deleted,
+            "steps": [s.to_dict() for s in self.steps], "changed": self.changed_by_action(),
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+@dataclass
+class RunOptions:
+    dry_run: bool = False
+    # Asked with the number of contacts the run would delete; None means consent was given (--yes).
+    confirm_deletes: Callable[[int], bool] | None = None
+    on_missing_wait: str | None = None
+
+
+def run_flow(db: Database, flow, options: RunOptions) -> RunReport:
+    """Run one flow in one transaction (rolled back when it is a dry run)."""
+    from crmctl.store import transaction
+
+    started = time.monotonic()
+    with transaction(db, dry_run=options.dry_run):
+        runner = _Runner(db, flow, options)
+        report = runner.run()
+        flow_sql.finish_run(db, report.run_id, report.to_dict(), _elapsed_ms(started))
+    return report
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+class _Runner:
+    def __init__(self, db: Database, flow, options: RunOptions):
+        self.db = db
+        self.flow = flow
+        self.options = options
+        self.moment = clock.now()
+        self.now = clock.format_time(self.moment)
+        self.stats: dict[str, StepStats] = {}
+        self.report = RunReport(flow.name, None, options.dry_run)
+        self._names = 0
+        self._compiled: dict[str, object] = {}
+
+    # The run, in order ----------------------------------------------------------------
+
+    def run(self) -> RunReport:
+        flow_sql.remember_definition(self.db, self.flow.name, self.flow.digest, self.flow.text, self.now)
+        run_id = flow_sql.start_run(self.db, self.flow.name, self.flow.digest, self.flow.source, self.now,
+                                    self.options.dry_run)
+        self.report.run_id = run_id
+        self.ctx = actions.Context(actor=f"flow:{self.flow.name}", now=self.now, run_id=run_id)
+        self._register_steps(self.flow.steps)
+        self._check_tags_exist()
+        self._exit_leavers()
+        self._handle_missing_positions()
+        self._resume_due()
+        self._enrol_new()
+        self._guard_deletes()
+        self.report.steps = list(self.stats.values())
+        return self.report
+
+    def _exit_leavers(self) -> None:
+        if not self.flow.exit_when:
+            return
+        condition = self._condition(self.flow.exit_when)
+        leaving = self._scope()
+        flow_sql.exiting(self.db, leaving, self.flow.name, condition.sql, condition.params)
+        self.report.exited = scopes.count(self.db, leaving)
+        if self.report.exited:
+            flow_sql.finish(self.db, leaving, self.flow.name, "exited", self.now, self.ctx.run_id)
+            self._audit("flow_exit", leaving, self.report.exited, "exit_when")
+        scopes.drop(self.db, leaving)
+
+    def _handle_missing_positions(self) -> None:
+        known = {step.key for step in self.flow.wait_steps()}
+        stale = [(pos, n) for pos, n, _, _ in flow_sql.positions(self.db, self.flow.name) if pos not in known]
+        if not stale:
+            return
+        where = ", ".join(f"{n} at {pos}" for pos, n in stale)
+        if self.options.on_missing_wait != "end":
+            raise Refused(
+                f"flow '{self.flow.name}' changed while contacts were parked at waits it no longer has "
+                f"({where}); rerun with --on-missing-wait end to end their enrolment"
+            )
+        ending = self._scope()
+        flow_sql.parked_at(self.db, ending, self.flow.name, [pos for pos, _ in stale])
+        count = scopes.count(self.db, ending)
+        flow_sql.finish(self.db, ending, self.flow.name, "exited", self.now, self.ctx.run_id)
+        self._audit("flow_missing_wait", ending, count, f"ended enrolment: {where}")
+        self.report.exited += count
+        scopes.drop(self.db, ending)
+
+    def _resume_due(self) -> None:
+        for wait in self.flow.wait_steps():
+            ready = self._scope()
+            flow_sql.due(self.db, ready, self.flow.name, wait.key, self.now,
+                         include_blocked=self.flow.include_blocked)
+            count = scopes.count(self.db, ready)
+            if count:
+                self.report.resumed += count
+                self._run_frames(self._frames_after(wait), ready)
+            scopes.drop(self.db, ready)
+
+    def _enrol_new(self) -> None:
+        condition = self._condition(self.flow.match)
+        entering = self._scope()
+        cutoff = None
+        if self.flow.reentry not in (True, False):
+            cutoff = clock.format_time(self.moment - timedelta(seconds=self.flow.reentry))
+        flow_sql.candidates(
+            self.db, entering, self.flow.name, condition.sql, condition.params,
+            include_blocked=self.flow.include_blocked, reentry=self.flow.reentry, cutoff=cutoff,
+            run_id=self.ctx.run_id,
+        )
+        self.report.matched = scopes.count(self.db, entering)
+        if self.report.matched:
+            flow_sql.enrol(self.db, entering, self.flow.name, self.flow.digest, self.now, self.ctx.run_id)
+            self._run_frames([(self.flow.steps, 0)], entering)
+        scopes.drop(self.db, entering)
+
+    def _guard_deletes(self) -> None:
+        deleted = self.report.deleted
+        limit = self.flow.max_deletes
+        if limit is not None and deleted > limit:
+            raise Refused(
+                f"flow '{self.flow.name}' would delete {deleted} contacts, more than max_deletes {limit}; "
+                "nothing was changed"
+            )
+        if deleted and not self.options.dry_run and self.options.confirm_deletes is not None:
+            if not self.options.confirm_deletes(deleted):
+                raise Refused(f"flow '{self.flow.name}' would delete {deleted} contacts: not confirmed")
+
+    # Walking the steps ----------------------------------------------------------------
+
+    def _run_frames(self, frames: list[tuple[list, int]], scope: str) -> None:
+        """Run the remaining steps of each frame, innermost first; survivors complete."""
+        for steps, start in frames:
+            scope = self._run_list(steps, start, scope)
+        count = scopes.count(self.db, scope)
+        if count:
+            flow_sql.finish(self.db, scope, self.flow.name, "completed", self.now, self.ctx.run_id)
+            self.report.completed += count
+
+    def _run_list(self, steps: list, start: int, scope: str) -> str:
+        """Apply steps[start:] to scope; return the scope of contacts that reach the end."""
+        for step in steps[start:]:
+            reached = scopes.count(self.db, scope)
+            stats = self.stats[step.path]
+            stats.contacts += reached
+            if step.kind == "wait":
+                self._park(step, scope, reached)
+                return self._empty()
+            if step.kind == "if":
+                scope = self._branch(step, scope, stats)
+                continue
+            if reached:
+                result = self._act(step, scope)
+                stats.changed += result.changed
+            if step.kind == "delete":
+                self.report.deleted += reached
+                return self._empty()
+        return scope
+
+    def _branch(self, step, scope: str, stats: StepStats) -> str:
+        condition = self._condition(step.condition)
+        yes = self._scope()
+        scopes.keep_where(self.db, scope, yes, condition.sql, condition.params)
+        no = self._scope()
+        scopes.copy(self.db, scope, no)
+        scopes.subtract(self.db, no, yes)
+        stats.extra["then"] = stats.extra.get("then", 0) + scopes.count(self.db, yes)
+        stats.extra["else"] = stats.extra.get("else", 0) + scopes.count(self.db, no)
+        after_yes = self._run_list(step.then, 0, yes)
+        after_no = self._run_list(step.otherwise or [], 0, no)
+        merged = self._scope()
+        self.db.execute(f"INSERT INTO temp.{merged}(id) SELECT id FROM temp.{after_yes} "
+                        f"UNION SELECT id FROM temp.{after_no}")
+        return merged
+
+    def _park(self, step, scope: str, reached: int) -> None:
+        if not reached:
+            return
+        due_at = clock.format_time(self.moment + timedelta(seconds=step.seconds))
+        flow_sql.park(self.db, scope, self.flow.name, step.key, due_at, self.flow.digest, self.ctx.run_id)
+        self.stats[step.path].changed += reached
+        self.report.parked += reached
+
+    def _act(self, step, scope: str) -> actions.ActionResult:
+        kind = step.kind
+        if kind == "tag_add":
+            return actions.tag_add(self.db, scope, step.tags, self.ctx)
+        if kind == "tag_remove":
+            return actions.tag_remove(self.db, scope, step.tags, self.ctx)
+        if kind == "note":
+            return actions.note(self.db, scope, self._template(step), self.ctx, author=self.ctx.actor)
+        if kind == "set":
+            return actions.set_attributes(self.db, scope, step.values, self.ctx)
+        if kind == "block":
+            return actions.block(self.db, scope, self.ctx)
+        if kind == "unblock":
+            return actions.unblock(self.db, scope, self.ctx)
+        if kind == "delete":
+            return actions.delete(self.db, scope, self.ctx, confirm=None)
+        raise ValueError(f"unknown step kind {kind!r}")
+
+    # Helpers --------------------------------------------------------------------------
+
+    def _frames_after(self, target) -> list[tuple[list, int]]:
+        """The continuation after a step: the rest of its list, then of each enclosing list."""
+        chain = _chain_to(self.flow.steps, target)
+        assert chain is not None, f"step {target.path} not in flow"
+        return [(steps, index + 1) for steps, index in reversed(chain)]
+
+    def _register_steps(self, steps: list) -> None:
+        for step in steps:
+            self.stats[step.path] = StepStats(step.path, step.kind)
+            if step.kind == "if":
+                self._register_steps(step.then)
+                self._register_steps(step.otherwise or [])
+
+    def _check_tags_exist(self) -> None:
+        names = [tag for step in _walk(self.flow.steps) if step.kind in ("tag_add", "tag_remove") for tag in step.tags]
+        if names:
+            actions.resolve_tags(self.db, names, self.ctx)
+
+    def _condition(self, text: str):
+        if text not in self._compiled:
+            from crmctl.query import compile_filter
+
+            self._compiled[text] = compile_filter(self.db, text)
+        return self._compiled[text]
+
+    def _template(self, step):
+        key = "note:" + step.path
+        if key not in self._compiled:
+            from crmctl.flows.template import compile_template
+
+            self._compiled[key] = compile_template(self.db, step.template)
+        return self._compiled[key]
+
+    def _scope(self) -> str:
+        self._names += 1
+        return scopes.create(self.db, f"flow_scope_{self._names}")
+
+    def _empty(self) -> str:
+        return self._scope()
+
+    def _audit(self, action: str, scope: str, count: int, detail: str) -> None:
+        from crmctl.store import audit
+
+        if count:
+            audit.record(self.db, at=self.now, actor=self.ctx.actor, action=action, detail=detail,
+                         scope=scope, contacts=count, run_id=self.ctx.run_id)
+
+
+def _walk(steps: list):
+    for step in steps:
+        yield step
+        if step.kind == "if":
+            yield from _walk(step.then)
+            yield from _walk(step.otherwise or [])
+
+
+def _chain_to(steps: list, target) -> list[tuple[list, int]] | None:
+    """[(list, index)] from the top-level list down to the list holding `target`."""
+    for index, step in enumerate(steps):
+        if step is target or step.path == target.path:
+            return [(steps, index)]
+        if step.kind == "if":
+            for branch in (step.then, step.otherwise or []):
+                inner = _chain_to(branch, target)
+                if inner is not None:
+                    return [(steps, index), *inner]
+    return None

@@ -1,0 +1,172 @@
+"""SQL for flow runs, definitions and enrolments (where each contact stands in a flow)."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator, Sequence
+
+from sqlite_utils import Database
+
+from crmctl.store.scopes import _checked
+
+
+def remember_definition(db: Database, flow: str, digest: str, text: str, now: str) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO flow_definitions(digest, flow, text, first_seen) VALUES (?, ?, ?, ?)",
+        [digest, flow, text, now],
+    )
+
+
+def start_run(db: Database, flow: str, digest: str, source: str, now: str, dry_run: bool) -> int:
+    cursor = db.execute(
+        "INSERT INTO flow_runs(flow, digest, source, started_at, dry_run, status) VALUES (?, ?, ?, ?, ?, 'running')",
+        [flow, digest, source, now, int(dry_run)],
+    )
+    return cursor.lastrowid
+
+
+def finish_run(db: Database, run_id: int, summary: dict, duration_ms: int) -> None:
+    db.execute(
+        "UPDATE flow_runs SET status = ?, matched = ?, resumed = ?, parked = ?, exited = ?, completed = ?, "
+        "changed = ?, steps = ?, error = ?, duration_ms = ? WHERE id = ?",
+        [
+            summary["status"], summary.get("matched", 0), summary.get("resumed", 0), summary.get("parked", 0),
+            summary.get("exited", 0), summary.get("completed", 0), json.dumps(summary.get("changed", {})),
+            json.dumps(summary.get("steps", [])), summary.get("error"), duration_ms, run_id,
+        ],
+    )
+
+
+def runs(db: Database, flow: str | None, limit: int | None) -> Iterator[dict]:
+    sql = (
+        "SELECT id, flow, started_at, duration_ms, dry_run, status, matched, resumed, parked, exited, "
+        "completed, changed, steps, error FROM flow_runs"
+    )
+    params: list = []
+    if flow:
+        sql += " WHERE flow = ?"
+        params.append(flow)
+    sql += " ORDER BY id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    for row in db.execute(sql, params):
+        yield {
+            "run_id": row[0], "flow": row[1], "started_at": row[2], "duration_ms": row[3],
+            "dry_run": bool(row[4]), "status": row[5], "matched": row[6], "resumed": row[7], "parked": row[8],
+            "exited": row[9], "completed": row[10], "changed": json.loads(row[11] or "{}"),
+            "steps": json.loads(row[12] or "[]"), "error": row[13],
+        }
+
+
+def last_run_steps(db: Database, flow: str) -> list[dict]:
+    row = db.execute(
+        "SELECT steps FROM flow_runs WHERE flow = ? AND status = 'ok' ORDER BY id DESC LIMIT 1", [flow]
+    ).fetchone()
+    return json.loads(row[0]) if row and row[0] else []
+
+
+# Enrolments -------------------------------------------------------------------------------
+
+
+def candidates(
+    db: Database,
+    target: str,
+    flow: str,
+    condition_sql: str,
+    params: Sequence,
+    *,
+    include_blocked: bool,
+    reentry: bool | int,
+    cutoff: str | None,
+    run_id: int,
+) -> None:
+    """target := contacts matching the condition that the flow may enrol now.
+
+    Never a contact in progress, nor one this same run already moved (no second pass
+    in one run, whatever `reentry` says).
+    """
+    blocked = "" if include_blocked else "AND c.blocked_at IS NULL"
+    if reentry is False:
+        history, extra = "", []
+    elif reentry is True:
+        history, extra = "AND (e.state = 'active' OR e.run_id = ?)", [run_id]
+    else:
+        history, extra = "AND (e.state = 'active' OR e.run_id = ? OR e.finished_at > ?)", [run_id, cutoff]
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT c.id FROM contacts AS c "
+        f"WHERE ({condition_sql}) {blocked} AND NOT EXISTS (SELECT 1 FROM flow_enrolments AS e "
+        f"WHERE e.flow = ? AND e.contact_id = c.id {history}) ORDER BY c.id",
+        [*params, flow, *extra],
+    )
+
+
+def enrol(db: Database, scope: str, flow: str, digest: str, now: str, run_id: int) -> None:
+    db.execute(
+        "INSERT INTO flow_enrolments(flow, contact_id, state, digest, entered_at, run_id) "
+        f"SELECT ?, id, 'active', ?, ?, ? FROM temp.{_checked(scope)} WHERE true "
+        "ON CONFLICT(flow, contact_id) DO UPDATE SET state = 'active', position = NULL, due_at = NULL, "
+        "digest = excluded.digest, entered_at = excluded.entered_at, finished_at = NULL, run_id = excluded.run_id",
+        [flow, digest, now, run_id],
+    )
+
+
+def park(db: Database, scope: str, flow: str, position: str, due_at: str, digest: str, run_id: int) -> None:
+    db.execute(
+        "UPDATE flow_enrolments SET position = ?, due_at = ?, digest = ?, run_id = ? "
+        f"WHERE flow = ? AND contact_id IN (SELECT id FROM temp.{_checked(scope)})",
+        [position, due_at, digest, run_id, flow],
+    )
+
+
+def finish(db: Database, scope: str, flow: str, state: str, now: str, run_id: int) -> None:
+    db.execute(
+        "UPDATE flow_enrolments SET state = ?, position = NULL, due_at = NULL, finished_at = ?, run_id = ? "
+        f"WHERE flow = ? AND contact_id IN (SELECT id FROM temp.{_checked(scope)})",
+        [state, now, run_id, flow],
+    )
+
+
+def exiting(db: Database, target: str, flow: str, condition_sql: str, params: Sequence) -> None:
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT e.contact_id FROM flow_enrolments AS e "
+        f"JOIN contacts AS c ON c.id = e.contact_id WHERE e.flow = ? AND e.state = 'active' AND ({condition_sql})",
+        [flow, *params],
+    )
+
+
+def parked_at(db: Database, target: str, flow: str, positions: Sequence[str]) -> None:
+    marks = ",".join("?" * len(positions))
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT contact_id FROM flow_enrolments "
+        f"WHERE flow = ? AND state = 'active' AND position IN ({marks})",
+        [flow, *positions],
+    )
+
+
+def due(db: Database, target: str, flow: str, position: str, now: str, *, include_blocked: bool) -> None:
+    blocked = "" if include_blocked else (
+        "AND NOT EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = e.contact_id AND c.blocked_at IS NOT NULL)"
+    )
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT e.contact_id FROM flow_enrolments AS e "
+        f"WHERE e.flow = ? AND e.state = 'active' AND e.position = ? AND e.due_at <= ? {blocked} "
+        "ORDER BY e.contact_id",
+        [flow, position, now],
+    )
+
+
+def positions(db: Database, flow: str) -> list[tuple[str, int, str, str]]:
+    """(position, contacts, earliest due, latest due) of the active enrolments."""
+    return db.execute(
+        "SELECT position, count(*), min(due_at), max(due_at) FROM flow_enrolments "
+        "WHERE flow = ? AND state = 'active' GROUP BY position ORDER BY position",
+        [flow],
+    ).fetchall()
+
+
+def state_counts(db: Database, flow: str) -> dict[str, int]:
+    rows = db.execute("SELECT state, count(*) FROM flow_enrolments WHERE flow = ? GROUP BY state", [flow])
+    counts = {"active": 0, "completed": 0, "exited": 0}
+    counts.update(dict(rows.fetchall()))
+    return counts
