@@ -1,0 +1,648 @@
+"""`contact import`: read CSV, a JSON array or NDJSON, validate each record, and hand the
+valid ones in chunks to the store, which upserts them set-based.
+
+Reading is streamed: CSV and NDJSON line by line, a JSON array element by element, so
+memory stays flat whatever the file size. All SQL lives in crmctl.store.imports.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any, BinaryIO, Callable, Iterator, NamedTuple
+
+from sqlite_utils import Database
+
+from crmctl import clock
+from crmctl.actions import clean_tag_names
+from crmctl.errors import InvalidInput
+from crmctl.store import imports as store
+
+CHUNK = 5000            # records per executemany round, and per progress call
+SHOWN = 20              # problems listed in a refusal
+KEPT = 1000             # problems kept in a report
+FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
+EXTENSIONS = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+KNOWN = ("email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked", "blocked_at", "tags",
+         "conversations")
+_KNOWN = frozenset(KNOWN)
+_CONVERSATION_KEYS = frozenset({"subject", "created_at", "messages"})
+_MESSAGE_KEYS = frozenset({"body", "sender", "sent_at"})
+_TRUE = frozenset({"true", "yes", "y", "1"})
+_FALSE = frozenset({"false", "no", "n", "0"})
+_INT64 = (-(2**63), 2**63 - 1)
+
+# A CSV attribute value becomes a number only when it is plainly one: no leading zero
+# (so "007" stays text), no sign other than "-" (so "+44…" stays text), no exponent.
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+_CONTROL = r"\x00-\x1f\x7f"
+_EMAIL = re.compile(rf"[^@\s{_CONTROL}]+@[^@\s{_CONTROL}.]+(?:\.[^@\s{_CONTROL}.]+)+")
+_STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_TAG_SPLIT = re.compile(r"[;,]")
+
+
+@dataclass
+class ImportReport:
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)
+    tags_created: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "problems": list(self.problems),
+            "tags_created": list(self.tags_created),
+        }
+
+
+class Contact(NamedTuple):
+    row: tuple            # (email, name, phone, user_id, created_at, last_seen_at, block, blocked_at)
+    tags: list[str]
+    attributes: list[tuple[str, Any]]
+    conversations: list[tuple]
+
+
+class _Bad(Exception):
+    """One record's problem; reported as `LABEL: message`."""
+
+
+def import_contacts(
+    db: Database,
+    stream: BinaryIO,
+    *,
+    fmt: str | None = None,
+    filename: str = "-",
+    skip_invalid: bool = False,
+    actor: str = "unknown",
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Upsert contacts from `stream` by email. Raises InvalidInput, changing nothing, when the
+    input cannot be read, or when any record is bad and `skip_invalid` is false."""
+    chosen = choose_format(fmt, filename)
+    records, typed = _READERS[chosen](stream), chosen != "csv"
+    now = clock.now_text()
+    store.create_staging(db)
+    try:
+        problems = _stage_all(db, records, typed, progress)
+        store.index_staging(db)
+        _reject_repeats(db, problems)
+        if problems.total and not skip_invalid:
+            raise InvalidInput(problems.refusal())
+        outcome = store.apply(db, now=now, actor=actor, rejected=problems.total)
+    finally:
+        store.drop_staging(db)
+    return ImportReport(
+        inserted=outcome.inserted, updated=outcome.updated, unchanged=outcome.unchanged,
+        rejected=problems.total, problems=problems.listing(), tags_created=outcome.tags_created,
+    )
+
+
+def choose_format(fmt: str | None, filename: str) -> str:
+    if fmt is not None:
+        if fmt.lower() not in FORMATS:
+            raise InvalidInput(f"unknown format {fmt!r}: use csv, json or ndjson")
+        return FORMATS[fmt.lower()]
+    if filename in ("", "-"):
+        raise InvalidInput("cannot tell the format of stdin: pass --format")
+    suffix = PurePath(filename).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise InvalidInput(f"cannot tell the format of {filename}: pass --format csv, json or ndjson")
+    return EXTENSIONS[suffix]
+
+
+# Loading ----------------------------------------------------------------------------------
+
+
+class _Problems:
+    """Bad records by position. Counts them all, keeps the first KEPT messages."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.kept: list[tuple[int, str]] = []
+
+    def add(self, pos: int, message: str) -> None:
+        self.total += 1
+        self.kept.append((pos, message))
+        if len(self.kept) > 2 * KEPT:
+            self.kept = sorted(self.kept)[:KEPT]
+
+    def listing(self) -> list[str]:
+        shown = [message for _, message in sorted(self.kept)[:KEPT]]
+        if self.total > len(shown):
+            shown.append(f"and {self.total - len(shown)} more")
+        return shown
+
+    def refusal(self) -> str:
+        shown = [message for _, message in sorted(self.kept)[:SHOWN]]
+        lines = [f"{self.total} invalid record{'s' if self.total != 1 else ''}; nothing was imported "
+                 "(pass --skip-invalid to import the valid ones):"]
+        lines += [f"  {message}" for message in shown]
+        if self.total > len(shown):
+            lines.append(f"  and {self.total - len(shown)} more")
+        return "\n".join(lines)
+
+
+def _stage_all(db: Database, records: Iterator[tuple[str, Any]], typed: bool,
+               progress: Callable[[int], None] | None) -> _Problems:
+    problems, batch, pos = _Problems(), store.Batch(), 0
+    for pos, (label, item) in enumerate(records, start=1):
+        try:
+            contact = _contact(item, typed)
+        except _Bad as bad:
+            problems.add(pos, f"{label}: {bad}")
+        else:
+            batch.add(pos, label, *contact)
+        if pos % CHUNK == 0:
+            store.stage(db, batch)
+            batch = store.Batch()
+            if progress is not None:
+                progress(pos)
+    store.stage(db, batch)
+    if progress is not None:
+        progress(pos)
+    return problems
+
+
+def _reject_repeats(db: Database, problems: _Problems) -> None:
+    """A second record with the same email (ignoring case) is a bad record, not a merge."""
+    shown, total = store.repeated_emails(db, KEPT)
+    for pos, label, first in shown:
+        problems.add(pos, f"{label}: same email as {first}")
+    problems.total += total - len(shown)
+    if total:
+        store.drop_repeats(db)
+
+
+# Validation -------------------------------------------------------------------------------
+
+
+def _contact(item: Any, typed: bool) -> Contact:
+    """A record's fields (CSV: non-empty trimmed text; JSON: any value) → a Contact."""
+    if isinstance(item, _Bad):
+        raise item
+    fields = _json_fields(item) if typed else item
+    email = _email(fields.pop("email", None))
+    row = (
+        email,
+        _text(fields.pop("name", None), "name"),
+        _text(fields.pop("phone", None), "phone"),
+        _user_id(fields.pop("user_id", None)),
+        _time(fields.pop("created_at", None), "created_at"),
+        _time(fields.pop("last_seen_at", None), "last_seen_at"),
+        *_block(fields.pop("blocked", None), fields.pop("blocked_at", None)),
+    )
+    tags = _tags(fields.pop("tags", None))
+    conversations = _conversations(fields.pop("conversations", None))
+    convert = _json_value if typed else _csv_value
+    attributes = [(key, value) for key, value in ((key, convert(key, raw)) for key, raw in fields.items())
+                  if value is not None]
+    return Contact(row, tags, attributes, conversations)
+
+
+def _canonical(key: str) -> str:
+    """Known columns match without regard to case or surrounding spaces; attribute names keep their case."""
+    name = key.strip()
+    lowered = name.lower()
+    return lowered if lowered in _KNOWN else name
+
+
+def _json_fields(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise _Bad(f"expected an object, not {_kind(item)}")
+    fields: dict[str, Any] = {}
+    for key, value in item.items():
+        name = _canonical(key)
+        if name in fields:
+            raise _Bad(f"{name!r} is given twice")
+        fields[name] = value
+    return fields
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "text"
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _email(value: Any) -> str:
+    if value is None:
+        raise _Bad("no email")
+    if not isinstance(value, str):
+        raise _Bad(f"email must be text, not {_kind(value)}")
+    email = value.strip()
+    if not email:
+        raise _Bad("no email")
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
+        raise _Bad(f"invalid email {_shown(email)}")
+    return email
+
+
+def _text(value: Any, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Bad(f"{what} must be text, not {_kind(value)}")
+    return value.strip() or None
+
+
+def _user_id(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value, "user_id")
+
+
+def _time(value: Any, what: str) -> str | None:
+    text = _text(value, what)
+    if text is None:
+        return None
+    if _STORED_TIME.fullmatch(text):  # already in the stored form: only check it is a real time
+        try:
+            datetime.fromisoformat(text[:-1])
+            return text
+        except ValueError:
+            pass
+    try:
+        stored = clock.normalise_time(text)
+    except (ValueError, OverflowError) as exc:
+        raise _Bad(f"{what}: {exc}" if isinstance(exc, ValueError) else f"{what}: out of range: {_shown(text)}")
+    if len(stored) != len("0000-00-00T00:00:00Z"):
+        raise _Bad(f"{what}: year out of range: {_shown(text)}")
+    return stored
+
+
+def _block(blocked: Any, blocked_at: Any) -> tuple[int | None, str | None]:
+    """(block, blocked_at): true blocks now (keeping an earlier block time), a time blocks
+    since then, false unblocks, nothing leaves the contact as it is."""
+    if blocked_at is not None and blocked is not None:
+        raise _Bad("give blocked or blocked_at, not both")
+    if blocked_at is not None:
+        at = _time(blocked_at, "blocked_at")
+        return (None, None) if at is None else (1, at)
+    if blocked is None or isinstance(blocked, bool):
+        return (None if blocked is None else int(blocked)), None
+    if not isinstance(blocked, str):
+        raise _Bad(f"blocked must be true, false or an ISO-8601 time, not {_kind(blocked)}")
+    word = blocked.strip().lower()
+    if not word:
+        return None, None
+    if word in _TRUE or word in _FALSE:
+        return int(word in _TRUE), None
+    try:
+        return 1, _time(blocked, "blocked")
+    except _Bad:
+        raise _Bad(f"blocked must be true, false or an ISO-8601 time, not {_shown(blocked.strip())}") from None
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        names = _TAG_SPLIT.split(value)
+    elif isinstance(value, list) and all(isinstance(name, str) for name in value):
+        names = value
+    else:
+        raise _Bad(f"tags must be a list of text, not {_kind(value)}")
+    try:
+        return clean_tag_names([name for name in names if name.strip()])
+    except InvalidInput as exc:
+        raise _Bad(f"tags: {exc}") from None
+
+
+def _csv_value(key: str, text: str) -> Any:
+    """CSV cells arrive trimmed and non-empty; plain numbers become numbers."""
+    if not _NUMBER.fullmatch(text):
+        return text
+    if "." in text:
+        number = float(text)
+        return number if math.isfinite(number) else text
+    if len(text) > 20:  # beyond 64 bits (and beyond int()'s digit limit): keep the digits as text
+        return text
+    number = int(text)
+    return number if _INT64[0] <= number <= _INT64[1] else text
+
+
+def _json_value(key: str, value: Any) -> Any:
+    if not key:
+        raise _Bad("an attribute name must not be empty")
+    if value is None or isinstance(value, bool):
+        return None if value is None else int(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise _Bad(f"{key}: number out of range")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Bad(f"{key}: not a finite number")
+        return value
+    raise _Bad(f"{key} must be text, a number or a boolean, not {_kind(value)}")
+
+
+def _conversations(value: Any) -> list[tuple]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Bad(f"conversations must be a list, not {_kind(value)}")
+    return [_conversation(item, f"conversations[{i}]") for i, item in enumerate(value)]
+
+
+def _conversation(item: Any, where: str) -> tuple:
+    """(subject, created_at, first_sent_at, messages); created_at defaults to the first message's time."""
+    _check_object(item, where, _CONVERSATION_KEYS)
+    messages = item.get("messages")
+    if messages is None:
+        messages = []
+    if not isinstance(messages, list):
+        raise _Bad(f"{where}.messages must be a list, not {_kind(messages)}")
+    parsed = [_message(message, f"{where}.messages[{j}]") for j, message in enumerate(messages)]
+    sent = [message[2] for message in parsed if message[2] is not None]
+    first = min(sent) if sent else None
+    created_at = _time(item.get("created_at"), f"{where}.created_at") or first
+    return _text(item.get("subject"), f"{where}.subject"), created_at, first, parsed
+
+
+def _message(item: Any, where: str) -> tuple:
+    """(body, sender, sent_at)"""
+    _check_object(item, where, _MESSAGE_KEYS)
+    return (_text(item.get("body"), f"{where}.body"), _text(item.get("sender"), f"{where}.sender"),
+            _time(item.get("sent_at"), f"{where}.sent_at"))
+
+
+def _check_object(item: Any, where: str, keys: frozenset[str]) -> None:
+    if not isinstance(item, dict):
+        raise _Bad(f"{where} must be an object, not {_kind(item)}")
+    unknown = sorted(set(item) - keys)
+    if unknown:
+        raise _Bad(f"{where}: unknown key {_shown(unknown[0])} (expected {', '.join(sorted(keys))})")
+
+
+# Reading: bytes → text ---------------------------------------------------------------------
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _refuse_utf16(first: bytes) -> None:
+    if first.startswith(_UTF16_BOMS):
+        raise InvalidInput("line 1: the file is UTF-16; save it as UTF-8")
+
+
+def _not_utf8(line: int) -> InvalidInput:
+    return InvalidInput(f"line {line}: not valid UTF-8 text; save the file as UTF-8")
+
+
+def _lines(stream: BinaryIO) -> Iterator[str]:
+    """Decoded lines (with their line endings), BOM removed; a non-UTF-8 line is refused."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1:
+            _refuse_utf16(raw)
+            if raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _not_utf8(number) from None
+
+
+class _Utf8Chunks:
+    """Decode a byte stream chunk by chunk; a bad byte is refused with its line number."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.newlines = 0
+        self.started = False
+
+    def read(self, size: int) -> str:
+        """Up to about `size` characters; "" only at the end."""
+        while True:
+            data = self.stream.read(size)
+            pending = self.decoder.getstate()[0]
+            try:
+                text = self.decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(self.newlines + (pending + data).count(b"\n", 0, exc.start) + 1) from None
+            if not self.started and (data or text):
+                text = self._start(data, text)
+            self.newlines += text.count("\n")
+            if text or not data:
+                return text
+
+    def _start(self, data: bytes, text: str) -> str:
+        self.started = True
+        _refuse_utf16(data)
+        return text[1:] if text.startswith("\ufeff") else text
+
+
+# Reading: the three formats ---------------------------------------------------------------
+
+
+def _read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """(label, fields) per record; label is the physical line where the record starts."""
+    reader = csv.reader(_lines(stream), strict=True)
+    try:
+        layout = _CsvLayout(_header(reader), f"line {reader.line_num}")
+        done = reader.line_num
+        for cells in reader:
+            start, done = done + 1, reader.line_num
+            if any(cells):
+                yield f"line {start}", layout.fields(cells)
+    except csv.Error as exc:
+        raise InvalidInput(f"line {reader.line_num}: {exc}") from None
+
+
+def _header(reader) -> list[str]:
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            return cells
+    raise InvalidInput("the CSV file is empty: expected a header row naming the columns")
+
+
+class _CsvLayout:
+    """Where each field is in a row, worked out once from the header."""
+
+    def __init__(self, header: list[str], line: str):
+        self.names = [_canonical(name) for name in header]
+        self.width = len(header)
+        seen: set[str] = set()
+        for name in self.names:
+            if name and name in seen:
+                raise InvalidInput(f"{line}: column {name!r} appears twice")
+            seen.add(name)
+        if "email" not in seen:
+            raise InvalidInput(f"{line}: no 'email' column")
+        if "conversations" in seen:
+            raise InvalidInput(f"{line}: conversations cannot be imported from CSV (use JSON or NDJSON)")
+        self.columns = [(i, name) for i, name in enumerate(self.names) if name]
+        self.nameless = [i for i, name in enumerate(self.names) if not name]
+
+    def fields(self, cells: list[str]) -> dict[str, str] | _Bad:
+        if len(cells) > self.width and any(cell.strip() for cell in cells[self.width:]):
+            return _Bad(f"{len(cells)} fields, but the header names {self.width}")
+        for i in self.nameless:
+            if i < len(cells) and cells[i].strip():
+                return _Bad(f"a value in column {i + 1}, which has no name in the header")
+        fields = {}
+        for i, name in self.columns:
+            if i < len(cells):
+                value = cells[i].strip()
+                if value:
+                    fields[name] = value.replace("\r\n", "\n") if "\r" in value else value
+        return fields
+
+
+def _read_ndjson(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """(label, value) per non-blank line. A line that is not JSON is a bad record, not the end."""
+    for number, line in enumerate(_lines(stream), start=1):
+        if line.strip():
+            yield f"line {number}", _json_line(line)
+
+
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return _Bad(f"invalid JSON at column {exc.colno}: {exc.msg}")
+    except RecursionError:
+        return _Bad("invalid JSON: nested too deeply")
+    except ValueError as exc:  # e.g. an integer with more digits than int() accepts
+        return _Bad(f"invalid JSON: {exc}")
+
+
+def _read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    for number, value in enumerate(_JsonArray(_Utf8Chunks(stream)), start=1):
+        yield f"record {number}", value
+
+
+class _JsonArray:
+    """The elements of a top-level JSON array, parsed one at a time from a sliding text window,
+    so memory holds about one chunk (or one record, if larger) rather than the whole file."""
+
+    READ = 1 << 20
+    _SPACE = re.compile(r"[ \t\n\r]*")
+
+    def __init__(self, text: _Utf8Chunks):
+        self.text = text
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.lines = 0     # newlines before buf[0]
+        self.column = 0    # characters between the last of them and buf[0]
+        self.decoder = json.JSONDecoder()
+
+    def __iter__(self) -> Iterator[Any]:
+        self._open()
+        more = not self._next_is("]")
+        while more:
+            yield self._value()
+            more = not self._next_is("]")
+            if more and not self._next_is(","):
+                raise self._invalid(self.pos, "expected ',' or ']' after a record")
+        self._close()
+
+    def _open(self) -> None:
+        first = self._peek()
+        if first == "":
+            raise InvalidInput("the input is empty: expected a JSON array of contacts")
+        if first != "[":
+            hint = " (for one object per line, use --format ndjson)" if first == "{" else ""
+            raise self._invalid(self.pos, f"expected a JSON array of contacts{hint}")
+        self.pos += 1
+
+    def _close(self) -> None:
+        if self._peek() != "":
+            raise self._invalid(self.pos, "extra data after the array")
+
+    def _next_is(self, char: str) -> bool:
+        if self._peek() == char:
+            self.pos += 1
+            return True
+        return False
+
+    def _peek(self) -> str:
+        """The next non-space character ("" at the end), without consuming it."""
+        while True:
+            self.pos = self._SPACE.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self._maybe_cut(exc) and self._fill():
+                    continue
+                raise self._invalid(exc.pos, exc.msg) from None
+            except RecursionError:
+                raise self._invalid(self.pos, "nested too deeply") from None
+            except ValueError as exc:
+                raise self._invalid(self.pos, str(exc)) from None
+            if end == len(self.buf) and self._fill():  # a number may go on in the next chunk
+                continue
+            self.pos = end
+            return value
+
+    def _maybe_cut(self, exc: json.JSONDecodeError) -> bool:
+        return exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated string")
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        self._discard_consumed()
+        more = self.text.read(max(self.READ, len(self.buf)))
+        if not more:
+            self.eof = True
+            return False
+        self.buf += more
+        return True
+
+    def _discard_consumed(self) -> None:
+        newlines = self.buf.count("\n", 0, self.pos)
+        if newlines:
+            self.column = self.pos - self.buf.rfind("\n", 0, self.pos) - 1
+        else:
+            self.column += self.pos
+        self.lines += newlines
+        self.buf = self.buf[self.pos:]
+        self.pos = 0
+
+    def _invalid(self, pos: int, message: str) -> InvalidInput:
+        newlines = self.buf.count("\n", 0, pos)
+        line = self.lines + newlines + 1
+        column = pos - self.buf.rfind("\n", 0, pos) if newlines else self.column + pos + 1
+        return InvalidInput(f"line {line}, column {column}: invalid JSON: {message}")
+
+
+_READERS: dict[str, Callable[[BinaryIO], Iterator[tuple[str, Any]]]] = {
+    "csv": _read_csv,
+    "json": _read_json_array,
+    "ndjson": _read_ndjson,
+}

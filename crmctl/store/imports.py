@@ -1,0 +1,347 @@
+"""SQL for `contact import`: TEMP staging tables filled in chunks, then a few set-based
+statements per table. Nothing here runs one statement per contact.
+
+Staging tables (all TEMP, all keyed by `pos`, the record's position in the file):
+  import_rows           one row per valid record, with the matched contact id and flags
+  import_tags           (pos, tag name)
+  import_attributes     (pos, key, value)
+  import_conversations  (pos, seq, subject, created_at, first_sent_at, conversation_id, skip)
+  import_messages       (pos, seq, mseq, body, sender, sent_at)
+  import_tag_names      the distinct tag names, their catalog id and whether the import made them
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlite_utils import Database
+
+from crmctl.store import audit, scopes
+from crmctl.store.script import run_script
+
+TOUCHED = "imported"
+
+_TABLES = (
+    "import_rows", "import_tags", "import_attributes", "import_conversations", "import_messages", "import_tag_names",
+)
+
+_STAGING = """
+CREATE TEMP TABLE import_rows (
+    pos INTEGER PRIMARY KEY,
+    label TEXT NOT NULL,
+    email TEXT NOT NULL COLLATE NOCASE,
+    name TEXT, phone TEXT, user_id TEXT, created_at TEXT, last_seen_at TEXT,
+    block INTEGER,            -- NULL: leave as is, 0: unblock, 1: block
+    blocked_at TEXT,          -- with block = 1: this time, or NULL for "now unless already blocked"
+    contact_id INTEGER,
+    existed INTEGER NOT NULL DEFAULT 0,
+    changed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TEMP TABLE import_tags (
+    pos INTEGER NOT NULL, name TEXT NOT NULL COLLATE NOCASE, PRIMARY KEY (pos, name)
+) WITHOUT ROWID;
+-- `value` has no declared type, like attributes.value: numbers stay numbers, text stays text.
+CREATE TEMP TABLE import_attributes (
+    pos INTEGER NOT NULL, key TEXT NOT NULL, value, PRIMARY KEY (pos, key)
+) WITHOUT ROWID;
+CREATE TEMP TABLE import_conversations (
+    pos INTEGER NOT NULL, seq INTEGER NOT NULL, subject TEXT, created_at TEXT, first_sent_at TEXT,
+    conversation_id INTEGER, skip INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pos, seq)
+) WITHOUT ROWID;
+CREATE TEMP TABLE import_messages (
+    pos INTEGER NOT NULL, seq INTEGER NOT NULL, mseq INTEGER NOT NULL, body TEXT, sender TEXT, sent_at TEXT,
+    PRIMARY KEY (pos, seq, mseq)
+) WITHOUT ROWID;
+CREATE TEMP TABLE import_tag_names (
+    name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY, tag_id INTEGER, created INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass
+class Batch:
+    """One chunk of validated records, as rows for the staging tables.
+
+    row: (email, name, phone, user_id, created_at, last_seen_at, block, blocked_at)
+    conversations: [(subject, created_at, first_sent_at, [(body, sender, sent_at), …]), …]
+    """
+
+    rows: list[tuple] = field(default_factory=list)
+    tags: list[tuple] = field(default_factory=list)
+    attributes: list[tuple] = field(default_factory=list)
+    conversations: list[tuple] = field(default_factory=list)
+    messages: list[tuple] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, pos: int, label: str, row: tuple, tags: list[str], attributes: list[tuple[str, Any]],
+            conversations: list[tuple]) -> None:
+        self.rows.append((pos, label, *row))
+        self.tags.extend((pos, name) for name in tags)
+        self.attributes.extend((pos, key, value) for key, value in attributes)
+        for seq, (subject, created_at, first_sent_at, messages) in enumerate(conversations):
+            self.conversations.append((pos, seq, subject, created_at, first_sent_at))
+            self.messages.extend((pos, seq, mseq, *message) for mseq, message in enumerate(messages))
+
+
+@dataclass
+class Outcome:
+    inserted: int
+    updated: int
+    unchanged: int
+    tags_created: list[str]
+
+
+# Staging ----------------------------------------------------------------------------------
+
+
+def create_staging(db: Database) -> None:
+    drop_staging(db)
+    run_script(db, _STAGING)
+
+
+def drop_staging(db: Database) -> None:
+    for table in _TABLES:
+        db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    scopes.drop(db, TOUCHED)
+
+
+def stage(db: Database, batch: Batch) -> None:
+    conn = db.conn
+    conn.executemany("INSERT INTO temp.import_rows(pos, label, email, name, phone, user_id, created_at, "
+                     "last_seen_at, block, blocked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch.rows)
+    conn.executemany("INSERT INTO temp.import_tags(pos, name) VALUES (?, ?)", batch.tags)
+    conn.executemany("INSERT INTO temp.import_attributes(pos, key, value) VALUES (?, ?, ?)", batch.attributes)
+    conn.executemany("INSERT INTO temp.import_conversations(pos, seq, subject, created_at, first_sent_at) "
+                     "VALUES (?, ?, ?, ?, ?)", batch.conversations)
+    conn.executemany("INSERT INTO temp.import_messages(pos, seq, mseq, body, sender, sent_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", batch.messages)
+
+
+def index_staging(db: Database) -> None:
+    """Built once after loading: cheaper than maintaining it row by row."""
+    db.execute("CREATE INDEX temp.import_rows_email ON import_rows(email)")
+
+
+# Repeated emails within one file ----------------------------------------------------------
+
+_REPEATS = """
+    FROM (SELECT email, min(pos) AS first FROM temp.import_rows GROUP BY email HAVING count(*) > 1) AS g
+    JOIN temp.import_rows AS d ON d.email = g.email AND d.pos > g.first
+"""
+
+
+def repeated_emails(db: Database, limit: int) -> tuple[list[tuple[int, str, str]], int]:
+    """(pos, label, label of the first record with that email) for later repeats; and their number."""
+    total = db.execute(f"SELECT count(*) {_REPEATS}").fetchone()[0]
+    shown = db.execute(
+        f"SELECT d.pos, d.label, f.label {_REPEATS} JOIN temp.import_rows AS f ON f.pos = g.first "
+        "ORDER BY d.pos LIMIT ?", [limit],
+    ).fetchall()
+    return shown, total
+
+
+def drop_repeats(db: Database) -> None:
+    db.execute("DELETE FROM temp.import_rows WHERE pos NOT IN (SELECT min(pos) FROM temp.import_rows GROUP BY email)")
+    for table in ("import_tags", "import_attributes", "import_conversations", "import_messages"):
+        db.execute(f"DELETE FROM temp.{table} WHERE pos NOT IN (SELECT pos FROM temp.import_rows)")
+
+
+# Applying the staged records --------------------------------------------------------------
+
+
+def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
+    """Upsert everything staged, then write the audit entries. The caller owns the transaction."""
+    match_existing(db)
+    tags_created = create_tags(db, now)
+    skip_known_conversations(db)
+    mark_changed(db)
+    insert_new_contacts(db, now)
+    update_changed_contacts(db, now)
+    link_tags(db, now)
+    set_attributes(db)
+    append_conversations(db, now)
+    outcome = Outcome(*counts(db), tags_created=tags_created)
+    if tags_created:
+        audit.record(db, at=now, actor=actor, action="tag_create", detail=", ".join(tags_created))
+    record_audit(db, outcome, now=now, actor=actor, rejected=rejected)
+    return outcome
+
+
+def match_existing(db: Database) -> None:
+    db.execute(
+        "UPDATE temp.import_rows SET contact_id = (SELECT c.id FROM contacts AS c WHERE c.email = import_rows.email)"
+    )
+    db.execute("UPDATE temp.import_rows SET existed = 1 WHERE contact_id IS NOT NULL")
+
+
+def create_tags(db: Database, now: str) -> list[str]:
+    """Catalog every staged tag name (the first spelling in the file wins); return the new ones."""
+    db.execute("INSERT OR IGNORE INTO temp.import_tag_names(name) SELECT name FROM temp.import_tags ORDER BY pos")
+    _resolve_tag_ids(db)
+    db.execute("UPDATE temp.import_tag_names SET created = 1 WHERE tag_id IS NULL")
+    db.execute(
+        "INSERT INTO tags(name, created_at) SELECT name, ? FROM temp.import_tag_names WHERE created ORDER BY name",
+        [now],
+    )
+    _resolve_tag_ids(db)
+    return [row[0] for row in db.execute("SELECT name FROM temp.import_tag_names WHERE created ORDER BY name")]
+
+
+def _resolve_tag_ids(db: Database) -> None:
+    db.execute(
+        "UPDATE temp.import_tag_names SET tag_id = (SELECT t.id FROM tags AS t WHERE t.name = import_tag_names.name) "
+        "WHERE tag_id IS NULL"
+    )
+
+
+def skip_known_conversations(db: Database) -> None:
+    """A conversation the contact already has (same subject, same first message time) is not added again."""
+    db.execute(
+        """
+        UPDATE temp.import_conversations SET skip = 1 WHERE EXISTS (
+            SELECT 1 FROM temp.import_rows AS r JOIN conversations AS c ON c.contact_id = r.contact_id
+            WHERE r.pos = import_conversations.pos
+              AND c.subject IS import_conversations.subject
+              AND (SELECT min(m.sent_at) FROM messages AS m WHERE m.conversation_id = c.id)
+                  IS import_conversations.first_sent_at)
+        """
+    )
+
+
+def mark_changed(db: Database) -> None:
+    """Existing contacts that this import would change in any way."""
+    db.execute(
+        """
+        UPDATE temp.import_rows SET changed = 1
+        WHERE existed AND (
+            EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = import_rows.contact_id AND (
+                   (import_rows.name IS NOT NULL AND import_rows.name IS NOT c.name)
+                OR (import_rows.phone IS NOT NULL AND import_rows.phone IS NOT c.phone)
+                OR (import_rows.user_id IS NOT NULL AND import_rows.user_id IS NOT c.user_id)
+                OR (import_rows.created_at IS NOT NULL AND import_rows.created_at IS NOT c.created_at)
+                OR (import_rows.last_seen_at IS NOT NULL AND import_rows.last_seen_at IS NOT c.last_seen_at)
+                OR (import_rows.block = 0 AND c.blocked_at IS NOT NULL)
+                OR (import_rows.block = 1 AND (c.blocked_at IS NULL OR
+                    (import_rows.blocked_at IS NOT NULL AND import_rows.blocked_at IS NOT c.blocked_at)))))
+            OR EXISTS (SELECT 1 FROM temp.import_tags AS t JOIN temp.import_tag_names AS n ON n.name = t.name
+                WHERE t.pos = import_rows.pos AND NOT EXISTS (SELECT 1 FROM contact_tags AS ct
+                    WHERE ct.tag_id = n.tag_id AND ct.contact_id = import_rows.contact_id))
+            OR EXISTS (SELECT 1 FROM temp.import_attributes AS a WHERE a.pos = import_rows.pos
+                AND NOT EXISTS (SELECT 1 FROM attributes AS x WHERE x.contact_id = import_rows.contact_id
+                    AND x.key = a.key AND x.value = a.value AND typeof(x.value) = typeof(a.value)))
+            OR EXISTS (SELECT 1 FROM temp.import_conversations AS v WHERE v.pos = import_rows.pos AND NOT v.skip)
+        )
+        """
+    )
+
+
+def insert_new_contacts(db: Database, now: str) -> None:
+    db.execute(
+        """
+        INSERT INTO contacts(email, name, phone, user_id, created_at, last_seen_at, blocked_at)
+        SELECT email, name, phone, user_id, coalesce(created_at, :now), last_seen_at,
+               CASE block WHEN 1 THEN coalesce(blocked_at, :now) END
+        FROM temp.import_rows WHERE NOT existed ORDER BY pos
+        """,
+        {"now": now},
+    )
+    db.execute(
+        "UPDATE temp.import_rows SET contact_id = (SELECT c.id FROM contacts AS c WHERE c.email = import_rows.email) "
+        "WHERE NOT existed"
+    )
+
+
+def update_changed_contacts(db: Database, now: str) -> None:
+    """Given fields overwrite, missing ones leave the stored value; the email itself is kept."""
+    db.execute(
+        """
+        UPDATE contacts SET
+            name = coalesce(s.name, contacts.name),
+            phone = coalesce(s.phone, contacts.phone),
+            user_id = coalesce(s.user_id, contacts.user_id),
+            created_at = coalesce(s.created_at, contacts.created_at),
+            last_seen_at = coalesce(s.last_seen_at, contacts.last_seen_at),
+            blocked_at = CASE s.block WHEN 0 THEN NULL
+                                      WHEN 1 THEN coalesce(s.blocked_at, contacts.blocked_at, :now)
+                                      ELSE contacts.blocked_at END
+        FROM temp.import_rows AS s
+        WHERE s.contact_id = contacts.id AND s.changed
+        """,
+        {"now": now},
+    )
+
+
+_WRITTEN = "(NOT r.existed OR r.changed)"
+
+
+def link_tags(db: Database, now: str) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO contact_tags(tag_id, contact_id, added_at) "
+        "SELECT n.tag_id, r.contact_id, ? FROM temp.import_tags AS t "
+        "JOIN temp.import_rows AS r ON r.pos = t.pos JOIN temp.import_tag_names AS n ON n.name = t.name "
+        f"WHERE {_WRITTEN}",
+        [now],
+    )
+
+
+def set_attributes(db: Database) -> None:
+    db.execute(
+        "INSERT INTO attributes(contact_id, key, value) "
+        "SELECT r.contact_id, a.key, a.value FROM temp.import_attributes AS a "
+        f"JOIN temp.import_rows AS r ON r.pos = a.pos WHERE {_WRITTEN} "
+        "ON CONFLICT(contact_id, key) DO UPDATE SET value = excluded.value "
+        "WHERE attributes.value IS NOT excluded.value OR typeof(attributes.value) != typeof(excluded.value)"
+    )
+
+
+def append_conversations(db: Database, now: str) -> None:
+    """New conversations get explicit ids (after the current maximum, in file order), so their
+    messages can be linked to them set-based."""
+    base = db.execute("SELECT coalesce(max(id), 0) FROM conversations").fetchone()[0]
+    db.execute(
+        """
+        UPDATE temp.import_conversations SET conversation_id = :base + n.rn
+        FROM (SELECT pos, seq, row_number() OVER (ORDER BY pos, seq) AS rn
+              FROM temp.import_conversations WHERE NOT skip) AS n
+        WHERE n.pos = import_conversations.pos AND n.seq = import_conversations.seq
+        """,
+        {"base": base},
+    )
+    db.execute(
+        "INSERT INTO conversations(id, contact_id, subject, created_at) "
+        "SELECT v.conversation_id, r.contact_id, v.subject, coalesce(v.created_at, ?) "
+        "FROM temp.import_conversations AS v JOIN temp.import_rows AS r ON r.pos = v.pos "
+        "WHERE v.conversation_id IS NOT NULL ORDER BY v.conversation_id",
+        [now],
+    )
+    db.execute(
+        "INSERT INTO messages(conversation_id, body, sender, sent_at) "
+        "SELECT v.conversation_id, m.body, m.sender, m.sent_at FROM temp.import_messages AS m "
+        "JOIN temp.import_conversations AS v ON v.pos = m.pos AND v.seq = m.seq "
+        "WHERE v.conversation_id IS NOT NULL ORDER BY v.conversation_id, m.mseq"
+    )
+
+
+def counts(db: Database) -> tuple[int, int, int]:
+    """(inserted, updated, unchanged)"""
+    row = db.execute(
+        "SELECT coalesce(sum(NOT existed), 0), coalesce(sum(existed AND changed), 0), "
+        "coalesce(sum(existed AND NOT changed), 0) FROM temp.import_rows"
+    ).fetchone()
+    return row[0], row[1], row[2]
+
+
+def record_audit(db: Database, outcome: Outcome, *, now: str, actor: str, rejected: int) -> None:
+    """One entry with counts only, linked to the inserted and changed contacts' ids."""
+    scopes.create(db, TOUCHED)
+    db.execute(
+        f"INSERT INTO temp.{TOUCHED}(id) SELECT contact_id FROM temp.import_rows AS r WHERE {_WRITTEN}"
+    )
+    detail = (
+        f"inserted {outcome.inserted}, updated {outcome.updated}, unchanged {outcome.unchanged}, rejected {rejected}"
+    )
+    audit.record(db, at=now, actor=actor, action="import", detail=detail, scope=TOUCHED,
+                 contacts=outcome.inserted + outcome.updated)
