@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from crmctl import __version__
-from crmctl.cli import actions, contact, flow, log, tag
+from crmctl.cli import actions, contact, db, flow, log, tag
 from crmctl.cli.guard import guarded
 from crmctl.cli.render import note_on_stderr
 from crmctl.cli.state import database_path, open_database, options
@@ -62,6 +62,7 @@ def init(
 app.add_typer(contact.app, name="contact")
 app.add_typer(tag.app, name="tag")
 app.add_typer(flow.app, name="flow")
+app.add_typer(db.app, name="db")
 app.command("note")(actions.note)
 app.command("block")(actions.block)
 app.command("unblock")(actions.unblock)

@@ -1,0 +1,46 @@
+"""`crmctl db …`: online backup and integrity checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl.cli import options as opt
+from crmctl.cli.guard import EXIT_FAILED, guarded
+from crmctl.cli.render import note_on_stderr
+from crmctl.cli.state import open_database
+
+app = typer.Typer(help="The database file: backup and checks.", no_args_is_help=True)
+
+
+@app.command("backup")
+@guarded
+def backup(
+    path: Annotated[Path, typer.Argument(help="Where to write the copy.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Take a consistent copy of the database while other processes keep writing."""
+    from crmctl.store.maintenance import backup as take_backup
+
+    size = take_backup(open_database(), path, overwrite=force)
+    if not quiet:
+        note_on_stderr(f"backup written to {path} ({size:,} bytes)")
+
+
+@app.command("check")
+@guarded
+def check(quiet: opt.Quiet = False) -> None:
+    """Run SQLite's integrity and foreign-key checks; exit 1 with a report when something is wrong."""
+    from crmctl.store.maintenance import check as run_checks
+
+    problems = run_checks(open_database())
+    for problem in problems:
+        note_on_stderr(problem)
+    if problems:
+        note_on_stderr(f"Error: {len(problems)} problem{'s' if len(problems) != 1 else ''} found")
+        raise typer.Exit(EXIT_FAILED)
+    if not quiet:
+        note_on_stderr("ok: integrity and foreign keys checked")

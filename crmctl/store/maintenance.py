@@ -1,0 +1,55 @@
+"""Operator tools over the database file: consistent online backup, integrity checks."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from crmctl.errors import DatabaseError, Refused
+
+
+def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
+    """Copy the database with SQLite's backup API (consistent while others write).
+
+    Returns the copy's size in bytes. The copy is owner-only (0600) from its first byte.
+    """
+    if target.is_symlink():
+        raise Refused(f"{target} is a symbolic link; refusing to write through it")
+    if target.exists() and not overwrite:
+        raise Refused(f"{target} already exists (pass --force to replace it)")
+    if not target.parent.is_dir():
+        raise DatabaseError(f"cannot write {target}: no directory {target.parent}")
+    partial = target.with_name(target.name + ".partial")
+    _create_private(partial)
+    try:
+        destination = sqlite3.connect(str(partial))
+        try:
+            db.conn.backup(destination, pages=1024)
+            destination.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            destination.close()
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target.stat().st_size
+
+
+def _create_private(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise DatabaseError(f"cannot write {path}: {exc.strerror}") from None
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+
+
+def check(db: Database) -> list[str]:
+    """Problems found by integrity_check and foreign_key_check; [] when healthy."""
+    problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+    for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check"):
+        problems.append(f"{table} row {rowid} refers to a missing {parent} row")
+    return problems
