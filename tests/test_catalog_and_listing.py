@@ -29,7 +29,7 @@ def test_tag_create_list_rename_delete(cli, people):
 
 def test_tag_list_csv_and_ndjson(cli, people):
     assert cli("tag", "list", "--format", "csv").stdout == "name,contacts\nchurned,1\nvip,2\n"
-    assert cli("tag", "list", "--format", "ndjson").stdout.splitlines()[0] == '{"name": "churned", "contacts": 1}'
+    assert cli("tag", "list", "--format", "ndjson").stdout.splitlines()[0] == '{"name":"churned","contacts":1}'
 
 
 def test_contact_list_json_records(cli, people):

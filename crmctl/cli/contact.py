@@ -10,7 +10,7 @@ import typer
 from crmctl.cli import options as opt
 from crmctl.cli.actions import selection_spec
 from crmctl.cli.guard import guarded
-from crmctl.cli.render import emit_raw_json_lines, emit_records, note_on_stderr, stdout_console
+from crmctl.cli.render import emit_raw_json_lines, emit_records, note_on_stderr, stdout_console, to_json
 from crmctl.cli.state import is_terminal, open_database
 
 app = typer.Typer(help="Contacts: import, list, show, count.", no_args_is_help=True)
@@ -42,7 +42,7 @@ def import_contacts(
             db, stream, fmt=fmt, filename=file, skip_invalid=skip_invalid, actor=current_user(), progress=progress
         )
     if json_summary:
-        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(report.to_dict()) + "\n")
     if not quiet:
         note_on_stderr(f"imported: {report.inserted} inserted, {report.updated} updated, {report.rejected} rejected")
         for problem in report.problems:

@@ -10,7 +10,7 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import EXIT_FAILED, EXIT_OK, EXIT_USAGE, guarded
-from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console
+from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console, to_json
 from crmctl.cli.state import database_path, is_terminal, open_database
 
 app = typer.Typer(help="Flows: YAML batch definitions run against matching contacts.", no_args_is_help=True)
@@ -111,7 +111,7 @@ def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: b
 
 def _print_json(as_json: bool, payload: dict) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(payload) + "\n")
         sys.stdout.flush()
 
 
@@ -254,7 +254,7 @@ def status(
     payload = {"flow": name, "in_progress": counts["active"], "completed": counts["completed"],
                "exited": counts["exited"], "waiting": waiting}
     if fmt is opt.SummaryFormat.json:
-        print(json.dumps(payload))
+        print(to_json(payload))
         return
     print(f"flow {name}: {payload['in_progress']} in progress, {payload['completed']} completed, "
           f"{payload['exited']} exited")

@@ -13,6 +13,11 @@ from typing import Any, Iterable, Sequence
 from crmctl.cli.options import ListFormat
 
 
+def to_json(value: Any) -> str:
+    """Compact, like the JSON SQLite builds for contact records, so every output looks alike."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def emit_records(
     records: Iterable[dict],
     fmt: ListFormat,
@@ -24,7 +29,7 @@ def emit_records(
     out = sys.stdout
     if fmt is ListFormat.ndjson:
         for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(to_json(record) + "\n")
     elif fmt is ListFormat.json:
         _emit_json_array(records, out)
     elif fmt is ListFormat.csv:
@@ -57,7 +62,7 @@ def _emit_json_array(records: Iterable[dict], out) -> None:
     first = True
     for record in records:
         out.write("\n" if first else ",\n")
-        out.write(json.dumps(record, ensure_ascii=False))
+        out.write(to_json(record))
         first = False
     out.write("\n]\n" if not first else "]\n")
 
@@ -92,7 +97,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ";".join(map(str, value))
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
+        return to_json(value)
     return str(value)
 
 
@@ -121,7 +126,7 @@ def _isatty(stream) -> bool:
 
 def emit_summary(summary: dict, *, as_json: bool, quiet: bool, human: str) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(summary) + "\n")
         sys.stdout.flush()
     if not quiet:
         sys.stderr.write(human + "\n")
