@@ -1,0 +1,289 @@
+"""Compile a parsed filter into one parameterised, two-valued SQL condition over alias `c`.
+
+Every test compiles to an expression that is 0 or 1, never NULL, so `NOT`, `AND` and `OR`
+keep their two-valued meaning. Tests on tags, attributes and conversations are set-based
+subqueries driven by their indexes (`c.id IN (SELECT … WHERE tag_id/key = ?)`), never a
+correlated subquery per contact. User text only ever travels as a parameter.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlite_utils import Database
+
+from crmctl import clock
+from crmctl.errors import FilterError
+from crmctl.query import folding
+from crmctl.query.fields import BUILTINS, Builtin, builtin
+from crmctl.query.lexer import KEYWORDS, tokenize
+from crmctl.query.nodes import ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value, fields, show_field
+from crmctl.query.parser import parse_filter
+
+Fragment = tuple[str, list[Any]]
+
+_SQL_OPERATORS = {"==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_PY_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_PLAIN_NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)*")
+_MAX_SUGGESTION_KEYS = 10_000
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A compiled filter: `sql` is one boolean expression over alias `c`; `params` fill its `?`s."""
+
+    sql: str
+    params: list[Any] = field(default_factory=list)
+
+
+def compile_filter(db: Database, text: str) -> Condition:
+    """Parse `text`, check its fields against db, and compile it to SQL.
+
+    Raises FilterError (message, expression, 0-based position) for any invalid expression.
+    """
+    node = parse_filter(text)
+    known: set[str] = set()
+    for reference in fields(node):
+        if builtin(reference) is None and reference.name not in known:
+            _require_attribute(db, reference, text)
+            known.add(reference.name)
+    folding.register(db)
+    sql, params = _Compiler(text).node(node)
+    return Condition(sql, params)
+
+
+def value_expression(db: Database, field_name: str) -> Fragment:
+    """SQL giving a field's value for contact `c` as text, as a note template shows it.
+
+    field_name is a built-in name, an attribute key as is, or the attr("key") form. Built-ins
+    render as their text ('' for NULL); blocked as 'true'/'false'; tags as the contact's tag
+    names sorted and joined with ', '; conversations as their count; an attribute as its value
+    cast to text ('' when the contact has none). Raises FilterError for an unknown field.
+    """
+    reference = _field_reference(field_name)
+    known = builtin(reference)
+    if known is None:
+        _require_attribute(db, reference, field_name)
+        return (
+            "coalesce(CAST((SELECT a.value FROM attributes AS a "
+            "WHERE a.contact_id = c.id AND a.key = ?) AS TEXT), '')",
+            [reference.name],
+        )
+    if known.kind == "number":
+        return f"CAST({known.column} AS TEXT)", []
+    if known.kind == "bool":
+        return f"(CASE WHEN {known.column} IS NULL THEN 'false' ELSE 'true' END)", []
+    if known.kind == "tags":
+        return (
+            "coalesce((SELECT group_concat(x.name, ', ') FROM (SELECT t.name AS name "
+            "FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id "
+            "WHERE ct.contact_id = c.id ORDER BY t.name) AS x), '')",
+            [],
+        )
+    if known.kind == "count":
+        return "CAST((SELECT count(*) FROM conversations AS v WHERE v.contact_id = c.id) AS TEXT)", []
+    return f"coalesce({known.column}, '')", []
+
+
+# Fields ----------------------------------------------------------------------------------
+
+
+def _field_reference(text: str) -> Field:
+    if not text.strip():
+        raise FilterError("empty field name", text, 0)
+    tokens = tokenize(text)
+    kinds = [(t.kind, t.text.lower() if t.kind == "name" else t.text) for t in tokens]
+    if kinds[:2] == [("name", "attr"), ("punct", "(")] and len(tokens) == 5:
+        key, closing = tokens[2], tokens[3]
+        if key.kind == "string" and key.value and closing.is_punct(")"):
+            return Field(key.value, tokens[0].position, quoted=True)
+    return Field(text, 0)
+
+
+def _require_attribute(db: Database, reference: Field, text: str) -> None:
+    if db.execute("SELECT 1 FROM attributes WHERE key = ? LIMIT 1", [reference.name]).fetchone():
+        return
+    message = f"unknown field '{reference.name}'"
+    candidates = {name: name for name in BUILTINS}
+    for key in _attribute_keys(db):
+        candidates.setdefault(key, key if _is_plain_name(key) else show_field(key, quoted=True))
+    close = difflib.get_close_matches(reference.name, list(candidates), n=1)
+    if close:
+        shown = candidates[close[0]]
+        if not shown.startswith("attr("):
+            shown = f"'{shown}'"
+        message += f" (did you mean {shown}?)"
+    raise FilterError(message, text, reference.position)
+
+
+def _is_plain_name(key: str) -> bool:
+    return bool(_PLAIN_NAME.fullmatch(key)) and key.lower() not in KEYWORDS and key not in BUILTINS
+
+
+def _attribute_keys(db: Database) -> list[str]:
+    """The distinct keys, found by hopping through the (key, value) index: one seek per key."""
+    rows = db.execute(
+        """
+        WITH RECURSIVE keys(key) AS (
+            SELECT (SELECT min(key) FROM attributes)
+            UNION ALL
+            SELECT (SELECT min(a.key) FROM attributes AS a WHERE a.key > keys.key)
+            FROM keys WHERE keys.key IS NOT NULL
+        )
+        SELECT key FROM keys WHERE key IS NOT NULL LIMIT ?
+        """,
+        [_MAX_SUGGESTION_KEYS],
+    )
+    return [row[0] for row in rows]
+
+
+# SQL -------------------------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, text: str):
+        self.text = text
+        self._now: datetime | None = None
+
+    def node(self, node: Node) -> Fragment:
+        if isinstance(node, (And, Or)):
+            parts = [self.node(operand) for operand in node.operands]
+            joiner = " AND " if isinstance(node, And) else " OR "
+            return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
+        if isinstance(node, Not):
+            sql, params = self.node(node.operand)
+            return f"(NOT {sql})", params
+        if isinstance(node, Truth):
+            implied_true = Value("bool", True, node.field.position, "true")
+            return self.test(Test(node.field, "==", (implied_true,), node.field.position))
+        return self.test(node)
+
+    def test(self, test: Test) -> Fragment:
+        # `!=` is exactly `not ==`, and `not in` exactly `not in`: a missing value satisfies both.
+        if test.op in ("!=", "not in"):
+            sql, params = self.test(replace(test, op="==" if test.op == "!=" else "in"))
+            return f"(NOT {sql})", params
+        known = builtin(test.field)
+        if known is None:
+            return self.attribute(test)
+        if known.kind == "bool":
+            return self.blocked(known, test)
+        if known.kind == "tags":
+            return self.tags(test)
+        if known.kind == "count":
+            return self.conversations(test)
+        return self.column(known, test)
+
+    # Literals
+
+    def literal(self, value: Value, kind: str) -> Any:
+        if value.kind == "now":
+            return self.now(value)
+        if kind == "time":
+            return clock.normalise_time(value.value)
+        if value.kind == "bool":
+            return int(value.value)  # true is the number 1, false the number 0
+        return value.value
+
+    def now(self, value: Value) -> str:
+        if self._now is None:
+            self._now = clock.now()
+        try:
+            moment = self._now + value.value
+        except OverflowError:
+            moment = None
+        if moment is None or not 1000 <= moment.year <= 9999:
+            raise FilterError(f"date out of range: {value.text}", self.text, value.position)
+        return clock.format_time(moment)
+
+    # Contact columns: id, email, name, phone, user_id, created_at, last_seen_at
+
+    def column(self, known: Builtin, test: Test) -> Fragment:
+        column = known.column
+        if test.op == "exists":
+            return (f"({column} IS NOT NULL)" if known.nullable else "(1)"), []
+        if test.op in folding.MATCH_FUNCTIONS:
+            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].value)]
+        params = [self.literal(value, known.kind) for value in test.values]
+        if test.op == "in":
+            sql = f"{column} IN ({', '.join('?' * len(params))})"
+        else:
+            sql = f"{column} {_SQL_OPERATORS[test.op]} ?"
+        # email compares with its column's NOCASE collation, like the unique index does.
+        return (f"({column} IS NOT NULL AND {sql})" if known.nullable else f"({sql})"), params
+
+    def blocked(self, known: Builtin, test: Test) -> Fragment:
+        wanted = {value.value for value in test.values}
+        if wanted == {True, False}:
+            return "(1)", []
+        return f"({known.column} IS {'NOT ' if True in wanted else ''}NULL)", []
+
+    def tags(self, test: Test) -> Fragment:
+        if test.op == "exists":
+            return "(c.id IN (SELECT ct.contact_id FROM contact_tags AS ct))", []
+        names = [folding.fold(value.value) for value in test.values]
+        return (
+            "(c.id IN (SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
+            f"(SELECT t.id FROM tags AS t WHERE {folding.FOLD}(t.name) IN ({', '.join('?' * len(names))}))))",
+            names,
+        )
+
+    def conversations(self, test: Test) -> Fragment:
+        numbers = [value.value for value in test.values]
+        if test.op == "in":
+            having = f"count(*) IN ({', '.join('?' * len(numbers))})"
+            true_at_zero = 0 in numbers
+        else:
+            having = f"count(*) {_SQL_OPERATORS[test.op]} ?"
+            true_at_zero = _PY_OPERATORS[test.op](0, numbers[0])
+        grouped = "SELECT v.contact_id FROM conversations AS v GROUP BY v.contact_id HAVING "
+        # Contacts without conversations have no group: a test true for 0 is the complement
+        # of the contacts whose group fails it.
+        if true_at_zero:
+            return f"(c.id NOT IN ({grouped}NOT ({having})))", numbers
+        return f"(c.id IN ({grouped}{having}))", numbers
+
+    def attribute(self, test: Test) -> Fragment:
+        op = test.op
+        if op == "exists":
+            condition, params = "a.value IS NOT NULL", []
+        elif op in folding.MATCH_FUNCTIONS:
+            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(a.value, ?)", [folding.fold(test.values[0].value)]
+        else:
+            params = [self.literal(value, "attribute") for value in test.values]
+            if op == "in":
+                condition = f"a.value IN ({', '.join('?' * len(params))})"
+            elif op == "==":
+                condition = "a.value = ?"
+            else:
+                condition = _attribute_ordering(op, test.values[0])
+        return (
+            f"(c.id IN (SELECT a.contact_id FROM attributes AS a WHERE a.key = ? AND {condition}))",
+            [test.field.name, *params],
+        )
+
+
+def _attribute_ordering(op: str, value: Value) -> str:
+    """Order numbers among numbers and text among text, as index ranges on (key, value).
+
+    SQLite sorts NULL < numbers < text < blobs, so each range gets the bound that keeps it
+    inside its own type: a number is never greater than text, text never less than a number.
+    """
+    assert op in ORDERINGS
+    sql_op = _SQL_OPERATORS[op]
+    if value.kind == "number":
+        return f"a.value {sql_op} ?" + (" AND a.value < ''" if op in (">", ">=") else "")
+    if op in ("<", "<="):
+        return f"a.value >= '' AND a.value {sql_op} ?"
+    return f"a.value {sql_op} ? AND a.value < x''"

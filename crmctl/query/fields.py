@@ -1,0 +1,151 @@
+"""The built-in fields, and the checks that need no database: which operators and values
+each kind of field accepts. Any other name is an attribute key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from crmctl import clock
+from crmctl.errors import FilterError
+from crmctl.query.nodes import MATCHES, ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    kind: str  # number, email, text, time, bool, tags, count
+    column: str | None = None  # over contact alias `c`
+    nullable: bool = True
+
+
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in (
+        Builtin("id", "number", "c.id", nullable=False),
+        Builtin("email", "email", "c.email", nullable=False),
+        Builtin("name", "text", "c.name"),
+        Builtin("phone", "text", "c.phone"),
+        Builtin("user_id", "text", "c.user_id"),
+        Builtin("created_at", "time", "c.created_at"),
+        Builtin("last_seen_at", "time", "c.last_seen_at"),
+        Builtin("blocked", "bool", "c.blocked_at"),
+        Builtin("tags", "tags"),
+        Builtin("conversations", "count"),
+    )
+}
+TIME_FIELDS = tuple(b.name for b in BUILTINS.values() if b.kind == "time")
+
+_WHAT = {
+    "number": "a number",
+    "count": "a count",
+    "time": "a time",
+    "bool": "true or false",
+    "tags": "a set of tag names",
+}
+_EXAMPLE = {
+    "number": "{name} == 1",
+    "email": '{name} == "ada@example.com"',
+    "text": '{name} == "..."',
+    "time": "{name} > now - 30d",
+    "tags": 'tags contains "vip"',
+    "count": "{name} > 0",
+}
+_TAGS_HINT = 'use tags contains "vip", tags in ["vip", "trial"] or tags exists'
+
+
+def builtin(field: Field) -> Builtin | None:
+    """The built-in a field names, or None for an attribute."""
+    return None if field.quoted else BUILTINS.get(field.name)
+
+
+def check(node: Node, expression: str) -> None:
+    """Raise FilterError for the leftmost test that no database could make valid."""
+    if isinstance(node, Test):
+        _check_test(node, expression)
+    elif isinstance(node, Truth):
+        _check_truth(node, expression)
+    elif isinstance(node, Not):
+        check(node.operand, expression)
+    elif isinstance(node, (And, Or)):
+        for operand in node.operands:
+            check(operand, expression)
+
+
+def _check_truth(node: Truth, expression: str) -> None:
+    field = builtin(node.field)
+    if field is None or field.kind == "bool":
+        return
+    example = _EXAMPLE[field.kind].format(name=field.name)
+    raise FilterError(
+        f"'{field.name}' alone is not a test: compare it, e.g. {example}", expression, node.field.position
+    )
+
+
+def _check_test(test: Test, expression: str) -> None:
+    def fail(message: str, position: int) -> None:
+        raise FilterError(message, expression, position)
+
+    field = builtin(test.field)
+    kind = field.kind if field else "attribute"
+    name = test.field.shown
+    op = test.op
+
+    # The operator, whatever the value.
+    if kind == "tags":
+        if op not in ("contains", "in", "not in", "exists"):
+            fail(f"'{op}' does not apply to 'tags', a set of tag names: {_TAGS_HINT}", test.op_position)
+    elif op in MATCHES and kind in _WHAT:
+        fail(f"'{op}' works on text, but '{name}' is {_WHAT[kind]}", test.op_position)
+    elif kind == "bool" and op in ORDERINGS:
+        fail(f"'{op}' does not apply to '{name}', which is true or false: write {name} or not {name}", test.op_position)
+    elif kind == "bool" and op == "exists":
+        fail(f"'{name}' is always true or false: write {name} or not {name}", test.op_position)
+    elif kind == "count" and op == "exists":
+        fail(f"'{name}' is a count, always present: write {name} > 0", test.op_position)
+
+    for value in test.values:
+        _check_value(test, kind, name, value, fail)
+
+
+def _check_value(test: Test, kind: str, name: str, value: Value, fail) -> None:
+    op = test.op
+    if value.kind == "now" and kind != "time":
+        fail(f"now can only be compared with {' or '.join(TIME_FIELDS)}", value.position)
+    if op in MATCHES:
+        if value.kind != "string":
+            fail(f"'{op}' needs a quoted string", value.position)
+        return
+    if kind in ("text", "email", "tags") and value.kind != "string":
+        example = f' such as "{value.text}"' if value.kind == "number" else ""
+        fail(f"'{name}' is text: compare it with a quoted string{example}", value.position)
+    elif kind in ("number", "count") and value.kind != "number":
+        fail(f"'{name}' is {_WHAT[kind]}: compare it with a number", value.position)
+    elif kind == "bool" and value.kind != "bool":
+        fail(f"'{name}' is true or false: compare it with true or false", value.position)
+    elif kind == "time":
+        if value.kind == "string":
+            _check_time_literal(value, fail)
+        elif value.kind != "now":
+            fail(f"'{name}' is a time: compare it with a date such as \"2026-01-31\" or with now - 30d", value.position)
+    elif kind == "attribute" and value.kind == "bool" and op in ORDERINGS:
+        fail(f"true and false can only be compared with ==, != or in, not '{op}'", value.position)
+
+
+_FRACTION = re.compile(r"\d:\d\d[.,]\d")
+
+
+def _check_time_literal(value: Value, fail) -> None:
+    try:
+        moment = clock.parse_time(value.value)
+    except (ValueError, OverflowError):
+        fail(
+            f"not a date or time: {value.text} (write ISO-8601 such as \"2026-01-31\" "
+            'or "2026-01-31T09:30:00Z", or now - 30d)',
+            value.position,
+        )
+    if not 1000 <= moment.year <= 9999:
+        fail(f"date out of range: {value.text}", value.position)
+    if _FRACTION.search(value.value):
+        # Stored times have whole seconds; a truncated fraction would shift <, >= and ==.
+        fail(f"times are stored to the second: drop the fraction in {value.text}", value.position)

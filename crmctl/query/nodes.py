@@ -1,0 +1,97 @@
+"""The syntax tree of a filter expression. Every node keeps its 0-based column in the text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Union
+
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+ORDERINGS = ("<", "<=", ">", ">=")
+MATCHES = ("contains", "startswith", "endswith")
+
+
+@dataclass(frozen=True)
+class Field:
+    """A built-in field or an attribute key. `quoted` is True for the attr("…") form,
+    which always names an attribute, even one called like a built-in or a keyword."""
+
+    name: str
+    position: int
+    quoted: bool = False
+
+    @property
+    def shown(self) -> str:
+        """The field as the user would write it."""
+        return show_field(self.name, self.quoted)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A literal. kind is 'string' (str), 'number' (int or float), 'bool' (bool) or
+    'now' (a timedelta offset from the clock's now, resolved when compiling)."""
+
+    kind: str
+    value: Union[str, int, float, bool, timedelta]
+    position: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Test:
+    """`field OP value`, `field in [...]`, `field not in [...]` or `field exists`.
+
+    op is one of COMPARISONS, MATCHES, 'in', 'not in' or 'exists'; values holds one value
+    for a comparison or match, the list for (not) in, and nothing for exists.
+    """
+
+    field: Field
+    op: str
+    values: tuple[Value, ...]
+    op_position: int
+
+    __test__ = False  # not a pytest test class
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A field on its own, e.g. `blocked`: the same as `field == true`."""
+
+    field: Field
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Node"
+    position: int
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple["Node", ...]
+
+
+Node = Union[Test, Truth, Not, And, Or]
+
+
+def show_field(name: str, quoted: bool) -> str:
+    if quoted:
+        return 'attr("' + name.replace("\\", "\\\\").replace('"', '\\"') + '")'
+    return name
+
+
+def fields(node: Node) -> list[Field]:
+    """Every field the expression mentions, in text order."""
+    if isinstance(node, (Test, Truth)):
+        return [node.field]
+    if isinstance(node, Not):
+        return fields(node.operand)
+    found: list[Field] = []
+    for operand in node.operands:
+        found.extend(fields(operand))
+    return found
