@@ -8,7 +8,7 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import guarded
-from crmctl.cli.render import emit_summary
+from crmctl.cli.render import emit_summary, working
 from crmctl.cli.state import is_terminal, open_database, stdin_lines
 
 
@@ -24,14 +24,14 @@ def selection_spec(contacts, where, everyone, ignore_missing, positional=None):
     )
 
 
-def run_action(spec, act: Callable, *, label: str, dry_run: bool, fmt, quiet: bool) -> None:
+def run_action(spec, act: Callable, *, label: str, dry_run: bool, fmt, quiet: bool, prompts: bool = False) -> None:
     """Resolve the selection and apply `act(db, scope, ctx)` in one transaction."""
     from crmctl import actions, selection
     from crmctl.store import transaction
 
     db = open_database()
     ctx = actions.Context.for_user()
-    with transaction(db, dry_run=dry_run):
+    with working(f"{label}…", enabled=not prompts), transaction(db, dry_run=dry_run):
         scope = selection.resolve(db, spec)
         result = act(db, scope, ctx)
     if result.action == "delete" and result.changed and not dry_run:
@@ -176,7 +176,7 @@ def delete(
     run_action(
         spec,
         lambda db, scope, ctx: actions.delete(db, scope, ctx, confirm=confirm),
-        label="delete", dry_run=dry_run, fmt=fmt, quiet=quiet,
+        label="delete", dry_run=dry_run, fmt=fmt, quiet=quiet, prompts=confirm is not None,
     )
 
 

@@ -134,3 +134,23 @@ def emit_summary(summary: dict, *, as_json: bool, quiet: bool, human: str) -> No
 
 def note_on_stderr(message: str) -> None:
     sys.stderr.write(message + "\n")
+
+
+class working:
+    """A spinner on stderr while a long statement runs, on a terminal only; silent in cron."""
+
+    def __init__(self, label: str, enabled: bool = True):
+        self.label = label
+        self.status = None
+        self.enabled = enabled and _isatty(sys.stderr)
+
+    def __enter__(self):
+        if self.enabled:
+            self.status = stderr_console().status(self.label)
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.stop()
+        return False
