@@ -118,9 +118,11 @@ def _require_attribute(db: Database, reference: Field, text: str) -> None:
     candidates = {name: name for name in BUILTINS}
     for key in _attribute_keys(db):
         candidates.setdefault(key, key if _is_plain_name(key) else show_field(key, quoted=True))
-    close = difflib.get_close_matches(reference.name, list(candidates), n=1)
+    # Compared without regard to case, so `Email` suggests 'email'.
+    lowered = {name.lower(): name for name in reversed(list(candidates))}
+    close = difflib.get_close_matches(reference.name.lower(), list(lowered), n=1)
     if close:
-        shown = candidates[close[0]]
+        shown = candidates[lowered[close[0]]]
         if not shown.startswith("attr("):
             shown = f"'{shown}'"
         message += f" (did you mean {shown}?)"

@@ -1,0 +1,290 @@
+"""Property: for random expressions over random small datasets, the compiled SQL selects
+exactly the contacts a plain-Python reading of the language's rules selects."""
+
+from __future__ import annotations
+
+import operator
+import unicodedata
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crmctl import clock
+from crmctl.errors import FilterError
+from crmctl.query import compile_filter
+
+NOW = "2026-11-01T12:00:00Z"  # conftest's CRMCTL_NOW
+
+# Data ------------------------------------------------------------------------------------------
+
+NAMES = [None, "", "Ada", "ada", "ADA", "Ädam", "straße", "STRASSE", "a%b", "a_b", "Jose\u0301", "Zoë"]
+EMAILS = ["ada", "ADA", "jörg", "JÖRG", "b%", "Zed"]
+PHONES = [None, "123", "0123", "+49 30"]
+TIMES = [None, "2025-06-15T08:30:00Z", "2026-01-31T00:00:00Z", "2026-10-31T12:00:00Z", NOW, "2026-11-01T12:30:00Z"]
+TAGS = ["vip", "Straße", "STRASSE", "trial", "%"]
+ATTRIBUTE_KEYS = ["plan", "score", "first name"]
+ATTRIBUTE_VALUES = [None, 0, 1, 2, -1, 1.0, 2.5, "1", "2", "a", "A", "", "b%", "Straße", "true"]
+
+contact = st.fixed_dictionaries(
+    {
+        "email": st.sampled_from(EMAILS),
+        "name": st.sampled_from(NAMES),
+        "phone": st.sampled_from(PHONES),
+        "user_id": st.sampled_from([None, "42", "x"]),
+        "created_at": st.sampled_from(TIMES),
+        "last_seen_at": st.sampled_from(TIMES),
+        "blocked_at": st.sampled_from([None, NOW]),
+        "tags": st.sets(st.sampled_from(TAGS), max_size=3),
+        "attributes": st.dictionaries(st.sampled_from(ATTRIBUTE_KEYS), st.sampled_from(ATTRIBUTE_VALUES)),
+        "conversations": st.integers(0, 3),
+    }
+)
+datasets = st.lists(contact, max_size=6)
+
+
+def load(db, rows) -> None:
+    db.execute("DELETE FROM contacts")  # cascades to attributes, tag links and conversations
+    db.execute("DELETE FROM tags")
+    for number, row in enumerate(rows, start=1):
+        row["id"] = number
+        row["email"] = f"{row['email']}{number}@x"
+        db.execute(
+            "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [number, row["email"], row["name"], row["phone"], row["user_id"], row["created_at"],
+             row["last_seen_at"], row["blocked_at"]],
+        )
+        for key, value in row["attributes"].items():
+            db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", [number, key, value])
+        for tag in row["tags"]:
+            db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, ?)", [tag, NOW])
+            db.execute(
+                "INSERT INTO contact_tags(tag_id, contact_id, added_at) SELECT id, ?, ? FROM tags WHERE name = ?",
+                [number, NOW, tag],
+            )
+        for _ in range(row["conversations"]):
+            db.execute("INSERT INTO conversations(contact_id, subject) VALUES (?, 's')", [number])
+
+
+# Expressions: (text, meaning) where meaning is a tree the reference evaluator reads -------------
+
+
+def keyword(word: str):
+    return st.sampled_from([word, word.upper(), word.capitalize()])
+
+
+def quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# A literal: (kind, python value, source text)
+def strings(pool):
+    return st.sampled_from(pool).map(lambda s: ("string", s, quoted(s)))
+
+
+def numbers(pool):
+    return st.sampled_from(pool).map(lambda n: ("number", n, repr(n)))
+
+
+booleans = st.sampled_from([True, False]).flatmap(
+    lambda b: keyword("true" if b else "false").map(lambda word: ("bool", b, word))
+)
+DURATIONS = [("", timedelta(0)), (" - 1d", -timedelta(days=1)), (" + 30m", timedelta(minutes=30)),
+             (" - 1w", -timedelta(weeks=1)), ("-24h", -timedelta(hours=24))]
+times = st.one_of(
+    strings(["2026-01-31", "2026-10-31T12:00:00Z", "2026-10-31T14:00:00+02:00", "2026-11-01 12:00", "2025-06-15"]),
+    st.tuples(keyword("now"), st.sampled_from(DURATIONS)).map(
+        lambda pair: ("now", pair[1][1], pair[0] + pair[1][0])
+    ),
+)
+TEXT_VALUES = ["", "a", "A", "ada", "ADA", "Ada", "straße", "STRASSE", "ss", "%", "_", "a%", "é", "e", "Zoë", "ZOË"]
+ATTRIBUTE_TEXT = ["", "a", "A", "1", "2", "true", "Straße", "strasse", "b%", "%", "z"]
+
+# field source text, field kind, strategies for (op, values)
+FIELDS = {
+    "name": ("text", strings(TEXT_VALUES)),
+    "phone": ("text", strings(["123", "0123", "1", "+", ""])),
+    "user_id": ("text", strings(["42", "x", "X"])),
+    "email": ("email", strings(["ada1@x", "ADA1@X", "jörg3@x", "JÖRG3@X", "b", "A", "%", "@X"])),
+    "created_at": ("time", times),
+    "last_seen_at": ("time", times),
+    "id": ("number", numbers([0, 1, 2, 3, 2.5, -1, 7])),
+    "conversations": ("count", numbers([0, 1, 2, 1.5, -1, 4])),
+    "blocked": ("bool", booleans),
+    "tags": ("tags", strings(["vip", "VIP", "strasse", "straße", "trial", "%", "x"])),
+    "plan": ("attribute", st.one_of(strings(ATTRIBUTE_TEXT), numbers([0, 1, 2, -1, 2.5, 1.0]), booleans)),
+    "score": ("attribute", st.one_of(strings(ATTRIBUTE_TEXT), numbers([0, 1, 2, -1, 2.5]), booleans)),
+    'attr("first name")': ("attribute", st.one_of(strings(ATTRIBUTE_TEXT), numbers([1, 2]), booleans)),
+    "missing_key": ("attribute", numbers([1])),
+}
+COMPARE = ["==", "!=", "<", "<=", ">", ">="]
+MATCH = ["contains", "startswith", "endswith"]
+
+
+def operators(kind: str) -> list[str]:
+    return {
+        "text": COMPARE + MATCH + ["in", "not in", "exists"],
+        "email": COMPARE + MATCH + ["in", "not in", "exists"],
+        "time": COMPARE + ["in", "not in", "exists"],
+        "number": COMPARE + ["in", "not in", "exists"],
+        "count": COMPARE + ["in", "not in"],
+        "bool": ["==", "!=", "in", "not in", "alone"],
+        "tags": ["contains", "in", "not in", "exists"],
+        "attribute": COMPARE + MATCH + ["in", "not in", "exists", "alone"],
+    }[kind]
+
+
+@st.composite
+def leaf_tests(draw):
+    field = draw(st.sampled_from(sorted(FIELDS)))
+    kind, values = FIELDS[field]
+    op = draw(st.sampled_from(operators(kind)))
+    if op == "alone":
+        return field, ("test", field, kind, "==", [("bool", True, "true")])
+    if op == "exists":
+        return f"{field} {draw(keyword('exists'))}", ("test", field, kind, op, [])
+    if op in ("in", "not in"):
+        chosen = draw(st.lists(values, min_size=1, max_size=3))
+        words = draw(keyword("in")) if op == "in" else f"{draw(keyword('not'))} {draw(keyword('in'))}"
+        return f"{field} {words} [{', '.join(v[2] for v in chosen)}]", ("test", field, kind, op, chosen)
+    value = draw(values)
+    if op in MATCH and value[0] != "string":
+        value = ("string", "a", '"a"')
+    if op in COMPARE[2:] and value[0] == "bool":
+        value = ("number", 1, "1")
+    shown_op = draw(keyword(op)) if op in MATCH else op
+    return f"{field} {shown_op} {value[2]}", ("test", field, kind, op, [value])
+
+
+def combine(children):
+    def node(kind):
+        return st.tuples(children, children, keyword(kind)).map(
+            lambda t: (f"{wrap(t[0], kind)} {t[2]} {wrap(t[1], kind)}", (kind, t[0][1], t[1][1]))
+        )
+
+    negation = st.tuples(children, keyword("not")).map(
+        lambda t: (f"{t[1]} {wrap(t[0], 'not')}", ("not", t[0][1]))
+    )
+    extra_parens = children.map(lambda t: (f"({t[0]})", t[1]))
+    return st.one_of(node("and"), node("or"), negation, extra_parens)
+
+
+BINDING = {"or": 1, "and": 2, "not": 3, "test": 4}
+
+
+def wrap(child, parent: str) -> str:
+    """Parenthesise a child only where precedence requires it."""
+    text, meaning = child
+    needs = BINDING[meaning[0]] < BINDING[parent] or (parent == "and" and meaning[0] == "or")
+    return f"({text})" if needs else text
+
+
+expressions = st.recursive(leaf_tests(), combine, max_leaves=5)
+
+
+# The reference evaluator, written from the rules ----------------------------------------------
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
+
+
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+OPS = {"==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def evaluate(meaning, row) -> bool:
+    head = meaning[0]
+    if head == "and":
+        return evaluate(meaning[1], row) and evaluate(meaning[2], row)
+    if head == "or":
+        return evaluate(meaning[1], row) or evaluate(meaning[2], row)
+    if head == "not":
+        return not evaluate(meaning[1], row)
+    _, field, kind, op, values = meaning
+    if op == "!=":
+        return not evaluate(("test", field, kind, "==", values), row)
+    if op == "not in":
+        return not evaluate(("test", field, kind, "in", values), row)
+    if op == "in":
+        return any(evaluate(("test", field, kind, "==", [value]), row) for value in values)
+    value = current(field, kind, row)
+    if kind == "tags":
+        if op == "exists":
+            return bool(value)
+        return any(fold(tag) == fold(values[0][1]) for tag in value)
+    if op == "exists":
+        return value is not None
+    if op in MATCH:
+        needle = fold(values[0][1])
+        method = {"contains": lambda s: needle in s, "startswith": lambda s: s.startswith(needle),
+                  "endswith": lambda s: s.endswith(needle)}[op]
+        return isinstance(value, str) and method(fold(value))
+    literal_kind, literal, _ = values[0]
+    compare = OPS[op]
+    if kind == "bool":
+        return compare(value, literal)
+    if kind == "time":
+        if literal_kind == "now":
+            literal = clock.format_time(clock.parse_time(NOW) + literal)
+        else:
+            literal = clock.normalise_time(literal)
+        return value is not None and compare(value, literal)
+    if kind == "email":
+        return compare(value.translate(ASCII_LOWER), literal.translate(ASCII_LOWER))
+    if literal_kind == "string":
+        return isinstance(value, str) and compare(value, literal)
+    number = int(literal) if literal_kind == "bool" else literal  # true is the number 1
+    return is_number(value) and compare(value, number)
+
+
+def current(field: str, kind: str, row):
+    if kind == "attribute":
+        key = "first name" if field.startswith("attr(") else field
+        return row["attributes"].get(key)
+    if kind == "bool":
+        return row["blocked_at"] is not None
+    if kind == "tags":
+        return row["tags"]
+    if kind == "count":
+        return row["conversations"]
+    return row[field]
+
+
+def referenced_keys(meaning) -> set[str]:
+    if meaning[0] in ("and", "or"):
+        return referenced_keys(meaning[1]) | referenced_keys(meaning[2])
+    if meaning[0] == "not":
+        return referenced_keys(meaning[1])
+    field, kind = meaning[1], meaning[2]
+    if kind != "attribute":
+        return set()
+    return {"first name" if field.startswith("attr(") else field}
+
+
+# The property ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=datasets, expression=expressions)
+def test_sql_agrees_with_the_reference(db, rows, expression):
+    text, meaning = expression
+    load(db, rows)
+    present = {key for row in rows for key in row["attributes"]}
+    if not referenced_keys(meaning) <= present:
+        try:
+            compile_filter(db, text)
+        except FilterError as caught:
+            assert caught.reason.startswith("unknown field")
+            return
+        raise AssertionError(f"{text!r} names an attribute no contact has, yet compiled")
+    condition = compile_filter(db, text)
+    got = [r[0] for r in db.execute(f"SELECT c.id FROM contacts AS c WHERE {condition.sql} ORDER BY c.id",
+                                    condition.params)]
+    expected = [row["id"] for row in rows if evaluate(meaning, row)]
+    assert got == expected, (text, condition.sql, condition.params)
