@@ -9,7 +9,7 @@ every problem in a file is reported, not just the first:
 1. Text and YAML. The file must be readable, at most 1 MiB, UTF-8. It is composed (not
    constructed) with a SafeLoader subclass, so every node keeps its position. Anchors and
    aliases are refused (no billion laughs), as are nesting deeper than 64 levels, more
-   than 50,000 nodes, merge keys, tags other than YAML's plain scalar ones and multiple
+   than 10,000 nodes, merge keys, tags other than YAML's plain scalar ones and multiple
    documents. A syntax error is the only problem reported, since nothing after it parses.
    Keys must be text; a duplicate key is a problem (the first value is kept for checking).
 2. Schema. The top level and each step are checked by the pydantic models of
@@ -45,7 +45,7 @@ from crmctl.flows.model import (
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 50_000
+MAX_NODES = 10_000
 
 _TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
@@ -142,8 +142,9 @@ class _Composer(yaml.SafeLoader):
 
 def _compose(text: str) -> tuple[Optional[Node], Optional[tuple[int, int, str]]]:
     """The root node, or a problem (line, column, message)."""
-    loader = _Composer(text)
+    loader = None
     try:
+        loader = _Composer(text)  # the reader checks for unprintable characters here
         return loader.get_single_node(), None
     except _Refused as exc:
         return None, (exc.mark.line + 1, exc.mark.column + 1, exc.message)
@@ -160,11 +161,14 @@ def _compose(text: str) -> tuple[Optional[Node], Optional[tuple[int, int, str]]]
         message = f"{context}: {problem}" if context and problem else problem or context or "invalid"
         if "expected a single document" in message:
             message = "a flow file holds one YAML document, not several"
+        elif "'\\t'" in message:
+            message += " (indent with spaces: YAML does not allow tabs there)"
         return None, (line, column, f"YAML syntax error: {message}")
     except yaml.YAMLError as exc:  # pragma: no cover - every YAML error above is marked
         return None, (1, 1, f"YAML syntax error: {exc}")
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 _scalars = SafeConstructor()
@@ -177,16 +181,21 @@ class _Tree:
         self.problem = problem
         self.nodes: dict[Path, Node] = {}
         self.keys: dict[Path, Node] = {}
+        self.bad: set[Path] = set()  # values already reported: no schema error on top
+
+    def refuse(self, node: Node, path: Path, message: str) -> None:
+        self.bad.add(path)
+        self.problem(node, message)
 
     def build(self, node: Node, path: Path) -> Any:
         self.nodes[path] = node
         if isinstance(node, MappingNode):
             if node.tag != _TAG + "map":
-                self.problem(node, f"{_loc(path, 'value')}: YAML tag {node.tag} is not supported")
+                self.refuse(node, path, f"{_prefix(path)}YAML tag {_short(node.tag)} is not supported")
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             if node.tag != _TAG + "seq":
-                self.problem(node, f"{_loc(path, 'value')}: YAML tag {node.tag} is not supported")
+                self.refuse(node, path, f"{_prefix(path)}YAML tag {_short(node.tag)} is not supported")
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
@@ -194,22 +203,20 @@ class _Tree:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                self.problem(key_node, f"{_loc(path, 'mapping')}: merge keys (<<) are not supported")
+                self.refuse(key_node, path, f"{_prefix(path)}merge keys (<<) are not supported")
                 continue
-            if not (isinstance(key_node, ScalarNode) and key_node.tag == _TAG + "str"):
-                shown = key_node.value if isinstance(key_node, ScalarNode) else "a " + _kind_of_node(key_node)
-                self.problem(
-                    key_node,
-                    f"{_loc(path, 'mapping')}: key {shown!s} is not text"
-                    + (": quote it" if isinstance(key_node, ScalarNode) else ""),
-                )
+            if not isinstance(key_node, ScalarNode):
+                self.refuse(key_node, path, f"{_prefix(path)}a key must be text, not a {_kind_of_node(key_node)}")
+                continue
+            if key_node.tag != _TAG + "str":
+                self.refuse(key_node, path, f"{_prefix(path)}key {key_node.value!r} is not text: quote it")
                 continue
             key = key_node.value
             if key in out or path + (key,) in self.keys:
                 first = self.keys[path + (key,)]
                 self.problem(
                     key_node,
-                    f"{_loc(path, 'mapping')}: duplicate key '{key}' (first at line {first.start_mark.line + 1})",
+                    f"{_prefix(path)}duplicate key '{key}' (first at line {first.start_mark.line + 1})",
                 )
                 continue
             self.keys[path + (key,)] = key_node
@@ -219,7 +226,7 @@ class _Tree:
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
         tag = node.tag
         if tag not in _PLAIN_TAGS:
-            self.problem(node, f"{_loc(path, 'value')}: YAML tag {tag} is not supported")
+            self.refuse(node, path, f"{_prefix(path)}YAML tag {_short(tag)} is not supported")
             return node.value
         try:
             if tag == _TAG + "null":
@@ -231,9 +238,14 @@ class _Tree:
             if tag == _TAG + "float":
                 return _scalars.construct_yaml_float(node)
         except (ValueError, TypeError, ArithmeticError, yaml.YAMLError):
-            self.problem(node, f"{_loc(path, 'value')}: {node.value[:40]!r} is not a valid {tag[len(_TAG):]}")
+            kind = {"int": "integer", "float": "number"}.get(tag[len(_TAG):], tag[len(_TAG):])
+            self.refuse(node, path, f"{_prefix(path)}{node.value[:40]!r} is not a valid {kind}")
             return node.value
         return node.value  # text, and timestamps kept as the text written
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
 
 def _kind_of_node(node: Node) -> str:
@@ -343,6 +355,8 @@ class _Checker:
         node_path = loc
         while node_path not in self.tree.nodes:
             node_path = node_path[:-1]
+        if node_path in self.tree.bad:
+            return
         self.at_node(self.tree.nodes[node_path], f"{_loc(node_path)}: {_clean(error)}")
 
     def _step_list(self, items: list, path: Path) -> Optional[list[Step]]:
@@ -444,7 +458,6 @@ class _Checker:
             if ending:
                 following = path + (index + 1,)
                 self.at_node(self.tree.nodes[following], f"{_loc(following)}: nothing can follow {ending}")
-                return
 
     def _check_ids(self, items: Any, path: Path, seen: dict[str, Path]) -> None:
         if not isinstance(items, list):
