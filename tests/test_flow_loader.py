@@ -206,9 +206,9 @@ def test_wrong_types(tmp_path):
     assert problems_of(tmp_path, text) == [
         "flow.yaml:3:18: include_blocked: Input should be a valid boolean, not text",
         "flow.yaml:4:14: max_deletes: Input should be greater than or equal to 0",
-        "flow.yaml:6:14: steps[0].tag_add: Input should be a valid string, not a number",
+        "flow.yaml:6:14: steps[0].tag_add: Input should be a valid string, not a number (quote it to make it text)",
         "flow.yaml:7:22: steps[1].tag_remove[1]: Input should be a valid string, not a list",
-        "flow.yaml:8:11: steps[2].note: Input should be a valid string, not a number",
+        "flow.yaml:8:11: steps[2].note: Input should be a valid string, not a number (quote it to make it text)",
         "flow.yaml:9:14: steps[3].set.a: expected text, a number, true/false or null, not a list",
         "flow.yaml:9:22: steps[3].set.b: a number must be finite",
         "flow.yaml:10:12: steps[4].block: block takes no value: write `- block`",
@@ -307,7 +307,7 @@ def test_ids_must_be_well_formed_and_unique(tmp_path):
         "flow.yaml:10:14: steps[1].else[0].id: duplicate id 'check' (first at line 5)",
         "flow.yaml:11:10: steps[2].id: step id 'Bad Id' must use lowercase letters, digits, '-' and '_', "
         "starting with a letter or digit",
-        "flow.yaml:12:10: steps[3].id: Input should be a valid string, not a number",
+        "flow.yaml:12:10: steps[3].id: Input should be a valid string, not a number (quote it to make it text)",
     ]
 
 
@@ -335,6 +335,11 @@ def test_nothing_can_follow_a_delete(tmp_path):
         "flow.yaml:11:5: steps[1]: nothing can follow an if whose branches both delete",
         "flow.yaml:16:5: steps[4]: nothing can follow a delete",
     ]
+
+
+def test_set_cannot_write_built_in_fields(tmp_path):
+    assert problems_of(tmp_path, "name: x\nmatch: blocked\nsteps:\n  - set: {plan: x, email: y}\n") == [
+        "flow.yaml:4:20: steps[0].set: 'email' is a built-in field, not a data point: a flow cannot set it"]
 
 
 def test_unsupported_yaml_features(tmp_path):

@@ -16,8 +16,9 @@ every problem in a file is reported, not just the first:
    `crmctl.flows.model` (unknown keys forbidden, strict types). Each error's `loc` is
    mapped back to the nearest node that has a position.
 3. Meaning. `match`, `exit_when` and every `if` parse as filters (with a db, their fields
-   exist); note placeholders are well formed (with a db, they name a field); nothing
-   follows a delete; step ids are unique. Durations are checked in stage 2.
+   exist); note placeholders are well formed (with a db, they name a field); `set` names
+   no built-in field; nothing follows a delete; step ids are unique. Durations are
+   checked in stage 2.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ _TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
 _MERGE = _TAG + "merge"
 
-Path = tuple  # ("steps", 2, "then", 0, "tag_add")
+Loc = tuple  # a path into the document: ("steps", 2, "then", 0, "tag_add")
 
 
 # The public interface ---------------------------------------------------------------------
@@ -179,15 +180,15 @@ class _Tree:
 
     def __init__(self, problem):
         self.problem = problem
-        self.nodes: dict[Path, Node] = {}
-        self.keys: dict[Path, Node] = {}
-        self.bad: set[Path] = set()  # values already reported: no schema error on top
+        self.nodes: dict[Loc, Node] = {}
+        self.keys: dict[Loc, Node] = {}
+        self.bad: set[Loc] = set()  # values already reported: no schema error on top
 
-    def refuse(self, node: Node, path: Path, message: str) -> None:
+    def refuse(self, node: Node, path: Loc, message: str) -> None:
         self.bad.add(path)
         self.problem(node, message)
 
-    def build(self, node: Node, path: Path) -> Any:
+    def build(self, node: Node, path: Loc) -> Any:
         self.nodes[path] = node
         if isinstance(node, MappingNode):
             if node.tag != _TAG + "map":
@@ -199,7 +200,7 @@ class _Tree:
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
-    def _mapping(self, node: MappingNode, path: Path) -> dict:
+    def _mapping(self, node: MappingNode, path: Loc) -> dict:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
@@ -223,7 +224,7 @@ class _Tree:
             out[key] = self.build(value_node, path + (key,))
         return out
 
-    def _scalar(self, node: ScalarNode, path: Path) -> Any:
+    def _scalar(self, node: ScalarNode, path: Loc) -> Any:
         tag = node.tag
         if tag not in _PLAIN_TAGS:
             self.refuse(node, path, f"{_prefix(path)}YAML tag {_short(tag)} is not supported")
@@ -252,7 +253,7 @@ def _kind_of_node(node: Node) -> str:
     return "mapping" if isinstance(node, MappingNode) else "list" if isinstance(node, SequenceNode) else "value"
 
 
-def _loc(path: Path, top: str = "flow") -> str:
+def _loc(path: Loc, top: str = "flow") -> str:
     """("steps", 2, "then", 0) → "steps[2].then[0]"; the top level is named `top`."""
     text = ""
     for part in path:
@@ -289,7 +290,7 @@ class _Checker:
     def at_node(self, node: Node, message: str) -> None:
         self.at(node.start_mark.line + 1, node.start_mark.column + 1, message)
 
-    def node_for(self, path: Path) -> Node:
+    def node_for(self, path: Loc) -> Node:
         while path not in self.tree.nodes:
             path = path[:-1]
         return self.tree.nodes[path]
@@ -331,7 +332,7 @@ class _Checker:
         )
         return _with_digest(flow)
 
-    def _validate(self, model, data: dict, path: Path):
+    def _validate(self, model, data: dict, path: Loc):
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -340,7 +341,7 @@ class _Checker:
                 self._schema_problem(error, path, allowed)
             return None
 
-    def _schema_problem(self, error: dict, base: Path, allowed: list[str]) -> None:
+    def _schema_problem(self, error: dict, base: Loc, allowed: list[str]) -> None:
         loc = base + tuple(error["loc"])
         kind = error["type"]
         if kind == "missing":
@@ -359,14 +360,14 @@ class _Checker:
             return
         self.at_node(self.tree.nodes[node_path], f"{_loc(node_path)}: {_clean(error)}")
 
-    def _step_list(self, items: list, path: Path) -> Optional[list[Step]]:
+    def _step_list(self, items: list, path: Loc) -> Optional[list[Step]]:
         steps: list[Optional[Step]] = [self._step(item, path + (i,)) for i, item in enumerate(items)]
         self._check_after_delete(items, path)
         if any(step is None for step in steps):
             return None
         return steps  # type: ignore[return-value]
 
-    def _step(self, value: Any, path: Path) -> Optional[Step]:
+    def _step(self, value: Any, path: Loc) -> Optional[Step]:
         node = self.tree.nodes[path]
         where = _loc(path)
         position = dict(path=where, line=node.start_mark.line + 1, column=node.start_mark.column + 1)
@@ -413,6 +414,8 @@ class _Checker:
                         otherwise=branches["else"], **position)
         if kind == "note" and isinstance(value.get("note"), str):
             self._template(value, path + ("note",))
+        if kind == "set" and isinstance(value.get("set"), dict):
+            self._data_point_names(value["set"], path + ("set",))
         if model is None:
             return None
         if kind in ("tag_add", "tag_remove"):
@@ -427,7 +430,7 @@ class _Checker:
 
     # Meaning ------------------------------------------------------------------------------
 
-    def _expression(self, holder: dict, path: Path) -> None:
+    def _expression(self, holder: dict, path: Loc) -> None:
         """A filter in holder[path[-1]]: it parses, and with a db its fields exist."""
         text = holder.get(path[-1])
         if not isinstance(text, str) or not text.strip():
@@ -445,21 +448,32 @@ class _Checker:
         except InvalidInput as exc:
             self.at_node(self.tree.nodes[path], f"{_loc(path)}: {exc}")
 
-    def _template(self, holder: dict, path: Path) -> None:
+    def _template(self, holder: dict, path: Loc) -> None:
         from crmctl.flows.template import template_problems
 
         for offset, message in template_problems(holder[path[-1]], self.db):
             line, column = _position_in(self.tree.nodes[path], self.text, offset)
             self.at(line, column, f"{_loc(path)}: {message}")
 
-    def _check_after_delete(self, items: list, path: Path) -> None:
+    def _data_point_names(self, values: dict, path: Loc) -> None:
+        """`set` writes data points: a built-in field's name would make one the filters cannot see."""
+        from crmctl.query.fields import BUILTINS
+
+        for key in values:
+            if key in BUILTINS:
+                self.at_node(
+                    self.tree.keys[path + (key,)],
+                    f"{_loc(path)}: '{key}' is a built-in field, not a data point: a flow cannot set it",
+                )
+
+    def _check_after_delete(self, items: list, path: Loc) -> None:
         for index, item in enumerate(items[:-1]):
             ending = _ends_contacts(item)
             if ending:
                 following = path + (index + 1,)
                 self.at_node(self.tree.nodes[following], f"{_loc(following)}: nothing can follow {ending}")
 
-    def _check_ids(self, items: Any, path: Path, seen: dict[str, Path]) -> None:
+    def _check_ids(self, items: Any, path: Loc, seen: dict[str, Loc]) -> None:
         if not isinstance(items, list):
             return
         for index, item in enumerate(items):
@@ -504,7 +518,7 @@ def _with_digest(flow: Flow) -> Flow:
 # Messages ---------------------------------------------------------------------------------
 
 
-def _prefix(path: Path) -> str:
+def _prefix(path: Loc) -> str:
     return f"{_loc(path)}: " if path else ""
 
 
@@ -541,7 +555,9 @@ def _clean(error: dict) -> str:
     if kind == "value_error" and message.startswith("Value error, "):
         return message[len("Value error, "):]
     if kind.endswith("_type") and "input" in error:
-        return f"{message}, not {_kind(error['input'])}"
+        value = error["input"]
+        hint = " (quote it to make it text)" if kind == "string_type" and isinstance(value, (bool, int, float)) else ""
+        return f"{message}, not {_kind(value)}{hint}"
     return message
 
 
