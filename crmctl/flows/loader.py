@@ -532,7 +532,9 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true/false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, int):
         return "a number"
     if isinstance(value, list):
         return "a list"
