@@ -144,6 +144,7 @@ def _render_report(report) -> None:
 
 RUN_COLUMNS = ["run_id", "flow", "started_at", "duration_ms", "matched", "resumed", "parked", "exited",
                "completed", "changed", "status", "dry_run"]
+TABLE_COLUMNS = ["run_id", "flow", "started_at", "duration_ms", "matched", "resumed", "changed", "status", "dry_run"]
 
 
 @app.command("runs")
@@ -158,13 +159,17 @@ def runs(
 
     db = open_database()
     records = flow_sql.runs(db, flow, limit)
-    if fmt is opt.ListFormat.table or fmt is opt.ListFormat.csv:
-        records = (_flat_run(r) for r in records)
-    emit_records(records, fmt, RUN_COLUMNS + ["error"], title="Flow runs")
+    if fmt is opt.ListFormat.table:
+        emit_records((_flat_run(r) for r in records), fmt, TABLE_COLUMNS, title="Flow runs")
+    elif fmt is opt.ListFormat.csv:
+        emit_records((_flat_run(r) for r in records), fmt, RUN_COLUMNS + ["error"])
+    else:
+        emit_records(records, fmt, RUN_COLUMNS)
 
 
 def _flat_run(record: dict) -> dict:
     changed = ", ".join(f"{k} {v}" for k, v in record["changed"].items() if v) or "-"
+    record = {k: v for k, v in record.items() if k != "steps"}
     return {**record, "changed": changed, "dry_run": "dry run" if record["dry_run"] else "real"}
 
 
@@ -193,7 +198,8 @@ def _add_steps(node, steps, last: dict, parked: dict) -> None:
         counts = last.get(step.path)
         suffix = f"  [dim]({counts['contacts']} reached, {counts['changed']} changed)[/dim]" if counts else ""
         if step.kind == "wait":
-            label = f"[yellow]⏸ wait {_duration(step.seconds)}[/yellow] [{step.key}]  {parked.get(step.key, 0)} parked"
+            label = (f"[yellow]⏸ wait {_duration(step.seconds)}[/yellow] {_escape('[' + step.key + ']')}  "
+                     f"{parked.get(step.key, 0)} parked")
             node.add(label)
         elif step.kind == "if":
             branch = node.add(f"if {_escape(step.condition)}{suffix}")

@@ -104,7 +104,9 @@ def _cell(value: Any) -> str:
 def stdout_console():
     from rich.console import Console
 
-    return Console(no_color=_no_colour(sys.stdout), highlight=False, soft_wrap=False)
+    # Not a terminal: no width to fit, so don't fold tables at rich's default 80 columns.
+    width = None if _isatty(sys.stdout) else 200
+    return Console(no_color=_no_colour(sys.stdout), highlight=False, soft_wrap=False, width=width)
 
 
 def stderr_console():
