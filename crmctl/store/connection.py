@@ -35,6 +35,7 @@ def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_L
     try:
         conn = sqlite3.connect(str(path), timeout=lock_timeout)
         db = Database(conn, execute_plugins=False)
+        db.lock_timeout = lock_timeout
         _configure(db)
         _check_identity(db, path, allow_empty=create)
         _migrate(db, path)
@@ -151,7 +152,9 @@ def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     if "locked" in text or "busy" in text:
         who = holder.describe(_file_of(db))
         held = f"held by {who}" if who else "held by another process"
-        return LockTimeout(f"the database is locked ({held}); gave up waiting")
+        waited = getattr(db, "lock_timeout", None)
+        after = f" after {waited:g} s" if waited is not None else ""
+        return LockTimeout(f"the database is locked ({held}); gave up waiting{after}")
     if "readonly" in text:
         return DatabaseError("the database is read-only: crmctl needs to write to it")
     return DatabaseError(text)

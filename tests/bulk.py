@@ -1,0 +1,21 @@
+"""Bulk synthetic contacts for process-level tests, inserted set-based in one statement each."""
+
+from __future__ import annotations
+
+
+def add_bulk_contacts(db, count: int) -> None:
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+        "INSERT INTO contacts(email, name, created_at, last_seen_at) "
+        "SELECT 'user' || i || '@bulk.example', 'User ' || i, '2025-01-01T00:00:00Z', "
+        "CASE WHEN i % 3 = 0 THEN '2024-01-01T00:00:00Z' ELSE '2026-10-01T00:00:00Z' END FROM n",
+        [count],
+    )
+    db.execute(
+        "INSERT INTO attributes(contact_id, key, value) SELECT id, 'plan', "
+        "CASE WHEN id % 2 = 0 THEN 'trial' ELSE 'pro' END FROM contacts"
+    )
+    db.execute("INSERT INTO attributes(contact_id, key, value) SELECT id, 'score', id % 100 FROM contacts")
+    for tag in ("vip", "churned", "winback", "at-risk"):
+        db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, '2025-01-01T00:00:00Z')", [tag])
+    db.conn.commit()

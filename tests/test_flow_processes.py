@@ -1,0 +1,135 @@
+"""Flows as real processes: overlapping runs, a held lock, SIGKILL mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from bulk import add_bulk_contacts
+from conftest import crmctl_executable
+from flowkit import write_flow
+
+FLOW = """
+    name: big
+    match: 'plan == "trial"'
+    steps:
+      - tag_add: churned
+      - note: "hello {{ contact.name }}"
+      - set: {stage: one}
+      - if: 'score > 50'
+        then: [{tag_add: vip}]
+        else: [{tag_add: winback}]
+"""
+
+WAITING = """
+    name: waiting
+    match: 'plan == "trial"'
+    steps:
+      - id: pause
+        wait: 1d
+      - note: "after the wait"
+"""
+
+
+@pytest.fixture
+def bulk_db(db):
+    add_bulk_contacts(db, 6000)
+    return db
+
+
+def start(*args):
+    return subprocess.Popen([crmctl_executable(), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_overlapping_runs_of_one_flow_are_serialised(bulk_db, tmp_path):
+    flow = write_flow(tmp_path, FLOW)
+    runs = [start("flow", "run", flow, "--format", "json", "--lock-timeout", "60") for _ in range(3)]
+    outputs = [p.communicate(timeout=120) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0, 0], [o[1] for o in outputs]
+    matched = sorted(json.loads(out)["matched"] for out, _ in outputs)
+    assert matched == [0, 0, 3000]
+    per_contact = bulk_db.execute("SELECT max(n), count(*) FROM (SELECT count(*) AS n FROM notes GROUP BY contact_id)")
+    assert per_contact.fetchone() == (1, 3000)
+
+
+def test_overlapping_runs_while_contacts_are_due(bulk_db, tmp_path, monkeypatch):
+    flow = write_flow(tmp_path, WAITING)
+    subprocess.run([crmctl_executable(), "flow", "run", flow, "-q"], check=True)
+    monkeypatch.setenv("CRMCTL_NOW", "2026-11-03T00:00:00Z")
+    runs = [start("flow", "run", flow, "--format", "json") for _ in range(3)]
+    outputs = [p.communicate(timeout=120) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0, 0]
+    assert sorted(json.loads(out)["resumed"] for out, _ in outputs) == [0, 0, 3000]
+    assert bulk_db.execute("SELECT count(*), count(DISTINCT contact_id) FROM notes").fetchone() == (3000, 3000)
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from crmctl.store import open_db, transaction
+    db = open_db(Path(sys.argv[1]))
+    with transaction(db):
+        print("holding", flush=True)
+        time.sleep(float(sys.argv[2]))
+""")
+
+
+def test_lock_timeout_names_the_holder(bulk_db, tmp_path, isolated_db):
+    flow = write_flow(tmp_path, FLOW)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(isolated_db), "20"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        result = subprocess.run([crmctl_executable(), "flow", "run", flow, "--lock-timeout", "0.3"],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: big: the database is locked (held by pid {holder.pid} (crmctl ")
+    assert result.stderr.endswith("); gave up waiting after 0.3 s\n")
+    assert bulk_db.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
+
+
+def effects(db) -> tuple:
+    return (
+        db.execute("SELECT count(*) FROM notes").fetchone()[0],
+        db.execute("SELECT count(*) FROM contact_tags").fetchone()[0],
+        db.execute("SELECT count(*) FROM attributes WHERE key = 'stage'").fetchone()[0],
+        db.execute("SELECT count(*) FROM flow_enrolments").fetchone()[0],
+        db.execute("SELECT count(*) FROM audit").fetchone()[0],
+    )
+
+
+def test_sigkill_mid_run_leaves_all_or_nothing(bulk_db, tmp_path, isolated_db):
+    from crmctl.store import open_db
+
+    flow = write_flow(tmp_path, FLOW)
+    before = effects(bulk_db)
+    rng = random.Random(7)
+    outcomes = set()
+    for attempt in range(4):
+        proc = start("flow", "run", flow, "-q")
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        fresh = open_db(isolated_db)
+        assert fresh.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert fresh.execute("PRAGMA foreign_key_check").fetchall() == []
+        now = effects(fresh)
+        fresh.close()
+        if now == before:
+            outcomes.add("absent")
+            continue
+        outcomes.add("present")
+        assert now[0] == 3000 and now[3] == 3000 and now[2] == 3000
+        break
+    assert outcomes  # every kill left the database either untouched or complete
