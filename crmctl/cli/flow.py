@@ -127,19 +127,20 @@ def _confirm_deletes(count: int) -> bool:
 def _render_report(report) -> None:
     from rich.table import Table
 
-    head = "dry run of" if report.dry_run else "ran"
-    console = stderr_console()
-    console.print(
-        f"{head} flow {report.flow} (run {report.run_id}): {report.matched} matched, {report.resumed} resumed, "
-        f"{report.parked} parked, {report.exited} exited, {report.completed} completed",
-        markup=False,
+    head = "dry run of flow" if report.dry_run else "ran flow"
+    run = "" if report.run_id is None else f" (run {report.run_id})"
+    note_on_stderr(
+        f"{head} {report.flow}{run}: {report.matched} matched, {report.resumed} resumed, "
+        f"{report.parked} parked, {report.exited} exited, {report.completed} completed"
+        + (f", {report.deleted} deleted" if report.deleted else "")
     )
+    console = stderr_console()
     table = Table("step", "action", "contacts", "changed")
     for step in report.steps:
         table.add_row(step.path, step.action, str(step.contacts), str(step.changed))
     console.print(table)
     if report.dry_run:
-        console.print("dry run: nothing was written", markup=False)
+        note_on_stderr("dry run: nothing was written")
 
 
 RUN_COLUMNS = ["run_id", "flow", "started_at", "duration_ms", "matched", "resumed", "parked", "exited",

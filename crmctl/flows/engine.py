@@ -83,6 +83,8 @@ def run_flow(db: Database, flow, options: RunOptions) -> RunReport:
         runner = _Runner(db, flow, options)
         report = runner.run()
         flow_sql.finish_run(db, report.run_id, report.to_dict(), _elapsed_ms(started))
+    if options.dry_run:
+        report.run_id = None  # its history row was rolled back with everything else
     return report
 
 
