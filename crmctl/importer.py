@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
+import itertools
 import json
 import math
 import re
@@ -41,6 +43,7 @@ _INT64 = (-(2**63), 2**63 - 1)
 # A CSV attribute value becomes a number only when it is plainly one: no leading zero
 # (so "007" stays text), no sign other than "-" (so "+44…" stays text), no exponent.
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+_NUMBER_START = frozenset("-0123456789")
 _CONTROL = r"\x00-\x1f\x7f"
 _EMAIL = re.compile(rf"[^@\s{_CONTROL}]+@[^@\s{_CONTROL}.]+(?:\.[^@\s{_CONTROL}.]+)+")
 _STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -205,12 +208,14 @@ def _contact(item: Any, typed: bool) -> Contact:
     )
     tags = _tags(fields.pop("tags", None))
     conversations = _conversations(fields.pop("conversations", None))
-    convert = _json_value if typed else _csv_value
-    attributes = [(key, value) for key, value in ((key, convert(key, raw)) for key, raw in fields.items())
-                  if value is not None]
+    if typed:
+        attributes = [(key, value) for key, raw in fields.items() if (value := _json_value(key, raw)) is not None]
+    else:
+        attributes = [(key, _csv_value(raw)) for key, raw in fields.items()]
     return Contact(row, tags, attributes, conversations)
 
 
+@functools.lru_cache(maxsize=4096)
 def _canonical(key: str) -> str:
     """Known columns match without regard to case or surrounding spaces; attribute names keep their case."""
     name = key.strip()
@@ -281,7 +286,7 @@ def _time(value: Any, what: str) -> str | None:
         return None
     if _STORED_TIME.fullmatch(text):  # already in the stored form: only check it is a real time
         try:
-            datetime.fromisoformat(text[:-1])
+            datetime.fromisoformat(text)
             return text
         except ValueError:
             pass
@@ -332,9 +337,9 @@ def _tags(value: Any) -> list[str]:
         raise _Bad(f"tags: {exc}") from None
 
 
-def _csv_value(key: str, text: str) -> Any:
+def _csv_value(text: str) -> Any:
     """CSV cells arrive trimmed and non-empty; plain numbers become numbers."""
-    if not _NUMBER.fullmatch(text):
+    if text[0] not in _NUMBER_START or not _NUMBER.fullmatch(text):
         return text
     if "." in text:
         number = float(text)
@@ -396,6 +401,8 @@ def _message(item: Any, where: str) -> tuple:
 def _check_object(item: Any, where: str, keys: frozenset[str]) -> None:
     if not isinstance(item, dict):
         raise _Bad(f"{where} must be an object, not {_kind(item)}")
+    if item.keys() <= keys:
+        return
     unknown = sorted(set(item) - keys)
     if unknown:
         raise _Bad(f"{where}: unknown key {_shown(unknown[0])} (expected {', '.join(sorted(keys))})")
@@ -416,16 +423,17 @@ def _not_utf8(line: int) -> InvalidInput:
 
 
 def _lines(stream: BinaryIO) -> Iterator[str]:
-    """Decoded lines (with their line endings), BOM removed; a non-UTF-8 line is refused."""
-    for number, raw in enumerate(stream, start=1):
-        if number == 1:
-            _refuse_utf16(raw)
-            if raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _not_utf8(number) from None
+    """Decoded lines (with their line endings), BOM removed. A line that is not UTF-8 raises
+    UnicodeDecodeError: the caller knows which line it asked for."""
+    first = next(iter(stream), b"")
+    _refuse_utf16(first)
+    if first.startswith(codecs.BOM_UTF8):
+        first = first[len(codecs.BOM_UTF8):]
+    return itertools.chain((first.decode("utf-8"),), map(_utf8, stream))
+
+
+def _utf8(line: bytes) -> str:
+    return line.decode("utf-8")
 
 
 class _Utf8Chunks:
@@ -441,21 +449,19 @@ class _Utf8Chunks:
         """Up to about `size` characters; "" only at the end."""
         while True:
             data = self.stream.read(size)
+            if not self.started:
+                _refuse_utf16(data)
             pending = self.decoder.getstate()[0]
             try:
                 text = self.decoder.decode(data, final=not data)
             except UnicodeDecodeError as exc:
                 raise _not_utf8(self.newlines + (pending + data).count(b"\n", 0, exc.start) + 1) from None
-            if not self.started and (data or text):
-                text = self._start(data, text)
+            if text and not self.started:
+                self.started = True
+                text = text[1:] if text.startswith("\ufeff") else text
             self.newlines += text.count("\n")
             if text or not data:
                 return text
-
-    def _start(self, data: bytes, text: str) -> str:
-        self.started = True
-        _refuse_utf16(data)
-        return text[1:] if text.startswith("\ufeff") else text
 
 
 # Reading: the three formats ---------------------------------------------------------------
@@ -463,16 +469,23 @@ class _Utf8Chunks:
 
 def _read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     """(label, fields) per record; label is the physical line where the record starts."""
-    reader = csv.reader(_lines(stream), strict=True)
+    try:
+        reader = csv.reader(_lines(stream), strict=True)
+    except UnicodeDecodeError:
+        raise _not_utf8(1) from None
+    done = 0  # lines read before the current record
     try:
         layout = _CsvLayout(_header(reader), f"line {reader.line_num}")
         done = reader.line_num
         for cells in reader:
             start, done = done + 1, reader.line_num
             if any(cells):
-                yield f"line {start}", layout.fields(cells)
+                yield f"line {start}", layout.fields(cells, multiline=done > start)
+    except UnicodeDecodeError:
+        raise _not_utf8(reader.line_num + 1) from None
     except csv.Error as exc:
-        raise InvalidInput(f"line {reader.line_num}: {exc}") from None
+        hint = " (a quoted field is never closed)" if str(exc) == "unexpected end of data" else ""
+        raise InvalidInput(f"line {done + 1}: {exc}{hint}") from None
 
 
 def _header(reader) -> list[str]:
@@ -497,34 +510,44 @@ class _CsvLayout:
             raise InvalidInput(f"{line}: no 'email' column")
         if "conversations" in seen:
             raise InvalidInput(f"{line}: conversations cannot be imported from CSV (use JSON or NDJSON)")
-        self.columns = [(i, name) for i, name in enumerate(self.names) if name]
         self.nameless = [i for i, name in enumerate(self.names) if not name]
 
-    def fields(self, cells: list[str]) -> dict[str, str] | _Bad:
+    def fields(self, cells: list[str], *, multiline: bool) -> dict[str, str] | _Bad:
+        """Non-empty trimmed values by field name. Line breaks inside a value become "\n"."""
+        if len(cells) != self.width or self.nameless:
+            problem = self._misfit(cells)
+            if problem:
+                return problem
+        fields = {name: value for name, cell in zip(self.names, cells) if cell and (value := cell.strip())}
+        fields.pop("", None)
+        if multiline:
+            fields = {name: value.replace("\r\n", "\n") for name, value in fields.items()}
+        return fields
+
+    def _misfit(self, cells: list[str]) -> _Bad | None:
+        """Too many cells, or a value in a nameless column. (Too few is fine: empty.)"""
         if len(cells) > self.width and any(cell.strip() for cell in cells[self.width:]):
             return _Bad(f"{len(cells)} fields, but the header names {self.width}")
         for i in self.nameless:
             if i < len(cells) and cells[i].strip():
                 return _Bad(f"a value in column {i + 1}, which has no name in the header")
-        fields = {}
-        for i, name in self.columns:
-            if i < len(cells):
-                value = cells[i].strip()
-                if value:
-                    fields[name] = value.replace("\r\n", "\n") if "\r" in value else value
-        return fields
+        return None
 
 
 def _read_ndjson(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     """(label, value) per non-blank line. A line that is not JSON is a bad record, not the end."""
-    for number, line in enumerate(_lines(stream), start=1):
-        if line.strip():
-            yield f"line {number}", _json_line(line)
+    number = 0
+    try:
+        for number, line in enumerate(_lines(stream), start=1):
+            if line.strip():
+                yield f"line {number}", _json_line(line)
+    except UnicodeDecodeError:
+        raise _not_utf8(number + 1) from None
 
 
 def _json_line(line: str) -> Any:
     try:
-        return json.loads(line)
+        return _no_lone_surrogates(json.loads(line), line, 0, len(line))
     except json.JSONDecodeError as exc:
         return _Bad(f"invalid JSON at column {exc.colno}: {exc.msg}")
     except RecursionError:
@@ -607,8 +630,8 @@ class _JsonArray:
                 raise self._invalid(self.pos, str(exc)) from None
             if end == len(self.buf) and self._fill():  # a number may go on in the next chunk
                 continue
-            self.pos = end
-            return value
+            start, self.pos = self.pos, end
+            return _no_lone_surrogates(value, self.buf, start, end)
 
     def _maybe_cut(self, exc: json.JSONDecodeError) -> bool:
         return exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated string")
@@ -616,11 +639,11 @@ class _JsonArray:
     def _fill(self) -> bool:
         if self.eof:
             return False
-        self._discard_consumed()
         more = self.text.read(max(self.READ, len(self.buf)))
         if not more:
             self.eof = True
             return False
+        self._discard_consumed()
         self.buf += more
         return True
 
@@ -639,6 +662,32 @@ class _JsonArray:
         line = self.lines + newlines + 1
         column = pos - self.buf.rfind("\n", 0, pos) if newlines else self.column + pos + 1
         return InvalidInput(f"line {line}, column {column}: invalid JSON: {message}")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_lone_surrogates(value: Any, text: str, start: int, end: int) -> Any:
+    """JSON can escape half a UTF-16 pair ("\\ud800"), which is no character at all and
+    cannot be stored. Only records whose text has such an escape are searched."""
+    if not _SURROGATE_ESCAPE.search(text, start, end):
+        return value
+    try:
+        found = _has_surrogate(value)
+    except RecursionError:
+        return _Bad("invalid JSON: nested too deeply")
+    return _Bad("text with an unpaired surrogate escape (\\ud800-\\udfff) is not valid Unicode") if found else value
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(key) or _has_surrogate(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    return False
 
 
 _READERS: dict[str, Callable[[BinaryIO], Iterator[tuple[str, Any]]]] = {

@@ -38,13 +38,11 @@ CREATE TEMP TABLE import_rows (
     existed INTEGER NOT NULL DEFAULT 0,
     changed INTEGER NOT NULL DEFAULT 0
 );
-CREATE TEMP TABLE import_tags (
-    pos INTEGER NOT NULL, name TEXT NOT NULL COLLATE NOCASE, PRIMARY KEY (pos, name)
-) WITHOUT ROWID;
+-- Plain heaps, appended in pos order and only ever scanned: no index to maintain.
+-- (The reader already made tag names and attribute keys unique within a record.)
+CREATE TEMP TABLE import_tags (pos INTEGER NOT NULL, name TEXT NOT NULL COLLATE NOCASE);
 -- `value` has no declared type, like attributes.value: numbers stay numbers, text stays text.
-CREATE TEMP TABLE import_attributes (
-    pos INTEGER NOT NULL, key TEXT NOT NULL, value, PRIMARY KEY (pos, key)
-) WITHOUT ROWID;
+CREATE TEMP TABLE import_attributes (pos INTEGER NOT NULL, key TEXT NOT NULL, value);
 CREATE TEMP TABLE import_conversations (
     pos INTEGER NOT NULL, seq INTEGER NOT NULL, subject TEXT, created_at TEXT, first_sent_at TEXT,
     conversation_id INTEGER, skip INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pos, seq)
@@ -79,8 +77,9 @@ class Batch:
     def add(self, pos: int, label: str, row: tuple, tags: list[str], attributes: list[tuple[str, Any]],
             conversations: list[tuple]) -> None:
         self.rows.append((pos, label, *row))
-        self.tags.extend((pos, name) for name in tags)
-        self.attributes.extend((pos, key, value) for key, value in attributes)
+        if tags:
+            self.tags.extend([(pos, name) for name in tags])
+        self.attributes.extend([(pos, key, value) for key, value in attributes])
         for seq, (subject, created_at, first_sent_at, messages) in enumerate(conversations):
             self.conversations.append((pos, seq, subject, created_at, first_sent_at))
             self.messages.extend((pos, seq, mseq, *message) for mseq, message in enumerate(messages))
@@ -212,45 +211,65 @@ def skip_known_conversations(db: Database) -> None:
 
 
 def mark_changed(db: Database) -> None:
-    """Existing contacts that this import would change in any way."""
+    """Flag the existing contacts that this import changes in any way."""
+    if not db.execute("SELECT 1 FROM temp.import_rows WHERE existed LIMIT 1").fetchone():
+        return
+    _mark_changed_fields(db)
+    _mark(db, "SELECT t.pos FROM temp.import_tags AS t JOIN temp.import_rows AS r ON r.pos = t.pos "
+              "JOIN temp.import_tag_names AS n ON n.name = t.name WHERE r.existed AND NOT EXISTS ("
+              "SELECT 1 FROM contact_tags AS ct WHERE ct.tag_id = n.tag_id AND ct.contact_id = r.contact_id)")
+    _mark(db, "SELECT a.pos FROM temp.import_attributes AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
+              "WHERE r.existed AND NOT EXISTS (SELECT 1 FROM attributes AS x WHERE x.contact_id = r.contact_id "
+              "AND x.key = a.key AND x.value = a.value AND typeof(x.value) = typeof(a.value))")
+    _mark(db, "SELECT pos FROM temp.import_conversations WHERE NOT skip")
+
+
+def _mark(db: Database, positions_sql: str) -> None:
+    db.execute(f"UPDATE temp.import_rows SET changed = 1 WHERE existed AND NOT changed AND pos IN ({positions_sql})")
+
+
+def _mark_changed_fields(db: Database) -> None:
     db.execute(
         """
         UPDATE temp.import_rows SET changed = 1
-        WHERE existed AND (
-            EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = import_rows.contact_id AND (
-                   (import_rows.name IS NOT NULL AND import_rows.name IS NOT c.name)
-                OR (import_rows.phone IS NOT NULL AND import_rows.phone IS NOT c.phone)
-                OR (import_rows.user_id IS NOT NULL AND import_rows.user_id IS NOT c.user_id)
-                OR (import_rows.created_at IS NOT NULL AND import_rows.created_at IS NOT c.created_at)
-                OR (import_rows.last_seen_at IS NOT NULL AND import_rows.last_seen_at IS NOT c.last_seen_at)
-                OR (import_rows.block = 0 AND c.blocked_at IS NOT NULL)
-                OR (import_rows.block = 1 AND (c.blocked_at IS NULL OR
-                    (import_rows.blocked_at IS NOT NULL AND import_rows.blocked_at IS NOT c.blocked_at)))))
-            OR EXISTS (SELECT 1 FROM temp.import_tags AS t JOIN temp.import_tag_names AS n ON n.name = t.name
-                WHERE t.pos = import_rows.pos AND NOT EXISTS (SELECT 1 FROM contact_tags AS ct
-                    WHERE ct.tag_id = n.tag_id AND ct.contact_id = import_rows.contact_id))
-            OR EXISTS (SELECT 1 FROM temp.import_attributes AS a WHERE a.pos = import_rows.pos
-                AND NOT EXISTS (SELECT 1 FROM attributes AS x WHERE x.contact_id = import_rows.contact_id
-                    AND x.key = a.key AND x.value = a.value AND typeof(x.value) = typeof(a.value)))
-            OR EXISTS (SELECT 1 FROM temp.import_conversations AS v WHERE v.pos = import_rows.pos AND NOT v.skip)
-        )
+        FROM contacts AS c
+        WHERE c.id = import_rows.contact_id AND (
+               (import_rows.name IS NOT NULL AND import_rows.name IS NOT c.name)
+            OR (import_rows.phone IS NOT NULL AND import_rows.phone IS NOT c.phone)
+            OR (import_rows.user_id IS NOT NULL AND import_rows.user_id IS NOT c.user_id)
+            OR (import_rows.created_at IS NOT NULL AND import_rows.created_at IS NOT c.created_at)
+            OR (import_rows.last_seen_at IS NOT NULL AND import_rows.last_seen_at IS NOT c.last_seen_at)
+            OR (import_rows.block = 0 AND c.blocked_at IS NOT NULL)
+            OR (import_rows.block = 1 AND (c.blocked_at IS NULL
+                OR (import_rows.blocked_at IS NOT NULL AND import_rows.blocked_at IS NOT c.blocked_at))))
         """
     )
 
 
 def insert_new_contacts(db: Database, now: str) -> None:
+    """New contacts get explicit ids after the current maximum, in file order (what SQLite
+    would choose anyway), so no second lookup by email is needed."""
+    _number_new_rows(db)
     db.execute(
         """
-        INSERT INTO contacts(email, name, phone, user_id, created_at, last_seen_at, blocked_at)
-        SELECT email, name, phone, user_id, coalesce(created_at, :now), last_seen_at,
+        INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at)
+        SELECT contact_id, email, name, phone, user_id, coalesce(created_at, :now), last_seen_at,
                CASE block WHEN 1 THEN coalesce(blocked_at, :now) END
         FROM temp.import_rows WHERE NOT existed ORDER BY pos
         """,
         {"now": now},
     )
+
+
+def _number_new_rows(db: Database) -> None:
+    base = db.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchone()[0]
     db.execute(
-        "UPDATE temp.import_rows SET contact_id = (SELECT c.id FROM contacts AS c WHERE c.email = import_rows.email) "
-        "WHERE NOT existed"
+        """
+        UPDATE temp.import_rows SET contact_id = :base + n.rn
+        FROM (SELECT pos, row_number() OVER (ORDER BY pos) AS rn FROM temp.import_rows WHERE NOT existed) AS n
+        WHERE n.pos = import_rows.pos
+        """,
+        {"base": base},
     )
 
 
