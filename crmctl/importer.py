@@ -32,7 +32,7 @@ KEPT = 1000             # problems kept in a report
 FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
 EXTENSIONS = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 KNOWN = ("email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked", "blocked_at", "tags",
-         "conversations")
+         "conversations", "attributes", "id")
 _KNOWN = frozenset(KNOWN)
 _CONVERSATION_KEYS = frozenset({"subject", "created_at", "messages"})
 _MESSAGE_KEYS = frozenset({"body", "sender", "sent_at"})
@@ -208,11 +208,26 @@ def _contact(item: Any, typed: bool) -> Contact:
     )
     tags = _tags(fields.pop("tags", None))
     conversations = _conversations(fields.pop("conversations", None))
+    fields.pop("id", None)  # as written by `contact list`: contacts are matched by email, never by id
     if typed:
+        _merge_attributes(fields, fields.pop("attributes", None))
         attributes = [(key, value) for key, raw in fields.items() if (value := _json_value(key, raw)) is not None]
     else:
         attributes = [(key, _csv_value(raw)) for key, raw in fields.items()]
     return Contact(row, tags, attributes, conversations)
+
+
+def _merge_attributes(fields: dict[str, Any], nested: Any) -> None:
+    """JSON records may carry data points as an `attributes` object (as `contact list` writes them)."""
+    if nested is None:
+        return
+    if not isinstance(nested, dict):
+        raise _Bad(f"attributes must be an object, not {_kind(nested)}")
+    for key, value in nested.items():
+        name = key.strip()
+        if name in fields:
+            raise _Bad(f"{name!r} is given twice")
+        fields[name] = value
 
 
 @functools.lru_cache(maxsize=4096)

@@ -399,6 +399,31 @@ def test_audit_has_counts_and_ids_but_no_personal_data(db):
         assert personal not in text
 
 
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json"])
+def test_contact_list_output_imports_back(tmp_path, isolated_db, cli, fmt):
+    """`contact list` writes `id` (ignored on import) and, in JSON, an `attributes` object."""
+    source = open_db(isolated_db, create=True)
+    load(source, ndjson(
+        {"email": "Ada@example.com", "name": "Ada", "phone": "007", "created_at": "2025-01-01", "tags": ["vip", "b"],
+         "plan": "pro", "score": 80, "ltv": 12.5, "zip": "01234", "blocked": True},
+        {"email": "bob@example.org", "last_seen_at": "2026-10-01T10:00:00Z", "country": "DE"},
+    ), "x.ndjson")
+    exported = cli("contact", "list", "--format", fmt)
+    assert exported.exit_code == 0, exported.stderr
+    copy = open_db(tmp_path / "copy.db", create=True)
+    report = load(copy, exported.stdout, f"contacts.{fmt}")
+    assert (report.inserted, report.rejected) == (2, 0)
+    tables = ("contacts", "tags", "contact_tags", "attributes")
+    assert dump(copy, tables) == dump(source, tables)
+
+
+def test_attributes_object_in_json(db):
+    load(db, ndjson({"email": "ada@example.com", "attributes": {"plan": "pro", "n": 2}, "x": 1}), "x.ndjson")
+    assert attributes(db, "ada@example.com") == {"plan": ("pro", "text"), "n": (2, "integer"), "x": (1, "integer")}
+    message = refusal(db, ndjson({"email": "ada@example.com", "attributes": {"x": 2}, "x": 1}), "x.ndjson")
+    assert message.splitlines()[1] == "  line 1: 'x' is given twice"
+
+
 # Hostile input ----------------------------------------------------------------------------
 
 _cells = st.text(max_size=12)
