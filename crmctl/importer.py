@@ -342,10 +342,13 @@ def _tags(value: Any) -> list[str]:
         return []
     if isinstance(value, str):
         names = _TAG_SPLIT.split(value)
-    elif isinstance(value, list) and all(isinstance(name, str) for name in value):
+    elif isinstance(value, list):
         names = value
+        odd = [name for name in names if not isinstance(name, str)]
+        if odd:
+            raise _Bad(f"tags must be a list of text, not of {_kind(odd[0])}")
     else:
-        raise _Bad(f"tags must be a list of text, not {_kind(value)}")
+        raise _Bad(f"tags must be text or a list of text, not {_kind(value)}")
     try:
         return clean_tag_names([name for name in names if name.strip()])
     except InvalidInput as exc:
@@ -416,11 +419,9 @@ def _message(item: Any, where: str) -> tuple:
 def _check_object(item: Any, where: str, keys: frozenset[str]) -> None:
     if not isinstance(item, dict):
         raise _Bad(f"{where} must be an object, not {_kind(item)}")
-    if item.keys() <= keys:
-        return
-    unknown = sorted(set(item) - keys)
-    if unknown:
-        raise _Bad(f"{where}: unknown key {_shown(unknown[0])} (expected {', '.join(sorted(keys))})")
+    if not item.keys() <= keys:
+        unknown = min(set(item) - keys)
+        raise _Bad(f"{where}: unknown key {_shown(unknown)} (expected {', '.join(sorted(keys))})")
 
 
 # Reading: bytes → text ---------------------------------------------------------------------

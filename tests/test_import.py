@@ -269,7 +269,7 @@ def test_blocked_on_update(db):
     ("x.ndjson", '{"email": "ada@example.com", "tags": "vip", "TAGS": "x"}\n', "line 1: 'tags' is given twice"),
     ("x.json", '[{"email": "ada@example.com"}, 7]', "record 2: expected an object, not a number"),
     ("x.json", '[{"email": 7}]', "record 1: email must be text, not a number"),
-    ("x.json", '[{"email": "a@example.com", "tags": [1]}]', "record 1: tags must be a list of text, not a list"),
+    ("x.json", '[{"email": "a@example.com", "tags": [1]}]', "record 1: tags must be a list of text, not of a number"),
     ("x.json", '[{"email": "a@example.com", "plan": {"x": 1}}]',
      "record 1: plan must be text, a number or a boolean, not an object"),
     ("x.json", '[{"email": "a@example.com", "score": NaN}]', "record 1: score: not a finite number"),
