@@ -40,31 +40,34 @@ contact = st.fixed_dictionaries(
         "conversations": st.integers(0, 3),
     }
 )
-datasets = st.lists(contact, max_size=6)
+datasets = st.lists(contact, max_size=8)
 
 
 def load(db, rows) -> None:
     db.execute("DELETE FROM contacts")  # cascades to attributes, tag links and conversations
     db.execute("DELETE FROM tags")
+    contacts, attributes, tags, links, conversations = [], [], set(), [], []
     for number, row in enumerate(rows, start=1):
         row["id"] = number
         row["email"] = f"{row['email']}{number}@x"
-        db.execute(
-            "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [number, row["email"], row["name"], row["phone"], row["user_id"], row["created_at"],
-             row["last_seen_at"], row["blocked_at"]],
-        )
-        for key, value in row["attributes"].items():
-            db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", [number, key, value])
-        for tag in row["tags"]:
-            db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, ?)", [tag, NOW])
-            db.execute(
-                "INSERT INTO contact_tags(tag_id, contact_id, added_at) SELECT id, ?, ? FROM tags WHERE name = ?",
-                [number, NOW, tag],
-            )
-        for _ in range(row["conversations"]):
-            db.execute("INSERT INTO conversations(contact_id, subject) VALUES (?, 's')", [number])
+        contacts.append([number, row["email"], row["name"], row["phone"], row["user_id"], row["created_at"],
+                         row["last_seen_at"], row["blocked_at"]])
+        attributes.extend([number, key, value] for key, value in row["attributes"].items())
+        tags.update(row["tags"])
+        links.extend([number, NOW, tag] for tag in row["tags"])
+        conversations.extend([number] for _ in range(row["conversations"]))
+    conn = db.conn
+    conn.executemany(
+        "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        contacts,
+    )
+    conn.executemany("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", attributes)
+    conn.executemany("INSERT INTO tags(name, created_at) VALUES (?, ?)", [[tag, NOW] for tag in sorted(tags)])
+    conn.executemany(
+        "INSERT INTO contact_tags(tag_id, contact_id, added_at) SELECT id, ?, ? FROM tags WHERE name = ?", links
+    )
+    conn.executemany("INSERT INTO conversations(contact_id, subject) VALUES (?, 's')", conversations)
 
 
 # Expressions: (text, meaning) where meaning is a tree the reference evaluator reads -------------
@@ -270,11 +273,7 @@ def referenced_keys(meaning) -> set[str]:
 # The property ----------------------------------------------------------------------------------
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=datasets, expression=expressions)
-def test_sql_agrees_with_the_reference(db, rows, expression):
-    text, meaning = expression
-    load(db, rows)
+def check(db, rows, text, meaning) -> None:
     present = {key for row in rows for key in row["attributes"]}
     if not referenced_keys(meaning) <= present:
         try:
@@ -288,3 +287,23 @@ def test_sql_agrees_with_the_reference(db, rows, expression):
                                     condition.params)]
     expected = [row["id"] for row in rows if evaluate(meaning, row)]
     assert got == expected, (text, condition.sql, condition.params)
+
+
+# The db fixture is shared by all examples of a test: load() replaces its contents each time.
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@settings(FUZZ, max_examples=200)
+@given(rows=datasets, tests=st.lists(leaf_tests(), min_size=5, max_size=25))
+def test_each_test_agrees_with_the_reference(db, rows, tests):
+    load(db, rows)
+    for text, meaning in tests:
+        check(db, rows, text, meaning)
+        check(db, rows, f"not ({text})", ("not", meaning))
+
+
+@settings(FUZZ, max_examples=200)
+@given(rows=datasets, expression=expressions)
+def test_expressions_agree_with_the_reference(db, rows, expression):
+    load(db, rows)
+    check(db, rows, *expression)
