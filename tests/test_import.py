@@ -424,6 +424,22 @@ def test_attributes_object_in_json(db):
     assert message.splitlines()[1] == "  line 1: 'x' is given twice"
 
 
+def test_cli_refusal_exits_2_with_the_problems_and_changes_nothing(cli, tmp_path, isolated_db):
+    database = open_db(isolated_db, create=True)
+    bad = tmp_path / "people.csv"
+    bad.write_text("email,created_at\nada@example.com,2026-01-01\nx,1\n")
+    result = cli("contact", "import", str(bad))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        "Error: 1 invalid record; nothing was imported (pass --skip-invalid to import the valid ones):\n"
+        "  line 3: invalid email 'x'\n")
+    assert database.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0
+    skipped = cli("contact", "import", str(bad), "--skip-invalid", "--json")
+    assert skipped.exit_code == 0
+    assert json.loads(skipped.stdout) == {"inserted": 1, "updated": 0, "unchanged": 0, "rejected": 1,
+                                          "problems": ["line 3: invalid email 'x'"], "tags_created": []}
+
+
 # Hostile input ----------------------------------------------------------------------------
 
 _cells = st.text(max_size=12)
