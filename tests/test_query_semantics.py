@@ -343,6 +343,16 @@ def test_unknown_field_suggests_the_closest(db):
     assert matching(db, 'attr("first name") == "Ada"') == [1]
 
 
+def test_the_leftmost_problem_is_reported(db):
+    add(db, "a@x", attributes={"country": "DE"})
+    caught = failure(db, "contry == 1 and name == 5")
+    assert (caught.reason, caught.position) == ("unknown field 'contry' (did you mean 'country'?)", 0)
+    caught = failure(db, "name == 5 and contry == 1")
+    assert (caught.reason, caught.position) == ("'name' is text: compare it with a quoted string such as \"5\"", 8)
+    caught = failure(db, "country == 1 and (contry == 1")
+    assert (caught.reason, caught.position) == ("'(' is never closed: add ')'", 17)
+
+
 def test_attribute_keys_are_exact_and_attr_names_shadowed_keys(db):
     one = add(db, "a@x", name="Built-in", attributes={"Plan": "x", "email": "attribute@x", "in": 1})
     two = add(db, "b@x", attributes={"plan": "x"})

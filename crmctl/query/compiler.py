@@ -19,11 +19,11 @@ from sqlite_utils import Database
 
 from crmctl import clock
 from crmctl.errors import FilterError
-from crmctl.query import folding
+from crmctl.query import fields, folding
 from crmctl.query.fields import BUILTINS, Builtin, builtin
 from crmctl.query.lexer import KEYWORDS, tokenize
-from crmctl.query.nodes import ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value, fields, show_field
-from crmctl.query.parser import parse_filter
+from crmctl.query.nodes import ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value, show_field
+from crmctl.query.parser import parse_syntax
 
 Fragment = tuple[str, list[Any]]
 
@@ -52,12 +52,15 @@ def compile_filter(db: Database, text: str) -> Condition:
 
     Raises FilterError (message, expression, 0-based position) for any invalid expression.
     """
-    node = parse_filter(text)
+    node = parse_syntax(text)
     known: set[str] = set()
-    for reference in fields(node):
-        if builtin(reference) is None and reference.name not in known:
+
+    def field_exists(reference: Field) -> None:
+        if reference.name not in known:
             _require_attribute(db, reference, text)
             known.add(reference.name)
+
+    fields.check(node, text, field_exists)
     folding.register(db)
     sql, params = _Compiler(text).node(node)
     return Condition(sql, params)

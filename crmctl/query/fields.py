@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from crmctl import clock
 from crmctl.errors import FilterError
@@ -59,17 +60,24 @@ def builtin(field: Field) -> Builtin | None:
     return None if field.quoted else BUILTINS.get(field.name)
 
 
-def check(node: Node, expression: str) -> None:
-    """Raise FilterError for the leftmost test that no database could make valid."""
-    if isinstance(node, Test):
-        _check_test(node, expression)
-    elif isinstance(node, Truth):
-        _check_truth(node, expression)
+def check(node: Node, expression: str, field_exists: Callable[[Field], None] | None = None) -> None:
+    """Raise FilterError for the leftmost test that is invalid.
+
+    field_exists, when given, is called with each attribute a test names, just before that
+    test is checked, so that an unknown field is reported in text order with other problems.
+    """
+    if isinstance(node, (Test, Truth)):
+        if field_exists is not None and builtin(node.field) is None:
+            field_exists(node.field)
+        if isinstance(node, Test):
+            _check_test(node, expression)
+        else:
+            _check_truth(node, expression)
     elif isinstance(node, Not):
-        check(node.operand, expression)
+        check(node.operand, expression, field_exists)
     elif isinstance(node, (And, Or)):
         for operand in node.operands:
-            check(operand, expression)
+            check(operand, expression, field_exists)
 
 
 def _check_truth(node: Truth, expression: str) -> None:

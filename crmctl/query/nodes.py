@@ -84,14 +84,3 @@ def show_field(name: str, quoted: bool) -> str:
         return 'attr("' + name.replace("\\", "\\\\").replace('"', '\\"') + '")'
     return name
 
-
-def fields(node: Node) -> list[Field]:
-    """Every field the expression mentions, in text order."""
-    if isinstance(node, (Test, Truth)):
-        return [node.field]
-    if isinstance(node, Not):
-        return fields(node.operand)
-    found: list[Field] = []
-    for operand in node.operands:
-        found.extend(fields(operand))
-    return found

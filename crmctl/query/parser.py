@@ -26,12 +26,18 @@ def parse_filter(text: str) -> Node:
     make valid (an operator or a value of the wrong kind for a built-in field, a bad date).
     Whether an attribute key exists is only checked by compile_filter.
     """
+    node = parse_syntax(text)
+    fields.check(node, text)
+    return node
+
+
+def parse_syntax(text: str) -> Node:
+    """The syntax tree, checked against the grammar only."""
     if not text.strip():
         raise FilterError("empty filter expression", text, 0)
     parser = _Parser(text)
     node = parser.expression()
     parser.finish()
-    fields.check(node, text)
     return node
 
 
