@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import operator
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
@@ -21,7 +20,7 @@ from crmctl import clock
 from crmctl.errors import FilterError
 from crmctl.query import fields, folding
 from crmctl.query.fields import BUILTINS, Builtin, builtin
-from crmctl.query.lexer import KEYWORDS, tokenize
+from crmctl.query.lexer import KEYWORDS, NAME, tokenize
 from crmctl.query.nodes import ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value, show_field
 from crmctl.query.parser import parse_syntax
 
@@ -35,7 +34,6 @@ _PY_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_PLAIN_NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)*")
 _MAX_SUGGESTION_KEYS = 10_000
 
 
@@ -106,11 +104,16 @@ def _field_reference(text: str) -> Field:
     if not text.strip():
         raise FilterError("empty field name", text, 0)
     tokens = tokenize(text)
-    kinds = [(t.kind, t.text.lower() if t.kind == "name" else t.text) for t in tokens]
-    if kinds[:2] == [("name", "attr"), ("punct", "(")] and len(tokens) == 5:
-        key, closing = tokens[2], tokens[3]
-        if key.kind == "string" and key.value and closing.is_punct(")"):
-            return Field(key.value, tokens[0].position, quoted=True)
+    if (
+        len(tokens) == 5
+        and tokens[0].kind == "name"
+        and tokens[0].text.lower() == "attr"
+        and tokens[1].is_punct("(")
+        and tokens[2].kind == "string"
+        and tokens[2].value
+        and tokens[3].is_punct(")")
+    ):
+        return Field(tokens[2].value, tokens[0].position, quoted=True)
     return Field(text, 0)
 
 
@@ -133,7 +136,7 @@ def _require_attribute(db: Database, reference: Field, text: str) -> None:
 
 
 def _is_plain_name(key: str) -> bool:
-    return bool(_PLAIN_NAME.fullmatch(key)) and key.lower() not in KEYWORDS and key not in BUILTINS
+    return bool(NAME.fullmatch(key)) and key.lower() not in KEYWORDS and key not in BUILTINS
 
 
 def _attribute_keys(db: Database) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NoReturn
 
 from crmctl import clock
 from crmctl.errors import FilterError
@@ -91,7 +91,7 @@ def _check_truth(node: Truth, expression: str) -> None:
 
 
 def _check_test(test: Test, expression: str) -> None:
-    def fail(message: str, position: int) -> None:
+    def fail(message: str, position: int) -> NoReturn:
         raise FilterError(message, expression, position)
 
     field = builtin(test.field)
@@ -116,7 +116,7 @@ def _check_test(test: Test, expression: str) -> None:
         _check_value(test, kind, name, value, fail)
 
 
-def _check_value(test: Test, kind: str, name: str, value: Value, fail) -> None:
+def _check_value(test: Test, kind: str, name: str, value: Value, fail: Callable[[str, int], NoReturn]) -> None:
     op = test.op
     if value.kind == "now" and kind != "time":
         fail(f"now can only be compared with {' or '.join(TIME_FIELDS)}", value.position)
@@ -143,7 +143,7 @@ def _check_value(test: Test, kind: str, name: str, value: Value, fail) -> None:
 _FRACTION = re.compile(r"\d:\d\d[.,]\d")
 
 
-def _check_time_literal(value: Value, fail) -> None:
+def _check_time_literal(value: Value, fail: Callable[[str, int], NoReturn]) -> None:
     try:
         moment = clock.parse_time(value.value)
     except (ValueError, OverflowError):

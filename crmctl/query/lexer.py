@@ -19,7 +19,7 @@ DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 DURATION_MAX = {"m": 10**10, "h": 10**9, "d": 10**7, "w": 10**6}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-_NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)*")
+NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)*")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _SUFFIX = re.compile(r"\w+")
 _OPERATORS = ("==", "!=", "<=", ">=", "<", ">")
@@ -78,8 +78,8 @@ def tokenize(text: str) -> list[Token]:
             token = _string(text, i)
         elif _NUMBER.match(text, i):
             token = _number(text, i)
-        elif _NAME.match(text, i):
-            word = _NAME.match(text, i).group()
+        elif NAME.match(text, i):
+            word = NAME.match(text, i).group()
             lowered = word.lower()
             if lowered in KEYWORDS:
                 token = Token("keyword", word, i, lowered)

@@ -81,6 +81,7 @@ Node = Union[Test, Truth, Not, And, Or]
 
 def show_field(name: str, quoted: bool) -> str:
     if quoted:
-        return 'attr("' + name.replace("\\", "\\\\").replace('"', '\\"') + '")'
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'attr("{escaped}")'
     return name
 
