@@ -71,9 +71,6 @@ class Batch:
     conversations: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     def add(self, pos: int, label: str, row: tuple, tags: list[str], attributes: list[tuple[str, Any]],
             conversations: list[tuple]) -> None:
         self.rows.append((pos, label, *row))
