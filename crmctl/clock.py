@@ -37,13 +37,21 @@ def parse_time(text: str) -> datetime:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        else:
+            moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
     except ValueError:
         raise ValueError(f"not an ISO-8601 date or time: {text!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).replace(microsecond=0)
+    try:
+        moment = moment.astimezone(timezone.utc).replace(microsecond=0)
+    except OverflowError:
+        raise ValueError(f"year out of range: {text!r}") from None
+    if not 1000 <= moment.year <= 9999:
+        # Stored times are fixed-width text; a four-digit year keeps them comparable.
+        raise ValueError(f"year out of range: {text!r}")
+    return moment
 
 
 def normalise_time(text: str) -> str:

@@ -33,7 +33,7 @@ def import_contacts(
     from crmctl.importer import import_contacts as run_import
     from crmctl.store import transaction
 
-    if fmt is not None and fmt not in ("csv", "json", "ndjson"):
+    if fmt is not None and fmt not in ("csv", "json", "ndjson", "jsonl"):
         raise InvalidInput(f"--format must be csv, json or ndjson, not {fmt!r}")
     db = open_database()
     stream = sys.stdin.buffer if file == "-" else _open_input(file)
@@ -44,7 +44,10 @@ def import_contacts(
     if json_summary:
         sys.stdout.write(to_json(report.to_dict()) + "\n")
     if not quiet:
-        note_on_stderr(f"imported: {report.inserted} inserted, {report.updated} updated, {report.rejected} rejected")
+        note_on_stderr(
+            f"imported: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.rejected} rejected"
+        )
         for problem in report.problems:
             note_on_stderr(f"  {problem}")
 
