@@ -172,3 +172,22 @@ def test_show_marks_waits_with_parked_counts(cli, people, nurture):
     out = cli("flow", "show", nurture).stdout
     assert "wait 3d [first]  2 parked" in out
     assert "wait 1w [second]  0 parked" in out
+
+
+def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, tmp_path):
+    flow = write_flow(tmp_path, """
+        name: staged
+        match: 'plan == "trial"'
+        exit_when: 'stage == "done"'
+        steps:
+          - set: {stage: started}
+          - if: 'stage == "started"'
+            then:
+              - note: "stage {{ contact.stage }}"
+    """)
+    assert cli("flow", "validate", flow).exit_code == 0
+    result, [report] = run_json(cli, flow)
+    assert result.exit_code == 0, result.stderr
+    assert report["steps"][2]["changed"] == 2
+    assert [r[0] for r in people.execute("SELECT DISTINCT body FROM notes WHERE author = 'flow:staged'")] == [
+        "stage started"]

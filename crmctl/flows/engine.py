@@ -290,7 +290,7 @@ class _Runner:
         if text not in self._compiled:
             from crmctl.query import compile_filter
 
-            self._compiled[text] = compile_filter(self.db, text)
+            self._compiled[text] = compile_filter(self.db, text, self.flow.declared_keys())
         return self._compiled[text]
 
     def _template(self, step):
@@ -298,7 +298,7 @@ class _Runner:
         if key not in self._compiled:
             from crmctl.flows.template import compile_template
 
-            self._compiled[key] = compile_template(self.db, step.template)
+            self._compiled[key] = compile_template(self.db, step.template, self.flow.declared_keys())
         return self._compiled[key]
 
     def _scope(self) -> str:

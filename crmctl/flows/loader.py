@@ -34,6 +34,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crmctl.errors import FilterError, FlowInvalid, InvalidInput
 from crmctl.flows.model import (
+    declared_keys_of,
     BARE_WORDS,
     STEP_KINDS,
     STEP_MODELS,
@@ -311,6 +312,7 @@ class _Checker:
             self.at_node(root, f"a flow file is a mapping with name, match and steps, not {_kind(data)}")
             return None
 
+        self.declared = declared_keys_of(data.get("steps"))
         head = self._validate(FlowHead, data, ())
         self._expression(data, ("match",))
         self._expression(data, ("exit_when",))
@@ -441,7 +443,7 @@ class _Checker:
             if self.db is None:
                 parse_filter(text)
             else:
-                compile_filter(self.db, text)
+                compile_filter(self.db, text, self.declared)
         except FilterError as exc:
             line, column = _position_in(self.tree.nodes[path], self.text, exc.position)
             self.at(line, column, f"{_loc(path)}: {exc.reason}")
@@ -451,7 +453,7 @@ class _Checker:
     def _template(self, holder: dict, path: Loc) -> None:
         from crmctl.flows.template import template_problems
 
-        for offset, message in template_problems(holder[path[-1]], self.db):
+        for offset, message in template_problems(holder[path[-1]], self.db, self.declared):
             line, column = _position_in(self.tree.nodes[path], self.text, offset)
             self.at(line, column, f"{_loc(path)}: {message}")
 

@@ -58,6 +58,21 @@ def check_name(value: Any, what: str) -> Any:
 # The loaded flow ---------------------------------------------------------------------------
 
 
+def declared_keys_of(steps: Any) -> set[str]:
+    """Keys of every `set` in a step list, loaded Steps or the raw YAML data alike."""
+    keys: set[str] = set()
+    for step in steps if isinstance(steps, list) else []:
+        if isinstance(step, Step):
+            if step.kind == "set":
+                keys.update(step.values)
+            keys |= declared_keys_of(step.then) | declared_keys_of(step.otherwise)
+        elif isinstance(step, dict):
+            if isinstance(step.get("set"), dict):
+                keys.update(k for k in step["set"] if isinstance(k, str))
+            keys |= declared_keys_of(step.get("then")) | declared_keys_of(step.get("else"))
+    return keys
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of a flow. `key` names its position stably: the id if given, else the path."""
@@ -146,6 +161,11 @@ class Flow:
 
     def wait_steps(self) -> list[Step]:
         return [step for step in self.all_steps() if step.kind == "wait"]
+
+    def declared_keys(self) -> set[str]:
+        """Data point keys the flow's own `set` steps write: valid in its filters and notes
+        even before any contact has them."""
+        return declared_keys_of(self.steps)
 
     def find_step(self, key: str) -> Optional[Step]:
         """The step whose id, or else path, is `key`."""

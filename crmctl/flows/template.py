@@ -73,7 +73,7 @@ def _literal(text: str, start: int, end: int, parts: list, problems: list) -> No
         index = max(snippet_end, found.end())
 
 
-def template_problems(text: str, db=None) -> list[tuple[int, str]]:
+def template_problems(text: str, db=None, declared_keys=()) -> list[tuple[int, str]]:
     """Everything wrong with a template, as (offset, message). With a db, placeholders must
     name a built-in field or a data point key some contact has."""
     parts, problems = parse_template(text)
@@ -83,7 +83,7 @@ def template_problems(text: str, db=None) -> list[tuple[int, str]]:
         for part in parts:
             if isinstance(part, Placeholder):
                 try:
-                    value_expression(db, part.name)
+                    value_expression(db, part.name, declared_keys)
                 except FilterError as exc:
                     problems.append((part.offset, _unknown(part.name, exc.reason)))
     return sorted(problems, key=lambda p: p[0])
@@ -96,7 +96,7 @@ def _unknown(name: str, reason: str) -> str:
     return f"unknown placeholder {{{{ contact.{name} }}}}: no field or data point '{name}'{hint}"
 
 
-def compile_template(db, text: str) -> NoteBody:
+def compile_template(db, text: str, declared_keys=()) -> NoteBody:
     """One SQL expression over contact alias `c` giving the note text for each contact."""
     from crmctl.query import value_expression
 
@@ -108,7 +108,7 @@ def compile_template(db, text: str) -> NoteBody:
     for part in parts:
         if isinstance(part, Placeholder):
             try:
-                expression, values = value_expression(db, part.name)
+                expression, values = value_expression(db, part.name, declared_keys)
             except FilterError as exc:
                 raise InvalidInput(f"note template: {_unknown(part.name, exc.reason)}") from None
             sql.append(f"coalesce(({expression}), '')")

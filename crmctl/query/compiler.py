@@ -12,7 +12,7 @@ import difflib
 import operator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from sqlite_utils import Database
 
@@ -45,13 +45,15 @@ class Condition:
     params: list[Any] = field(default_factory=list)
 
 
-def compile_filter(db: Database, text: str) -> Condition:
+def compile_filter(db: Database, text: str, declared_keys: Iterable[str] = ()) -> Condition:
     """Parse `text`, check its fields against db, and compile it to SQL.
 
-    Raises FilterError (message, expression, 0-based position) for any invalid expression.
+    `declared_keys` are data point keys known to exist even if no contact has them yet
+    (a flow's own `set` steps). Raises FilterError (message, expression, 0-based position)
+    for any invalid expression.
     """
     node = parse_syntax(text)
-    known: set[str] = set()
+    known: set[str] = set(declared_keys)
 
     def field_exists(reference: Field) -> None:
         if reference.name not in known:
@@ -64,7 +66,7 @@ def compile_filter(db: Database, text: str) -> Condition:
     return Condition(sql, params)
 
 
-def value_expression(db: Database, field_name: str) -> Fragment:
+def value_expression(db: Database, field_name: str, declared_keys: Iterable[str] = ()) -> Fragment:
     """SQL giving a field's value for contact `c` as text, as a note template shows it.
 
     field_name is a built-in name, an attribute key as is, or the attr("key") form. Built-ins
@@ -75,7 +77,8 @@ def value_expression(db: Database, field_name: str) -> Fragment:
     reference = _field_reference(field_name)
     known = builtin(reference)
     if known is None:
-        _require_attribute(db, reference, field_name)
+        if reference.name not in set(declared_keys):
+            _require_attribute(db, reference, field_name)
         return (
             "coalesce(CAST((SELECT a.value FROM attributes AS a "
             "WHERE a.contact_id = c.id AND a.key = ?) AS TEXT), '')",
