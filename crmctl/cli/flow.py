@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from crmctl.cli import options as opt
-from crmctl.cli.guard import EXIT_FAILED, EXIT_OK, EXIT_USAGE, guarded
+from crmctl.cli.guard import EXIT_OK, EXIT_USAGE, guarded
 from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console, to_json
 from crmctl.cli.state import database_path, is_terminal, open_database
 

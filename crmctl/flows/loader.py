@@ -38,7 +38,6 @@ from crmctl.flows.model import (
     BARE_WORDS,
     STEP_KINDS,
     STEP_MODELS,
-    TOP_KEYS,
     Flow,
     FlowHead,
     Step,

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 
 from crmctl.errors import DatabaseError, InvalidInput, LockTimeout
 from crmctl.store import holder
+from crmctl.store.files import create_private_file
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -52,13 +53,8 @@ def _create_private_file(path: Path) -> None:
             path.parent.mkdir(parents=True, mode=0o700)
         except OSError as exc:
             raise DatabaseError(f"cannot create directory {path.parent}: {exc.strerror}") from None
-    try:
-        # Owner-only from the first byte, whatever the umask; SQLite gives -wal/-shm the same mode.
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise DatabaseError(f"cannot create {path}: {exc.strerror}") from None
-    os.fchmod(fd, 0o600)
-    os.close(fd)
+    # SQLite gives the -wal and -shm files the same mode as the database file.
+    create_private_file(path, exclusive=True)
 
 
 def _configure(db: Database) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from crmctl.errors import DatabaseError, Refused
+from crmctl.store.files import create_private_file
 
 
 def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
@@ -23,7 +24,7 @@ def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
     if not target.parent.is_dir():
         raise DatabaseError(f"cannot write {target}: no directory {target.parent}")
     partial = target.with_name(target.name + ".partial")
-    _create_private(partial)
+    create_private_file(partial, exclusive=False)
     try:
         destination = sqlite3.connect(str(partial))
         try:
@@ -36,15 +37,6 @@ def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
         partial.unlink(missing_ok=True)
         raise
     return target.stat().st_size
-
-
-def _create_private(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise DatabaseError(f"cannot write {path}: {exc.strerror}") from None
-    os.fchmod(fd, 0o600)
-    os.close(fd)
 
 
 def check(db: Database) -> list[str]:
