@@ -120,40 +120,31 @@ def note(
     )
 
 
-@guarded
-def block(
-    contacts: Positional = None,
-    contact: opt.Contact = None,
-    where: opt.Where = None,
-    everyone: opt.Everyone = False,
-    ignore_missing: opt.IgnoreMissing = False,
-    dry_run: opt.DryRun = False,
-    fmt: opt.Summary = opt.SummaryFormat.text,
-    quiet: opt.Quiet = False,
-) -> None:
-    """Block the selected contacts: automation (flows) then ignores them."""
-    from crmctl import actions
+def _block_state_command(action: str, summary: str) -> Callable:
+    """`block` and `unblock` differ only in the action they call."""
 
-    spec = selection_spec(contact, where, everyone, ignore_missing, contacts)
-    run_action(spec, actions.block, label="block", dry_run=dry_run, fmt=fmt, quiet=quiet)
+    def command(
+        contacts: Positional = None,
+        contact: opt.Contact = None,
+        where: opt.Where = None,
+        everyone: opt.Everyone = False,
+        ignore_missing: opt.IgnoreMissing = False,
+        dry_run: opt.DryRun = False,
+        fmt: opt.Summary = opt.SummaryFormat.text,
+        quiet: opt.Quiet = False,
+    ) -> None:
+        from crmctl import actions
+
+        spec = selection_spec(contact, where, everyone, ignore_missing, contacts)
+        run_action(spec, getattr(actions, action), label=action, dry_run=dry_run, fmt=fmt, quiet=quiet)
+
+    command.__doc__ = summary
+    command.__name__ = action
+    return guarded(command)
 
 
-@guarded
-def unblock(
-    contacts: Positional = None,
-    contact: opt.Contact = None,
-    where: opt.Where = None,
-    everyone: opt.Everyone = False,
-    ignore_missing: opt.IgnoreMissing = False,
-    dry_run: opt.DryRun = False,
-    fmt: opt.Summary = opt.SummaryFormat.text,
-    quiet: opt.Quiet = False,
-) -> None:
-    """Unblock the selected contacts."""
-    from crmctl import actions
-
-    spec = selection_spec(contact, where, everyone, ignore_missing, contacts)
-    run_action(spec, actions.unblock, label="unblock", dry_run=dry_run, fmt=fmt, quiet=quiet)
+block = _block_state_command("block", "Block the selected contacts: automation (flows) then ignores them.")
+unblock = _block_state_command("unblock", "Unblock the selected contacts.")
 
 
 @guarded
