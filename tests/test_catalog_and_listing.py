@@ -146,3 +146,13 @@ def test_db_check_reports_broken_foreign_keys(cli, people):
     result = cli("db", "check")
     assert result.exit_code == 1
     assert result.stderr == "notes row 2 refers to a missing contacts row\nError: 1 problem found\n"
+
+
+def test_tables_print_contact_data_literally(cli, db):
+    from conftest import add_contacts
+
+    add_contacts(db, [{"email": "m@example.com", "name": "[bold red]boom[/]", "attributes": {"[x]": "[link=y]z"}}])
+    listing = cli("contact", "list").stdout
+    assert "[bold red]boom[/]" in listing
+    shown = cli("contact", "show", "1").stdout
+    assert "[bold red]boom[/]" in shown and "[link=y]z" in shown and "[x]" in shown

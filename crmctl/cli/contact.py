@@ -150,17 +150,18 @@ def show(
 
 def _render_contact(record: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     console = stdout_console()
     table = Table(show_header=False, box=None, title=f"Contact {record['id']}")
     table.add_column(style="bold")
     table.add_column()
     for key in ["email", "name", "phone", "user_id", "created_at", "last_seen_at"]:
-        table.add_row(key, _text(record[key]))
+        table.add_row(key, Text(_text(record[key])))
     table.add_row("blocked", f"yes, since {record['blocked_at']}" if record["blocked"] else "no")
-    table.add_row("tags", ", ".join(record["tags"]) or "-")
+    table.add_row("tags", Text(", ".join(record["tags"]) or "-"))
     for key, value in record["attributes"].items():
-        table.add_row(key, _text(value))
+        table.add_row(Text(key), Text(_text(value)))
     console.print(table)
     console.print(f"Notes ({len(record['notes'])})", style="bold")
     for n in record["notes"]:

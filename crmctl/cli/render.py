@@ -79,13 +79,15 @@ def _emit_csv(records: Iterable[dict], columns: Sequence[str], out, flatten) -> 
 
 def _emit_table(records: Iterable[dict], columns: Sequence[str], title: str | None, flatten) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     for record in records:
         flat = flatten(record) if flatten else record
-        table.add_row(*(_cell(flat.get(c)) for c in columns))
+        # Text, not str: contact data must never be read as rich markup.
+        table.add_row(*(Text(_cell(flat.get(c))) for c in columns))
     stdout_console().print(table)
 
 
