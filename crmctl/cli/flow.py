@@ -10,7 +10,7 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import EXIT_OK, EXIT_USAGE, guarded
-from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console, to_json
+from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console, to_json, working
 from crmctl.cli.state import database_path, is_terminal, open_database
 
 app = typer.Typer(help="Flows: YAML batch definitions run against matching contacts.", no_args_is_help=True)
@@ -91,8 +91,10 @@ def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: b
         return EXIT_USAGE
     options = RunOptions(dry_run=dry_run, confirm_deletes=None if yes else _confirm_deletes,
                          on_missing_wait=on_missing_wait)
+    may_prompt = not (yes or dry_run) and is_terminal()
     try:
-        report = run_flow(db, flow, options)
+        with working(f"running {flow.name}…", enabled=not (quiet or may_prompt)):
+            report = run_flow(db, flow, options)
     except CrmError as exc:
         status = "invalid" if exc.exit_code == EXIT_USAGE else "refused"
         sys.stderr.write(f"Error: {flow.name}: {exc}\n")
