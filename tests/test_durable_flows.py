@@ -191,3 +191,15 @@ def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, t
     assert report["steps"][2]["changed"] == 2
     assert [r[0] for r in people.execute("SELECT DISTINCT body FROM notes WHERE author = 'flow:staged'")] == [
         "stage started"]
+
+
+def test_status_of_an_unknown_flow_name_is_an_error(cli, people):
+    result = cli("flow", "status", "nurtur")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: no flow named 'nurtur' has run in this database (give its file to see an empty status)\n"
+    )
+
+
+def test_status_of_a_file_that_never_ran(cli, people, nurture):
+    assert status(cli, nurture) == {"flow": "nurture", "in_progress": 0, "completed": 0, "exited": 0, "waiting": []}

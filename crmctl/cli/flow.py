@@ -248,13 +248,17 @@ def status(
     from crmctl.store import flows as flow_sql
 
     db = open_database()
-    name, waits = flow, {}
-    if Path(flow).is_file():
+    name, waits, from_file = flow, {}, Path(flow).is_file()
+    if from_file:
         from crmctl.flows.loader import load_flow
 
         loaded = load_flow(flow, db)
         name = loaded.name
         waits = {w.key: w.path for w in loaded.wait_steps()}
+    if not from_file and not flow_sql.known(db, name):
+        from crmctl.errors import NotFound
+
+        raise NotFound(f"no flow named '{name}' has run in this database (give its file to see an empty status)")
     counts = flow_sql.state_counts(db, name)
     waiting = [
         {"path": waits.get(pos, pos), "contacts": n, "next_due": first, "last_due": last}

@@ -165,6 +165,14 @@ def positions(db: Database, flow: str) -> list[tuple[str, int, str, str]]:
     ).fetchall()
 
 
+def known(db: Database, flow: str) -> bool:
+    """Has this flow ever run (or left enrolments) in this database?"""
+    return bool(
+        db.execute("SELECT 1 FROM flow_runs WHERE flow = ? LIMIT 1", [flow]).fetchone()
+        or db.execute("SELECT 1 FROM flow_enrolments WHERE flow = ? LIMIT 1", [flow]).fetchone()
+    )
+
+
 def state_counts(db: Database, flow: str) -> dict[str, int]:
     rows = db.execute("SELECT state, count(*) FROM flow_enrolments WHERE flow = ? GROUP BY state", [flow])
     counts = {"active": 0, "completed": 0, "exited": 0}
