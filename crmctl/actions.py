@@ -14,8 +14,9 @@ from sqlite_utils import Database
 
 from crmctl import clock
 from crmctl.errors import InvalidInput, Refused, UnknownTags
-from crmctl.store import audit, scopes
+from crmctl.store import audit, erasure, scopes
 from crmctl.store import contacts as contact_sql
+from crmctl.store import suppressions as suppression_sql
 from crmctl.store import tags as tag_sql
 
 CHANGED = "changed"
@@ -160,25 +161,34 @@ def set_attributes(db: Database, scope: str, values: dict[str, Any], ctx: Contex
 
 
 def delete(
-    db: Database, scope: str, ctx: Context, *, confirm: Callable[[int], bool] | None = None
+    db: Database, scope: str, ctx: Context, *, confirm: Callable[[int], bool] | None = None, suppress: bool = False
 ) -> ActionResult:
     """Permanently delete the contacts of scope and everything attached to them.
 
     `confirm` is asked with the number of contacts; None means the caller already has
-    the operator's consent (--yes, or a flow run's own guard).
+    the operator's consent (--yes, or a flow run's own guard). `suppress` remembers a keyed
+    hash of each address (never the address), so later imports refuse it.
     """
     count = scopes.count(db, scope)
     if count and confirm is not None and not confirm(count):
         raise Refused(f"not deleting {count} contact{'s' if count != 1 else ''}: not confirmed")
     scopes.copy(db, scope, CHANGED)
-    result = _finish(db, "delete", scope, count, ctx)
+    detail = {}
+    if suppress:
+        suppression_sql.suppress(db, CHANGED, ctx.now)
+        detail["suppressed"] = count
+    result = _finish(db, "delete", scope, count, ctx, **detail)
     contact_sql.delete(db, CHANGED)
+    if count:
+        erasure.mark_pending(db)
     return result
 
 
-def erase_leftovers(db: Database) -> None:
-    """After a delete has committed: leave no copy of erased pages in the WAL."""
-    contact_sql.checkpoint(db)
+def erase_leftovers(db: Database) -> bool:
+    """After a delete has committed: checkpoint and truncate the WAL, so no copy of the erased
+    data is left in the database file or the WAL. False when other processes kept that from
+    happening now; the next crmctl process to open the database then finishes it."""
+    return erasure.finish(db)
 
 
 # Shared steps -----------------------------------------------------------------------------

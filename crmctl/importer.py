@@ -24,7 +24,9 @@ from sqlite_utils import Database
 from crmctl import clock
 from crmctl.actions import clean_tag_names
 from crmctl.errors import InvalidInput
+from crmctl.store import audit
 from crmctl.store import imports as store
+from crmctl.store import suppressions as suppression_sql
 
 CHUNK = 5000            # records per executemany round, and per progress call
 SHOWN = 20              # problems listed in a refusal
@@ -58,6 +60,7 @@ class ImportReport:
     unchanged: int = 0
     problems: list[str] = field(default_factory=list)
     tags_created: list[str] = field(default_factory=list)
+    readmitted: int = 0   # suppressed addresses imported with allow_suppressed (and no longer suppressed)
 
     def to_dict(self) -> dict:
         return {
@@ -67,6 +70,7 @@ class ImportReport:
             "rejected": self.rejected,
             "problems": list(self.problems),
             "tags_created": list(self.tags_created),
+            **({"readmitted": self.readmitted} if self.readmitted else {}),
         }
 
 
@@ -90,25 +94,35 @@ def import_contacts(
     skip_invalid: bool = False,
     actor: str = "unknown",
     progress: Callable[[int], None] | None = None,
+    allow_suppressed: bool = False,
 ) -> ImportReport:
     """Upsert contacts from `stream` by email. Raises InvalidInput, changing nothing, when the
-    input cannot be read, or when any record is bad and `skip_invalid` is false."""
+    input cannot be read, or when any record is bad and `skip_invalid` is false.
+
+    An address erased with `delete --suppress` makes its record bad, unless `allow_suppressed`:
+    then it is imported and no longer suppressed (the operator has decided it may come back)."""
     chosen = choose_format(fmt, filename)
     records, typed = _READERS[chosen](stream), chosen != "csv"
     now = clock.now_text()
     store.create_staging(db)
+    readmitted = 0
     try:
         problems = _stage_all(db, records, typed, progress)
         store.index_staging(db)
         _reject_repeats(db, problems)
+        if not allow_suppressed:
+            _reject_suppressed(db, problems)
         if problems.total and not skip_invalid:
             raise InvalidInput(problems.refusal())
         outcome = store.apply(db, now=now, actor=actor, rejected=problems.total)
+        if allow_suppressed:
+            readmitted = _readmit(db, now, actor)
     finally:
         store.drop_staging(db)
     return ImportReport(
         inserted=outcome.inserted, updated=outcome.updated, unchanged=outcome.unchanged,
         rejected=problems.total, problems=problems.listing(), tags_created=outcome.tags_created,
+        readmitted=readmitted,
     )
 
 
@@ -186,6 +200,24 @@ def _reject_repeats(db: Database, problems: _Problems) -> None:
     problems.total += total - len(shown)
     if total:
         store.drop_repeats(db)
+
+
+def _reject_suppressed(db: Database, problems: _Problems) -> None:
+    """An address erased with `delete --suppress` is a bad record: it must not come back unnoticed."""
+    shown, total = suppression_sql.staged_matches(db, KEPT)
+    for pos, label in shown:
+        problems.add(pos, f"{label}: address was erased and suppressed (pass --allow-suppressed to import it again)")
+    problems.total += total - len(shown)
+    if total:
+        suppression_sql.drop_staged_matches(db)
+        store.drop_orphans(db)
+
+
+def _readmit(db: Database, now: str, actor: str) -> int:
+    readmitted = suppression_sql.forget_staged(db)
+    if readmitted:
+        audit.record(db, at=now, actor=actor, action="unsuppress", detail=f"readmitted {readmitted}")
+    return readmitted
 
 
 # Validation -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import guarded
-from crmctl.cli.render import emit_summary, working
+from crmctl.cli.render import emit_summary, note_on_stderr, working
 from crmctl.cli.state import is_terminal, open_database, stdin_lines
 
 
@@ -34,14 +34,20 @@ def run_action(spec, act: Callable, *, label: str, dry_run: bool, fmt, quiet: bo
     with working(f"{label}…", enabled=not prompts), transaction(db, dry_run=dry_run):
         scope = selection.resolve(db, spec)
         result = act(db, scope, ctx)
-    if result.action == "delete" and result.changed and not dry_run:
-        actions.erase_leftovers(db)
+    if result.action == "delete" and result.changed and not dry_run and not actions.erase_leftovers(db):
+        note_on_stderr(ERASE_DEFERRED)
     summary = {**result.to_dict(), "dry_run": dry_run}
     human = f"{label}: {result.selected} selected, {result.changed} changed"
+    if "suppressed" in result.detail:
+        suppressed = result.detail["suppressed"]
+        human += f", {suppressed} address{'es' if suppressed != 1 else ''} suppressed"
     if dry_run:
         human += " (dry run: nothing was written)"
     emit_summary(summary, as_json=fmt is opt.SummaryFormat.json, quiet=quiet, human=human)
 
+
+ERASE_DEFERRED = ("note: other processes kept the database busy, so the deleted data is not yet overwritten "
+                  "in the file; the next crmctl command finishes erasing it")
 
 Tags = Annotated[list[str], typer.Argument(help="Tag names.", show_default=False)]
 Positional = Annotated[Optional[list[str]], typer.Argument(help="Contact ids or emails.", show_default=False)]
@@ -155,6 +161,9 @@ def delete(
     everyone: opt.Everyone = False,
     ignore_missing: opt.IgnoreMissing = False,
     yes: opt.Yes = False,
+    suppress: Annotated[
+        bool, typer.Option("--suppress", help="Remember a keyed hash of each address so imports refuse it later.")
+    ] = False,
     dry_run: opt.DryRun = False,
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
@@ -166,7 +175,7 @@ def delete(
     confirm = None if (yes or dry_run) else confirm_delete
     run_action(
         spec,
-        lambda db, scope, ctx: actions.delete(db, scope, ctx, confirm=confirm),
+        lambda db, scope, ctx: actions.delete(db, scope, ctx, confirm=confirm, suppress=suppress),
         label="delete", dry_run=dry_run, fmt=fmt, quiet=quiet, prompts=confirm is not None,
     )
 

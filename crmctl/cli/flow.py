@@ -103,8 +103,10 @@ def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: b
         return exc.exit_code
     if report.deleted and not dry_run:
         from crmctl.actions import erase_leftovers
+        from crmctl.cli.actions import ERASE_DEFERRED
 
-        erase_leftovers(db)
+        if not erase_leftovers(db):
+            note_on_stderr(ERASE_DEFERRED)
     _print_json(as_json, report.to_dict())
     if not quiet and not as_json:
         _render_report(report)

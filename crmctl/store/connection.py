@@ -11,7 +11,7 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from crmctl.errors import DatabaseError, InvalidInput, LockTimeout
-from crmctl.store import holder
+from crmctl.store import erasure, holder
 from crmctl.store.files import create_private_file
 
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -29,6 +29,11 @@ def resolve_path(explicit: str | None) -> Path:
 
 
 def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Database:
+    if path.is_symlink():
+        raise DatabaseError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); crmctl does not open a database "
+            "through a link: give the real path"
+        )
     if not path.exists():
         if not create:
             raise DatabaseError(f"no database at {path} (run `crmctl init` first)")
@@ -39,7 +44,10 @@ def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_L
         db.lock_timeout = lock_timeout
         _configure(db)
         _check_identity(db, path, allow_empty=create)
+        _use_wal(db)  # only once the file is known to be ours: a foreign file is left as it was
         _migrate(db, path)
+        if erasure.pending(db):
+            erasure.finish(db, wait=False)
     except sqlite3.DatabaseError as exc:
         raise _translate(exc, path) from None
     return db
@@ -50,7 +58,9 @@ def _create_private_file(path: Path) -> None:
         if path.parent.exists():
             raise DatabaseError(f"cannot create {path}: {path.parent} is not a directory")
         try:
-            path.parent.mkdir(parents=True, mode=0o700)
+            for directory in reversed([path.parent, *path.parent.parents]):
+                if not directory.is_dir():  # each one crmctl makes is owner-only, like the file
+                    directory.mkdir(mode=0o700)
         except OSError as exc:
             raise DatabaseError(f"cannot create directory {path.parent}: {exc.strerror}") from None
     # SQLite gives the -wal and -shm files the same mode as the database file.
@@ -61,6 +71,9 @@ def _configure(db: Database) -> None:
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA secure_delete = ON")
     db.execute("PRAGMA synchronous = FULL")
+
+
+def _use_wal(db: Database) -> None:
     mode = db.execute("PRAGMA journal_mode").fetchone()[0]
     if mode != "wal":
         db.execute("PRAGMA journal_mode = WAL")
@@ -92,7 +105,18 @@ def _migrate(db: Database, path: Path) -> None:
         )
     if applied == known:
         return
-    migrations.apply(db)
+    # Under the write lock, so processes that open an old file at the same moment queue here
+    # and the later ones find the work done (apply() re-reads what is applied).
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise _lock_error(exc, db) from None
+    try:
+        migrations.apply(db)
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
 
 
 def _translate(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
@@ -100,6 +124,10 @@ def _translate(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
     if "file is not a database" in text or "file is encrypted" in text:
         return DatabaseError(f"{path} is not a SQLite database")
     if "readonly" in text or "read-only" in text:
+        if os.access(path, os.W_OK) and not os.access(path.parent, os.W_OK):
+            return DatabaseError(
+                f"the directory {path.parent} is read-only: crmctl needs to create {path.name}-wal beside the database"
+            )
         return DatabaseError(f"{path} is read-only: crmctl needs to write to it")
     if "unable to open" in text:
         return DatabaseError(f"cannot open {path}: {text}")

@@ -76,8 +76,3 @@ def delete(db: Database, scope: str) -> None:
     """Foreign keys cascade to attributes, tag links, notes, conversations and messages."""
     db.execute(f"DELETE FROM contacts WHERE id IN (SELECT id FROM temp.{_checked(scope)})")
 
-
-def checkpoint(db: Database) -> None:
-    """Move committed pages into the main file and truncate the WAL, so erased data
-    (zeroed by secure_delete) leaves no older copy behind in the WAL."""
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

@@ -141,6 +141,11 @@ def repeated_emails(db: Database, limit: int) -> tuple[list[tuple[int, str, str]
 
 def drop_repeats(db: Database) -> None:
     db.execute("DELETE FROM temp.import_rows WHERE pos NOT IN (SELECT min(pos) FROM temp.import_rows GROUP BY email)")
+    drop_orphans(db)
+
+
+def drop_orphans(db: Database) -> None:
+    """Staged tags, data points and conversations of records no longer in import_rows."""
     for table in ("import_tags", "import_attributes", "import_conversations", "import_messages"):
         db.execute(f"DELETE FROM temp.{table} WHERE pos NOT IN (SELECT pos FROM temp.import_rows)")
 

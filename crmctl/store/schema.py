@@ -163,3 +163,22 @@ def m002_flows(db: Database) -> None:
         CREATE INDEX flow_enrolments_due ON flow_enrolments(flow, state, position, due_at);
         """,
     )
+
+
+@migrations()
+def m003_suppressions(db: Database) -> None:
+    import secrets
+
+    run_script(
+        db,
+        """
+        -- `delete --suppress`: HMAC-SHA256(meta.suppression_key, casefolded email) of each erased
+        -- contact, never the email itself. Imports refuse these addresses unless allowed.
+        CREATE TABLE suppressions (
+            digest TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+    # One random key per database, made once; backups carry it, so restored copies still match.
+    db.execute("INSERT INTO meta(key, value) VALUES ('suppression_key', ?)", [secrets.token_hex(32)])
