@@ -9,7 +9,7 @@ import typer
 from crmctl.cli import options as opt
 from crmctl.cli.guard import guarded
 from crmctl.cli.render import emit_summary, note_on_stderr, working
-from crmctl.cli.state import is_terminal, open_database, stdin_lines
+from crmctl.cli.state import is_terminal, open_database, stdin_lines, stdin_text
 
 
 def selection_spec(contacts, where, everyone, ignore_missing, positional=None):
@@ -117,7 +117,7 @@ def note(
     if text == "-":
         if contact and "-" in contact:
             raise InvalidInput("stdin cannot carry both the note body and contact identifiers")
-        text = stdin_lines().read()
+        text = stdin_text()
     spec = selection_spec(contact, where, everyone, ignore_missing)
     run_action(
         spec,

@@ -30,6 +30,18 @@ def stdin_lines():
     return sys.stdin
 
 
+def stdin_text() -> str:
+    """All of stdin as UTF-8 text; bytes that are not UTF-8 are refused with their line."""
+    from crmctl.errors import InvalidInput
+
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(f"standard input, line {line}: not valid UTF-8 text") from None
+
+
 def is_terminal(stream=None) -> bool:
     stream = stream or sys.stdin
     try:

@@ -180,7 +180,7 @@ def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
         after = f" after {waited:g} s" if waited is not None else ""
         return LockTimeout(f"the database is locked ({held}); gave up waiting{after}")
     if "readonly" in text:
-        return DatabaseError("the database is read-only: crmctl needs to write to it")
+        return DatabaseError(f"{_file_of(db)} is read-only: crmctl needs to write to it")
     return DatabaseError(text)
 
 

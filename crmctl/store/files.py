@@ -14,6 +14,8 @@ def create_private_file(path: Path, *, exclusive: bool) -> None:
     try:
         fd = os.open(path, flags, 0o600)
     except OSError as exc:
+        if path.is_symlink():
+            raise DatabaseError(f"{path} is a symbolic link; refusing to write through it") from None
         raise DatabaseError(f"cannot create {path}: {exc.strerror}") from None
     os.fchmod(fd, 0o600)
     os.close(fd)
