@@ -234,3 +234,13 @@ def test_suppression_through_the_library(people):
         report = import_contacts(people, io.BytesIO(data), filename="x.json", allow_suppressed=True)
     assert (report.inserted, report.readmitted) == (1, 1)
 
+
+
+def test_the_lock_holder_file_names_the_command_without_personal_data():
+    from crmctl.store.holder import command_line
+
+    assert command_line(["delete", "ada@example.com", "--yes"]) == "crmctl delete … --yes"
+    assert command_line(["note", "Called Ada about the invoice", "-c", "42"]) == "crmctl note … -c 42"
+    assert command_line(["-w", 'email == "ada@example.com"', "tag", "add", "vip"]) == "crmctl -w … tag add vip"
+    assert command_line(["--db", "/srv/crm/crm.db", "flow", "run", "/srv/flows/a.yaml"]) == (
+        "crmctl --db /srv/crm/crm.db flow run /srv/flows/a.yaml")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -14,8 +15,18 @@ def holder_file(db_file: str) -> Path:
     return Path(db_file + "-holder")
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.,:/=+-]{1,80}")
+
+
+def command_line(argv: list[str]) -> str:
+    """The command, without personal data: an argument that is not a plain word (an email,
+    a note, a filter) is shown as `…`. The file outlives a killed process."""
+    words = [word if _PLAIN.fullmatch(word) else "…" for word in argv]
+    return " ".join(["crmctl", *words])[:200]
+
+
 def announce(db_file: str) -> None:
-    record = {"pid": os.getpid(), "command": " ".join(["crmctl", *sys.argv[1:]])[:200],
+    record = {"pid": os.getpid(), "command": command_line(sys.argv[1:]),
               "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     path = holder_file(db_file)
     try:

@@ -28,7 +28,9 @@ def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
     try:
         destination = sqlite3.connect(str(partial))
         try:
-            db.conn.backup(destination, pages=1024)
+            # In one step, from one read snapshot: WAL lets writers go on meanwhile. In pieces,
+            # every commit by another process restarts the copy, so it may never finish.
+            db.conn.backup(destination, pages=-1)
             destination.execute("PRAGMA journal_mode = DELETE")
         finally:
             destination.close()
