@@ -10,11 +10,14 @@ from crmctl.store.scopes import _checked
 
 
 def with_block_state(db: Database, scope: str, target: str, *, blocked: bool) -> None:
-    """target := contacts of scope whose block state is `blocked`."""
+    """target := contacts of scope whose block state is `blocked`.
+
+    CROSS JOIN keeps the scope as the outer loop: SQLite has no statistics for temp tables
+    and would otherwise scan every contact, probing the scope for each."""
     test = "IS NOT NULL" if blocked else "IS NULL"
     db.execute(
         f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
-        f"JOIN contacts AS c ON c.id = s.id WHERE c.blocked_at {test}"
+        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE c.blocked_at {test}"
     )
 
 
@@ -28,10 +31,14 @@ def set_blocked_at(db: Database, scope: str, value: str | None) -> None:
 def add_notes(
     db: Database, scope: str, body_sql: str, body_params: Sequence, author: str | None, now: str
 ) -> None:
-    """One note per contact of scope; body_sql is `?` or a template compiled over alias `c`."""
+    """One note per contact of scope, in id order; body_sql is `?` or a template compiled over
+    alias `c` (only then are the contacts' rows read)."""
+    if body_sql == "?":
+        source = f"temp.{_checked(scope)} AS c"
+    else:
+        source = f"temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id"
     db.execute(
-        "INSERT INTO notes(contact_id, body, author, created_at) "
-        f"SELECT c.id, {body_sql}, ?, ? FROM temp.{_checked(scope)} AS s JOIN contacts AS c ON c.id = s.id",
+        f"INSERT INTO notes(contact_id, body, author, created_at) SELECT c.id, {body_sql}, ?, ? FROM {source}",
         [*body_params, author, now],
     )
 

@@ -30,7 +30,7 @@ def record_lines(db: Database, scope: str | None = None, limit: int | None = Non
     """JSON text of each contact in id order; all contacts, or those of a scope."""
     source = "contacts AS c"
     if scope is not None:
-        source = f"temp.{_checked(scope)} AS s JOIN contacts AS c ON c.id = s.id"
+        source = f"temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id"
     sql = f"SELECT {RECORD_JSON} FROM {source} ORDER BY c.id"
     params: list = []
     if limit is not None:

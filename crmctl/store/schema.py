@@ -182,3 +182,30 @@ def m003_suppressions(db: Database) -> None:
     )
     # One random key per database, made once; backups carry it, so restored copies still match.
     db.execute("INSERT INTO meta(key, value) VALUES ('suppression_key', ?)", [secrets.token_hex(32)])
+
+
+@migrations()
+def m004_audit_sets(db: Database) -> None:
+    run_script(
+        db,
+        """
+        -- The ids an audit entry touched, 64 to a row: bit n of `bits` is contact chunk*64 + n.
+        -- A bulk change writes one small row per 64 ids instead of one row per id in two indexes.
+        CREATE TABLE audit_sets (
+            audit_id INTEGER NOT NULL REFERENCES audit(id) ON DELETE CASCADE,
+            chunk INTEGER NOT NULL,
+            bits INTEGER NOT NULL,
+            PRIMARY KEY (audit_id, chunk)
+        ) WITHOUT ROWID;
+        CREATE INDEX audit_sets_chunk ON audit_sets(chunk);
+        -- Distinct powers of two add up to their bitwise or, without overflow.
+        INSERT INTO audit_sets(audit_id, chunk, bits)
+            SELECT audit_id, contact_id >> 6, sum(1 << (contact_id & 63))
+            FROM audit_contacts GROUP BY audit_id, contact_id >> 6;
+        DROP TABLE audit_contacts;
+        -- One row per (entry, contact id), as the table was.
+        CREATE VIEW audit_contacts(audit_id, contact_id) AS
+            WITH RECURSIVE bit(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM bit WHERE n < 63)
+            SELECT s.audit_id, (s.chunk << 6) + bit.n FROM audit_sets AS s JOIN bit ON (s.bits >> bit.n) & 1;
+        """,
+    )

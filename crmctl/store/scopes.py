@@ -2,6 +2,10 @@
 
 Scope names are internal identifiers, never user text, which is why they may be formatted
 into SQL. Every bulk action is one statement per table over such a scope.
+
+A join puts the scope first with CROSS JOIN: SQLite keeps no statistics for temp tables,
+and without that it may scan every contact and probe the scope for each one, visiting the
+contacts in index order instead of id order.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ def keep_where(db: Database, source: str, target: str, condition_sql: str, param
     create(db, target)
     db.execute(
         f"INSERT INTO temp.{_checked(target)}(id) SELECT c.id FROM temp.{_checked(source)} AS s "
-        f"JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
+        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
         list(params),
     )
 
@@ -120,10 +124,10 @@ def add_identified(db: Database, name: str) -> None:
     name = _checked(name)
     db.execute(
         f"INSERT OR IGNORE INTO temp.{name}(id) "
-        "SELECT c.id FROM temp.wanted AS w JOIN contacts AS c ON c.id = w.id"
+        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.id = w.id"
     )
     db.execute(
         f"INSERT OR IGNORE INTO temp.{name}(id) "
-        "SELECT c.id FROM temp.wanted AS w JOIN contacts AS c ON c.email = w.email"
+        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email = w.email"
     )
     db.execute("DROP TABLE IF EXISTS temp.wanted")

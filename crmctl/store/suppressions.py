@@ -34,7 +34,7 @@ def suppress(db: Database, scope: str, now: str) -> None:
     function = _register(db)
     db.execute(
         f"INSERT OR IGNORE INTO suppressions(digest, created_at) SELECT {function}(c.email), ? "
-        f"FROM temp.{_checked(scope)} AS s JOIN contacts AS c ON c.id = s.id",
+        f"FROM temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id",
         [now],
     )
 
