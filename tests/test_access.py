@@ -26,7 +26,8 @@ def digest(path) -> str:
 
 
 def one_error_line(result, code: int) -> str:
-    assert result.returncode == code, result.stderr
+    """The single `Error:` line of a CliRunner result or a finished process."""
+    assert getattr(result, "exit_code", getattr(result, "returncode", None)) == code, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
@@ -56,55 +57,55 @@ def test_files_and_directories_are_owner_only_whatever_the_umask(tmp_path, umask
 # Symbolic links ---------------------------------------------------------------------------
 
 
-def test_a_db_path_that_is_a_symlink_is_refused(run, db, isolated_db, tmp_path):
+def test_a_db_path_that_is_a_symlink_is_refused(cli, db, isolated_db, tmp_path):
     db.close()
     link = tmp_path / "link.db"
     link.symlink_to(isolated_db)
     before = digest(isolated_db)
     for args in (["contact", "count"], ["init"], ["tag", "create", "x"]):
-        message = one_error_line(run("--db", link, *args), 1)
+        message = one_error_line(cli("--db", link, *args), 1)
         assert message == (f"Error: {link} is a symbolic link (to {isolated_db}); crmctl does not open a database "
                            "through a link: give the real path")
     assert digest(isolated_db) == before
     dangling = tmp_path / "dangling.db"
     dangling.symlink_to(tmp_path / "elsewhere.db")
-    one_error_line(run("--db", dangling, "init"), 1)
+    one_error_line(cli("--db", dangling, "init"), 1)
     assert not (tmp_path / "elsewhere.db").exists()
 
 
-def test_backup_never_writes_through_a_symlink(run, db, tmp_path):
+def test_backup_never_writes_through_a_symlink(cli, db, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     (tmp_path / "to-link.db").symlink_to(victim)
-    message = one_error_line(run("db", "backup", tmp_path / "to-link.db", "--force"), 1)
+    message = one_error_line(cli("db", "backup", tmp_path / "to-link.db", "--force"), 1)
     assert message == f"Error: {tmp_path / 'to-link.db'} is a symbolic link; refusing to write through it"
     (tmp_path / "copy.db.partial").symlink_to(victim)
-    message = one_error_line(run("db", "backup", tmp_path / "copy.db"), 1)
+    message = one_error_line(cli("db", "backup", tmp_path / "copy.db"), 1)
     assert message == f"Error: {tmp_path / 'copy.db.partial'} is a symbolic link; refusing to write through it"
     assert victim.read_text() == "precious" and not (tmp_path / "copy.db").exists()
 
 
-def test_a_planted_holder_symlink_is_not_followed(run, db, isolated_db, tmp_path):
+def test_a_planted_holder_symlink_is_not_followed(cli, db, isolated_db, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     (tmp_path / "crm.db-holder").symlink_to(victim)
-    assert run("tag", "create", "vip").returncode == 0
+    assert cli("tag", "create", "vip").exit_code == 0
     assert victim.read_text() == "precious"
 
 
 # Places and files crmctl cannot use -------------------------------------------------------
 
 
-def test_missing_directories(run, db, tmp_path):
+def test_missing_directories(cli, db, tmp_path):
     missing = tmp_path / "no" / "such" / "crm.db"
-    assert one_error_line(run("--db", missing, "contact", "count"), 1) == (
+    assert one_error_line(cli("--db", missing, "contact", "count"), 1) == (
         f"Error: no database at {missing} (run `crmctl init` first)")
     assert not missing.parent.exists()
-    assert one_error_line(run("db", "backup", missing), 1) == (
+    assert one_error_line(cli("db", "backup", missing), 1) == (
         f"Error: cannot write {missing}: no directory {missing.parent}")
 
 
-def test_files_that_are_not_crmctl_databases_are_refused_and_left_alone(run, tmp_path):
+def test_files_that_are_not_crmctl_databases_are_refused_and_left_alone(cli, tmp_path):
     foreign = tmp_path / "other-app.db"
     conn = sqlite3.connect(foreign)
     conn.execute("CREATE TABLE things (x)")
@@ -127,16 +128,16 @@ def test_files_that_are_not_crmctl_databases_are_refused_and_left_alone(run, tmp
     (tmp_path / "empty.db").write_bytes(b"")
     before = {path: digest(path) for path in cases}
     for path, message in cases.items():
-        assert one_error_line(run("--db", path, "tag", "create", "x"), 1) == message
+        assert one_error_line(cli("--db", path, "tag", "create", "x"), 1) == message
     assert {path: digest(path) for path in cases} == before
     assert not (tmp_path / "other-app.db-wal").exists()
     with sqlite3.connect(foreign) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
 
 
-def test_a_directory_as_the_database(run, tmp_path):
+def test_a_directory_as_the_database(cli, tmp_path):
     (tmp_path / "dir.db").mkdir()
-    message = one_error_line(run("--db", tmp_path / "dir.db", "contact", "count"), 1)
+    message = one_error_line(cli("--db", tmp_path / "dir.db", "contact", "count"), 1)
     assert message.startswith(f"Error: cannot open {tmp_path / 'dir.db'}")
 
 

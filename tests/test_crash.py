@@ -1,0 +1,29 @@
+"""Crash safety: real crmctl processes killed with SIGKILL at random moments — 24 kills in all,
+half of them inside the write transaction. After each: integrity_check ok, no foreign key
+orphans, and the command's effects wholly present or wholly absent. The longer run is
+benchmarks/stress_crash.py."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from crashkit import SCENARIOS, build_template, kill_once, reference
+
+KILLS = 8  # per command
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return build_template(tmp_path_factory.mktemp("crash") / "template")
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_sigkill_leaves_all_or_nothing(template, tmp_path, name):
+    ref = reference(name, template, tmp_path)
+    rng = random.Random(f"crash {name}")
+    outcomes = []
+    while outcomes.count("absent") + outcomes.count("present") < KILLS:
+        outcomes.append(kill_once(ref, template, tmp_path, rng, in_transaction=len(outcomes) % 2 == 0))
+        assert len(outcomes) < 2 * KILLS, f"the command kept finishing before the kill: {outcomes}"
+    assert "absent" in outcomes  # the kills inside the transaction cannot all have come too late
