@@ -1,0 +1,213 @@
+"""Hostile and broken input through the CLI: never a traceback, never a partial change.
+
+Rejected input exits 2 with a message that locates the problem (a caret under the filter,
+FILE:LINE:COL in a flow, `line N` / `record N` in an import) and leaves the database as it
+was. Text that is valid is plain data everywhere: stored, shown and matched exactly.
+(The library-level fuzzing is in test_query_property, test_flow_loader and test_import.)"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from flowkit import dump
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_flow_loader import mutated_flows
+from test_import import _csv_texts, _ndjson_texts, _records
+from test_query_literals import literal
+from test_query_property import expressions
+
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+HOSTILE = [
+    "'; DROP TABLE contacts; --", 'Robert"); DELETE FROM notes; --', "SELECT * FROM meta", "%", "_", "a%b_c",
+    "100%_off", "semi;colon;", "\\", "it's", 'say "hi"', "?", ":name", "$1", "NULL", "tab\there", "new\nline",
+    "cr\r\nlf", "nul\x00byte", "\u202eevil\u202c", "مرحبا بالعالم", "שלום", "Ümlaut Ω 漢字 🙂", "👩‍👩‍👧‍👦", "e\u0301",
+    "\ufeffbom", "x" * 5000,
+]
+
+
+def _invoke(cli, *args):
+    """A CliRunner call that must end in an exit code, never an exception."""
+    result = cli(*args)  # the fixture re-raises any exception other than SystemExit
+    assert "Traceback" not in result.stderr
+    return result
+
+
+# Fuzzing through the CLI ------------------------------------------------------------------
+
+_FILTER_PIECES = ["(", ")", "[", "]", ",", '"', "'", "\\", "==", "!=", "<=", "and", "or", "not", "in", "exists",
+                  "contains", "now", "- 30d", "attr(", "tags", "plan", "score", "%", "_", ";", "--", "/*", "\x00",
+                  "\n", "\u202e", "é", "9" * 25, "1e999", "DROP TABLE contacts"]
+
+
+@st.composite
+def filter_texts(draw) -> str:
+    text = draw(expressions)[0]
+    for _ in range(draw(st.integers(0, 3))):
+        cut = draw(st.integers(0, len(text)))
+        text = text[:cut] + draw(st.sampled_from(_FILTER_PIECES) | st.text(max_size=3)) + text[cut:]
+    return text
+
+
+@settings(FUZZ, max_examples=50)
+@given(text=st.one_of(filter_texts(), st.text(min_size=1, max_size=40)))
+def test_filter_text_through_the_cli(cli, people, text):
+    before = dump(people)
+    result = _invoke(cli, "note", "fuzz", "-w", text, "-q")
+    assert result.exit_code in (0, 2), result.stderr
+    if result.exit_code == 2:
+        assert dump(people) == before
+        lines = result.stderr.splitlines()
+        assert lines[0].startswith("Error: ")
+        if text.strip():  # the caret points into the expression
+            assert re.fullmatch(r"  *\^", lines[-1]), result.stderr
+
+
+@settings(FUZZ, max_examples=40)
+@given(text=st.one_of(mutated_flows(), st.text(max_size=120)))
+def test_flow_files_through_the_cli(cli, people, tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("flow") / "f.yaml"
+    path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
+    before = dump(people)
+    result = _invoke(cli, "flow", "run", path, "--yes", "-q")
+    assert result.exit_code in (0, 1, 2), result.stderr
+    if result.exit_code:
+        assert dump(people) == before
+    if result.exit_code == 2:
+        problems = [line for line in result.stderr.splitlines() if not line.startswith(" ")]
+        assert problems and all(re.match(rf"{re.escape(str(path))}:\d+:\d+: ", p) for p in problems), result.stderr
+
+
+_WHOLE_FILE = re.compile(r"is empty|file is UTF-16|cannot tell the format")
+_LOCATED = re.compile(r"\b(line|record) \d+\b")
+
+
+@settings(FUZZ, max_examples=50)
+@given(
+    fmt=st.sampled_from(["csv", "ndjson", "json"]),
+    data=st.one_of(
+        st.binary(max_size=200),
+        _csv_texts.map(str.encode),
+        _ndjson_texts.map(str.encode),
+        st.lists(_records, max_size=4).map(lambda rs: json.dumps(rs).encode()),
+    ),
+)
+def test_import_files_through_the_cli(cli, people, tmp_path_factory, fmt, data):
+    path = tmp_path_factory.mktemp("import") / f"in.{fmt}"
+    path.write_bytes(data)
+    before = dump(people)
+    result = _invoke(cli, "contact", "import", path, "-q")
+    assert result.exit_code in (0, 2), result.stderr
+    if result.exit_code == 2:
+        assert dump(people) == before
+        message = result.stderr.splitlines()
+        assert message[0].startswith("Error: ")
+        located = message[1:] if message[0].endswith("the valid ones):") else message[:1]
+        assert all(_LOCATED.search(line) or _WHOLE_FILE.search(line) for line in located
+                   if not line.startswith("  and ")), result.stderr
+
+
+# Specific hostile files -------------------------------------------------------------------
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(9))
+
+
+@pytest.mark.parametrize("command, name, content, message", [
+    ("flow", "bomb.yaml", BOMB.encode(), r"bomb\.yaml:1:\d+: .*anchor"),
+    ("flow", "huge.yaml", b"# padding\n" * 120_000, r"huge\.yaml:1:1: .*1 MiB"),
+    ("flow", "latin1.yaml", "name: caf\xe9\n".encode("latin-1"), r"latin1\.yaml:1:\d+: .*UTF-8"),
+    ("import", "latin1.csv", "email,name\na@example.com,Jos\xe9\n".encode("latin-1"),
+     r"^Error: line 2: not valid UTF-8 text"),
+    ("import", "wide.csv", b"email,bio\na@example.com," + b"x" * 200_000 + b"\n", r"^Error: line 2: .*field limit"),
+    ("import", "binary.json", bytes(range(256)) * 4, r"^Error: line 2: not valid UTF-8 text"),
+    ("import", "deep.json", b"[" * 50_000, r"^Error: line 1, column \d+: invalid JSON: nested too deeply"),
+])
+def test_hostile_files_are_refused_clearly(cli, people, tmp_path, command, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = dump(people)
+    args = ["flow", "run", path, "--yes"] if command == "flow" else ["contact", "import", path]
+    result = _invoke(cli, *args)
+    assert result.exit_code == 2, result.stderr
+    assert re.search(message, result.stderr, flags=re.M), result.stderr
+    assert dump(people) == before
+
+
+# Plain data everywhere --------------------------------------------------------------------
+
+
+def test_hostile_text_is_stored_shown_and_matched_as_given(cli, db, tmp_path):
+    records = [{"email": f"h{i}@example.com", "name": text, f"k{i} {text}": text} for i, text in enumerate(HOSTILE)]
+    (tmp_path / "hostile.ndjson").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert _invoke(cli, "contact", "import", tmp_path / "hostile.ndjson", "-q").exit_code == 0
+    listed = json.loads(_invoke(cli, "contact", "list", "--format", "json").stdout)
+    for i, (text, shown) in enumerate(zip(HOSTILE, listed)):
+        kept = text.strip()  # imports trim values; everything else is kept as it is
+        assert (shown["name"], shown["attributes"]) == (kept, {f"k{i} {text}".strip(): kept})
+        assert _invoke(cli, "note", text, "-c", f"h{i}@example.com", "-q").exit_code == 0
+        key = f"k{i} {text}".strip()
+        expression = (f"name == {literal(kept)} and attr({literal(key)}) == {literal(kept)} "
+                      f"and name startswith {literal(kept[:3])}")
+        counted = _invoke(cli, "contact", "count", "-w", expression)
+        assert (counted.exit_code, counted.stdout) == (0, "1\n"), (expression, counted.stderr)
+    notes = db.execute("SELECT body FROM notes ORDER BY contact_id").fetchall()
+    assert [n[0] for n in notes] == HOSTILE
+
+
+def test_hostile_tag_names(cli, people):
+    names = [t for t in HOSTILE if "\x00" not in t and len(t.strip()) <= 100]
+    assert _invoke(cli, "tag", "add", *names, "-c", "2", "--create", "-q").exit_code == 0
+    listed = json.loads(_invoke(cli, "tag", "list", "--format", "json").stdout)
+    assert {(t["name"], t["contacts"]) for t in listed} >= {(name.strip(), 1) for name in names}
+    every = " and ".join(f"tags contains {literal(name.strip())}" for name in names)
+    assert _invoke(cli, "contact", "count", "-w", every).stdout == "1\n"
+    assert _invoke(cli, "contact", "count", "-w", f"tags in [{literal('%')}, {literal('_')}]").stdout == "1\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["tag", "create", "nul\x00tag"], "Error: a tag name must not contain NUL\n"),
+    (["tag", "create", "x" * 101], "Error: tag name longer than 100 characters: 'xxxxxxxxxxxxxxxxxxxx'…\n"),
+    (["note", " \n\t ", "--all"], "Error: a note must not be empty\n"),
+])
+def test_hostile_text_that_cannot_be_stored_is_refused(cli, people, args, message):
+    before = dump(people)
+    result = _invoke(cli, *args)
+    assert (result.exit_code, result.stderr) == (2, message)
+    assert dump(people) == before
+
+
+def test_emails_with_wildcards_and_quotes_match_only_themselves(cli, db, tmp_path):
+    emails = ["a%b@example.com", "axxb@example.com", "a_b@example.com", "acb@example.com", "o'brien;--@example.com",
+              '"quoted"@example.com', "\u202eevil@example.com"]
+    (tmp_path / "e.ndjson").write_text("".join(json.dumps({"email": e}) + "\n" for e in emails))
+    assert _invoke(cli, "contact", "import", tmp_path / "e.ndjson", "-q").exit_code == 0
+    result = _invoke(cli, "delete", "a%b@example.com", "a_b@example.com", "o'brien;--@example.com", "--yes", "-q")
+    assert result.exit_code == 0, result.stderr
+    left = [r[0] for r in db.execute("SELECT email FROM contacts ORDER BY id")]
+    assert left == ["axxb@example.com", "acb@example.com", '"quoted"@example.com', "\u202eevil@example.com"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text('email\n"nul\x00@example.com"\n"two@@example.com"\n')
+    refused = _invoke(cli, "contact", "import", bad)
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines()[1:] == ["  line 2: invalid email 'nul\\x00@example.com'",
+                                               "  line 3: invalid email 'two@@example.com'"]
+
+
+@settings(FUZZ, max_examples=20)
+@given(texts=st.lists(st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=60).filter(str.strip),
+                      min_size=1, max_size=5))
+def test_any_text_round_trips(cli, people, tmp_path_factory, texts):
+    path = tmp_path_factory.mktemp("round") / "in.ndjson"
+    path.write_text("".join(json.dumps({"email": f"r{i}@example.com", "name": text, "bio": text}) + "\n"
+                            for i, text in enumerate(texts)))
+    result = _invoke(cli, "contact", "import", path, "-q")
+    assert result.exit_code == 0, result.stderr
+    listed = json.loads(_invoke(cli, "contact", "list", "-w", 'email endswith "@example.com" and bio exists',
+                                "--format", "json").stdout)
+    shown = {r["email"]: (r["name"], r["attributes"]["bio"]) for r in listed}
+    assert [shown[f"r{i}@example.com"] for i in range(len(texts))] == [(t.strip(), t.strip()) for t in texts]
