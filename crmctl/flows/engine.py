@@ -161,7 +161,7 @@ class _Runner:
             count = scopes.count(self.db, ready)
             if count:
                 self.report.resumed += count
-                self._run_frames(self._frames_after(wait), ready)
+                self._run_frames(self._frames_after(wait), ready, entering=False)
             scopes.drop(self.db, ready)
 
     def _enrol_new(self) -> None:
@@ -177,8 +177,9 @@ class _Runner:
         )
         self.report.matched = scopes.count(self.db, entering)
         if self.report.matched:
-            flow_sql.enrol(self.db, entering, self.flow.name, self.flow.digest, self.now, self.ctx.run_id)
-            self._run_frames([(self.flow.steps, 0)], entering)
+            # Their enrolments are written once, where each one ends up (parked or completed):
+            # nothing reads them in between, and the run is one transaction.
+            self._run_frames([(self.flow.steps, 0)], entering, entering=True)
         scopes.drop(self.db, entering)
 
     def _guard_deletes(self) -> None:
@@ -195,26 +196,32 @@ class _Runner:
 
     # Walking the steps ----------------------------------------------------------------
 
-    def _run_frames(self, frames: list[tuple[list, int]], scope: str) -> None:
-        """Run the remaining steps of each frame, innermost first; survivors complete."""
+    def _run_frames(self, frames: list[tuple[list, int]], scope: str, *, entering: bool) -> None:
+        """Run the remaining steps of each frame, innermost first; survivors complete.
+
+        `entering`: the contacts are enrolled by this run and have no active enrolment yet."""
         for steps, start in frames:
-            scope = self._run_list(steps, start, scope)
+            scope = self._run_list(steps, start, scope, entering)
         count = scopes.count(self.db, scope)
         if count:
-            flow_sql.finish(self.db, scope, self.flow.name, "completed", self.now, self.ctx.run_id)
+            if entering:
+                flow_sql.enter(self.db, scope, self.flow.name, self.flow.digest, self.now, self.ctx.run_id,
+                               state="completed")
+            else:
+                flow_sql.finish(self.db, scope, self.flow.name, "completed", self.now, self.ctx.run_id)
             self.report.completed += count
 
-    def _run_list(self, steps: list, start: int, scope: str) -> str:
+    def _run_list(self, steps: list, start: int, scope: str, entering: bool) -> str:
         """Apply steps[start:] to scope; return the scope of contacts that reach the end."""
         for step in steps[start:]:
             reached = scopes.count(self.db, scope)
             stats = self.stats[step.path]
             stats.contacts += reached
             if step.kind == "wait":
-                self._park(step, scope, reached)
+                self._park(step, scope, reached, entering)
                 return self._empty()
             if step.kind == "if":
-                scope = self._branch(step, scope, stats)
+                scope = self._branch(step, scope, stats, entering)
                 continue
             if reached:
                 result = self._act(step, scope)
@@ -224,27 +231,30 @@ class _Runner:
                 return self._empty()
         return scope
 
-    def _branch(self, step, scope: str, stats: StepStats) -> str:
+    def _branch(self, step, scope: str, stats: StepStats, entering: bool) -> str:
         condition = self._condition(step.condition)
         yes = self._scope()
         scopes.keep_where(self.db, scope, yes, condition.sql, condition.params)
         no = self._scope()
-        scopes.copy(self.db, scope, no)
-        scopes.subtract(self.db, no, yes)
+        scopes.copy_except(self.db, scope, yes, no)
         stats.extra["then"] = stats.extra.get("then", 0) + scopes.count(self.db, yes)
         stats.extra["else"] = stats.extra.get("else", 0) + scopes.count(self.db, no)
-        after_yes = self._run_list(step.then, 0, yes)
-        after_no = self._run_list(step.otherwise or [], 0, no)
+        after_yes = self._run_list(step.then, 0, yes, entering)
+        after_no = self._run_list(step.otherwise or [], 0, no, entering)
         merged = self._scope()
-        self.db.execute(f"INSERT INTO temp.{merged}(id) SELECT id FROM temp.{after_yes} "
-                        f"UNION SELECT id FROM temp.{after_no}")
+        scopes.add_scope(self.db, merged, after_yes)  # the two branches never share a contact
+        scopes.add_scope(self.db, merged, after_no)
         return merged
 
-    def _park(self, step, scope: str, reached: int) -> None:
+    def _park(self, step, scope: str, reached: int, entering: bool) -> None:
         if not reached:
             return
         due_at = clock.format_time(self.moment + timedelta(seconds=step.seconds))
-        flow_sql.park(self.db, scope, self.flow.name, step.key, due_at, self.flow.digest, self.ctx.run_id)
+        if entering:
+            flow_sql.enter(self.db, scope, self.flow.name, self.flow.digest, self.now, self.ctx.run_id,
+                           state="active", position=step.key, due_at=due_at)
+        else:
+            flow_sql.park(self.db, scope, self.flow.name, step.key, due_at, self.flow.digest, self.ctx.run_id)
         self.stats[step.path].changed += reached
         self.report.parked += reached
 

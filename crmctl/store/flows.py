@@ -101,13 +101,21 @@ def candidates(
     )
 
 
-def enrol(db: Database, scope: str, flow: str, digest: str, now: str, run_id: int) -> None:
+def enter(
+    db: Database, scope: str, flow: str, digest: str, now: str, run_id: int, *,
+    state: str, position: str | None = None, due_at: str | None = None,
+) -> None:
+    """Enrolments of contacts this run enrolled, written where they ended up: parked at a wait
+    (`active`, with position and due time) or `completed`. A finished enrolment from an
+    earlier run (re-entry) is replaced."""
+    finished_at = None if state == "active" else now
     db.execute(
-        "INSERT INTO flow_enrolments(flow, contact_id, state, digest, entered_at, run_id) "
-        f"SELECT ?, id, 'active', ?, ?, ? FROM temp.{_checked(scope)} WHERE true "
-        "ON CONFLICT(flow, contact_id) DO UPDATE SET state = 'active', position = NULL, due_at = NULL, "
-        "digest = excluded.digest, entered_at = excluded.entered_at, finished_at = NULL, run_id = excluded.run_id",
-        [flow, digest, now, run_id],
+        "INSERT INTO flow_enrolments(flow, contact_id, state, position, due_at, digest, entered_at, finished_at, "
+        f"run_id) SELECT ?, id, ?, ?, ?, ?, ?, ?, ? FROM temp.{_checked(scope)} WHERE true "
+        "ON CONFLICT(flow, contact_id) DO UPDATE SET state = excluded.state, position = excluded.position, "
+        "due_at = excluded.due_at, digest = excluded.digest, entered_at = excluded.entered_at, "
+        "finished_at = excluded.finished_at, run_id = excluded.run_id",
+        [flow, state, position, due_at, digest, now, finished_at, run_id],
     )
 
 

@@ -65,10 +65,18 @@ def copy(db: Database, source: str, target: str) -> None:
     db.execute(f"INSERT INTO temp.{_checked(target)}(id) SELECT id FROM temp.{_checked(source)}")
 
 
-def subtract(db: Database, name: str, other: str) -> None:
+def copy_except(db: Database, source: str, other: str, target: str) -> None:
+    """target := the ids of source that are not in other."""
+    create(db, target)
     db.execute(
-        f"DELETE FROM temp.{_checked(name)} WHERE id IN (SELECT id FROM temp.{_checked(other)})"
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT id FROM temp.{_checked(source)} "
+        f"WHERE id NOT IN (SELECT id FROM temp.{_checked(other)})"
     )
+
+
+def add_scope(db: Database, name: str, other: str) -> None:
+    """Add other's ids to name (which holds none of them)."""
+    db.execute(f"INSERT INTO temp.{_checked(name)}(id) SELECT id FROM temp.{_checked(other)}")
 
 
 def keep_where(db: Database, source: str, target: str, condition_sql: str, params: Sequence) -> None:
