@@ -24,14 +24,16 @@ def selection_spec(contacts, where, everyone, ignore_missing, positional=None):
     )
 
 
-def run_action(spec, act: Callable, *, label: str, dry_run: bool, fmt, quiet: bool, prompts: bool = False) -> None:
+def run_action(
+    spec, act: Callable, *, label: str, dry_run: bool, fmt, quiet: bool, prompts: bool = False, deletes: bool = False
+) -> None:
     """Resolve the selection and apply `act(db, scope, ctx)` in one transaction."""
     from crmctl import actions, selection
     from crmctl.store import transaction
 
     db = open_database()
     ctx = actions.Context.for_user()
-    with working(f"{label}…", enabled=not prompts), transaction(db, dry_run=dry_run):
+    with working(f"{label}…", enabled=not prompts), transaction(db, dry_run=dry_run, deletes_contacts=deletes):
         scope = selection.resolve(db, spec)
         result = act(db, scope, ctx)
     if result.action == "delete" and result.changed and not dry_run and not actions.erase_leftovers(db):
@@ -176,7 +178,7 @@ def delete(
     run_action(
         spec,
         lambda db, scope, ctx: actions.delete(db, scope, ctx, confirm=confirm, suppress=suppress),
-        label="delete", dry_run=dry_run, fmt=fmt, quiet=quiet, prompts=confirm is not None,
+        label="delete", dry_run=dry_run, fmt=fmt, quiet=quiet, prompts=confirm is not None, deletes=True,
     )
 
 

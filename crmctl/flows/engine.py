@@ -79,7 +79,8 @@ def run_flow(db: Database, flow, options: RunOptions) -> RunReport:
     from crmctl.store import transaction
 
     started = time.monotonic()
-    with transaction(db, dry_run=options.dry_run):
+    deletes = any(step.kind == "delete" for step in _walk(flow.steps))
+    with transaction(db, dry_run=options.dry_run, deletes_contacts=deletes):
         runner = _Runner(db, flow, options)
         report = runner.run()
         flow_sql.finish_run(db, report.run_id, report.to_dict(), _elapsed_ms(started))
