@@ -16,7 +16,7 @@ import pytest
 from bulk import add_bulk_contacts
 from conftest import crmctl_executable
 from flowkit import write_flow
-from test_flow_processes import FLOW, HOLDER
+from test_flow_processes import FLOW
 
 from crmctl.store import open_db
 
@@ -84,11 +84,22 @@ def test_flows_actions_reads_and_an_import_overlap_without_lock_errors(bulk_db, 
         assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+RAW_HOLDER = textwrap.dedent("""
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE contacts SET name = name || '!'")
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+""")
+
+
 def test_reads_and_opening_never_wait_for_the_write_lock(bulk_db, isolated_db, tmp_path):
-    bulk_db.execute("INSERT INTO meta(key, value) VALUES ('erase_pending', '1')")  # opening may not wait for it
+    # A pending erasure, which every opening process tries to finish: it must not wait for that either.
+    bulk_db.execute("INSERT INTO meta(key, value) VALUES ('erase_pending', '1')")
     bulk_db.conn.commit()
     flow = write_flow(tmp_path, FLOW)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(isolated_db), "30"], stdout=subprocess.PIPE,
+    holder = subprocess.Popen([sys.executable, "-c", RAW_HOLDER, str(isolated_db), "30"], stdout=subprocess.PIPE,
                               text=True)
     try:
         assert holder.stdout.readline() == "holding\n"
