@@ -52,7 +52,7 @@ def filter_texts(draw) -> str:
     return text
 
 
-@settings(FUZZ, max_examples=50)
+@settings(FUZZ, max_examples=40)
 @given(text=st.one_of(filter_texts(), st.text(min_size=1, max_size=40)))
 def test_filter_text_through_the_cli(cli, people, text):
     before = dump(people)
@@ -66,7 +66,7 @@ def test_filter_text_through_the_cli(cli, people, text):
             assert re.fullmatch(r"  *\^", lines[-1]), result.stderr
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=30)
 @given(text=st.one_of(mutated_flows(), st.text(max_size=120)))
 def test_flow_files_through_the_cli(cli, people, tmp_path_factory, text):
     path = tmp_path_factory.mktemp("flow") / "f.yaml"
@@ -85,7 +85,7 @@ _WHOLE_FILE = re.compile(r"is empty|file is UTF-16|cannot tell the format")
 _LOCATED = re.compile(r"\b(line|record) \d+\b")
 
 
-@settings(FUZZ, max_examples=50)
+@settings(FUZZ, max_examples=40)
 @given(
     fmt=st.sampled_from(["csv", "ndjson", "json"]),
     data=st.one_of(
@@ -198,7 +198,7 @@ def test_emails_with_wildcards_and_quotes_match_only_themselves(cli, db, tmp_pat
                                                "  line 3: invalid email 'two@@example.com'"]
 
 
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=15)
 @given(texts=st.lists(st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=60).filter(str.strip),
                       min_size=1, max_size=5))
 def test_any_text_round_trips(cli, people, tmp_path_factory, texts):
