@@ -1,7 +1,5 @@
 """The contact action commands: parse the selection, call one action, render its summary."""
 
-from __future__ import annotations
-
 from typing import Annotated, Callable, Optional
 
 import typer

@@ -1,7 +1,5 @@
 """The root command: global options, `init`, and the nouns mounted as sub-apps."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

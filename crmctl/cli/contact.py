@@ -1,7 +1,5 @@
 """`crmctl contact …`: import, list, show, count."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Optional
 

@@ -1,7 +1,5 @@
 """`crmctl db …`: online backup and integrity checks."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`crmctl flow …`: validate, run, runs, show, status."""
 
-from __future__ import annotations
-
 import json
 import sys
 from typing import Annotated, Optional

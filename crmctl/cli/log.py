@@ -1,7 +1,5 @@
 """`crmctl log`: the audit log, newest first."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

@@ -1,7 +1,5 @@
 """`crmctl tag …`: the tag catalog, plus the tag add/remove actions."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
