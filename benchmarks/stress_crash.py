@@ -1,8 +1,9 @@
 """Crash-safety stress run: hundreds of SIGKILLs of real crmctl processes (not run in CI).
 
 Each iteration copies a template database, starts one of `flow run`, `contact import` or
-`delete --suppress` on it, kills it with SIGKILL at a random moment (every other kill lands
-inside the write transaction, after the lock-holder file appears), then checks that
+`delete --suppress` on it, kills it with SIGKILL at a random moment (in turn: anywhere in the
+process's life, inside its write transaction — after the lock-holder file appears — or in the
+last third of that transaction, where the writing happens), then checks that
 `PRAGMA integrity_check` is ok, `PRAGMA foreign_key_check` is empty, and that the database is
 exactly as before the command or exactly as after an uninterrupted run. The machinery is the
 one tests/test_crash.py uses (tests/crashkit.py), so the CI test is a short run of this.
@@ -30,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from crashkit import SCENARIOS, build_template, kill_once, reference  # noqa: E402
+from crashkit import MOMENTS, SCENARIOS, build_template, kill_once, reference  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     for iteration in range(args.iterations):
         name = names[iteration % len(names)]
-        in_transaction = (iteration // len(names)) % 2 == 0
+        moment = MOMENTS[(iteration // len(names)) % len(MOMENTS)]
         try:
-            outcome = kill_once(refs[name], template, workdir, rng, in_transaction=in_transaction)
+            outcome = kill_once(refs[name], template, workdir, rng, moment=moment)
         except AssertionError as failure:
             kept = workdir / f"failed-{iteration}.db"
             for suffix in ("", "-wal", "-shm"):  # the file alone, without its WAL, is not the database

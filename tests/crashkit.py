@@ -3,7 +3,8 @@
 A scenario is one crmctl command over a copy of a template database. A reference run,
 uninterrupted, gives the database after it and how long it takes. Each trial copies the
 template, starts the command, kills it with SIGKILL at a random moment — anywhere in its life,
-or inside its write transaction (after the lock-holder file appears) — and then checks the
+inside its write transaction (after the lock-holder file appears), or late in that transaction
+where the writing happens — and then checks the
 file: integrity_check is ok, foreign_key_check is empty, and the contents are exactly the
 template's (absent) or exactly the reference's (present). Nothing in between.
 """
@@ -169,16 +170,22 @@ def reference(name: str, template: Path, workdir: Path) -> Reference:
     return Reference(args, before, after, start_s, end_s)
 
 
-def kill_once(ref: Reference, template: Path, workdir: Path, rng: random.Random, *, in_transaction: bool) -> str:
-    """One trial. Returns 'absent' or 'present' after a kill, 'finished' if the command ended first.
+MOMENTS = ("any", "transaction", "late")
+
+
+def kill_once(ref: Reference, template: Path, workdir: Path, rng: random.Random, *, moment: str) -> str:
+    """One trial, killed at a random moment of its whole life ('any'), of its write transaction
+    ('transaction'), or of the last third of that, where the writing happens ('late').
+    Returns 'absent' or 'present' after a kill, 'finished' if the command ended first.
     Raises AssertionError when the file is damaged or half-changed."""
     db = fresh_copy(template, workdir / "trial.db")
     proc = launch(ref.args, db)
-    if in_transaction:
-        wait_for_holder(proc, db, 60)
-        time.sleep(rng.uniform(0, max(ref.end_s - ref.start_s, 0.01)))
-    else:
+    if moment == "any":
         time.sleep(rng.uniform(0, ref.end_s))
+    else:
+        wait_for_holder(proc, db, 60)
+        span = max(ref.end_s - ref.start_s, 0.01)
+        time.sleep(rng.uniform(span * 2 / 3 if moment == "late" else 0, span))
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     outcome = "finished" if proc.returncode == 0 else None

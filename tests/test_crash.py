@@ -1,5 +1,5 @@
 """Crash safety: real crmctl processes killed with SIGKILL at random moments — 21 kills in all,
-half of them inside the write transaction. After each: integrity_check ok, no foreign key
+two thirds of them inside the write transaction. After each: integrity_check ok, no foreign key
 orphans, and the command's effects wholly present or wholly absent. The longer run is
 benchmarks/stress_crash.py."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from crashkit import SCENARIOS, build_template, kill_once, reference
+from crashkit import MOMENTS, SCENARIOS, build_template, kill_once, reference
 
 KILLS = 7  # per command
 
@@ -24,6 +24,6 @@ def test_sigkill_leaves_all_or_nothing(template, tmp_path, name):
     rng = random.Random(f"crash {name}")
     outcomes = []
     while outcomes.count("absent") + outcomes.count("present") < KILLS:
-        outcomes.append(kill_once(ref, template, tmp_path, rng, in_transaction=len(outcomes) % 2 == 0))
+        outcomes.append(kill_once(ref, template, tmp_path, rng, moment=MOMENTS[len(outcomes) % len(MOMENTS)]))
         assert len(outcomes) < 2 * KILLS, f"the command kept finishing before the kill: {outcomes}"
     assert "absent" in outcomes  # the kills inside the transaction cannot all have come too late
