@@ -49,7 +49,7 @@ def resolve(db: Database, spec: SelectionSpec, name: str = SELECTED) -> str:
         from crmctl.query import compile_filter
 
         condition = compile_filter(db, spec.where)
-        scopes.add_where(db, name, condition.sql, condition.params)
+        scopes.add_where(db, name, condition.sql, condition.params, condition.ids)
     return name
 
 

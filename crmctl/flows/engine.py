@@ -174,7 +174,7 @@ class _Runner:
         flow_sql.candidates(
             self.db, entering, self.flow.name, condition.sql, condition.params,
             include_blocked=self.flow.include_blocked, reentry=self.flow.reentry, cutoff=cutoff,
-            run_id=self.ctx.run_id,
+            run_id=self.ctx.run_id, ids=condition.ids,
         )
         self.report.matched = scopes.count(self.db, entering)
         if self.report.matched:

@@ -35,14 +35,21 @@ _PY_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
 }
 _MAX_SUGGESTION_KEYS = 10_000
+_GROUPED = "SELECT v.contact_id FROM conversations AS v GROUP BY v.contact_id HAVING "
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A compiled filter: `sql` is one boolean expression over alias `c`; `params` fill its `?`s."""
+    """A compiled filter: `sql` is one boolean expression over alias `c`; `params` fill its `?`s.
+
+    `ids`, when not None, is the same filter as a SELECT of contact ids (with its params),
+    for filters that only combine index-driven tests with and/or: the ids then come
+    straight from the indexes, without visiting each contact's row.
+    """
 
     sql: str
     params: list[Any] = field(default_factory=list)
+    ids: Fragment | None = None
 
 
 def compile_filter(db: Database, text: str, declared_keys: Iterable[str] = ()) -> Condition:
@@ -62,8 +69,9 @@ def compile_filter(db: Database, text: str, declared_keys: Iterable[str] = ()) -
 
     fields.check(node, text, field_exists)
     folding.register(db)
-    sql, params = _Compiler(text).node(node)
-    return Condition(sql, params)
+    compiler = _Compiler(text)
+    sql, params = compiler.node(node)
+    return Condition(sql, params, compiler.ids(node))
 
 
 def value_expression(db: Database, field_name: str, declared_keys: Iterable[str] = ()) -> Fragment:
@@ -180,6 +188,32 @@ class _Compiler:
             return self.test(Test(node.field, "==", (implied_true,), node.field.position))
         return self.test(node)
 
+    def ids(self, node: Node) -> Fragment | None:
+        """The filter as one SELECT of contact ids, or None when it negates or reads a contact's
+        own columns. Only for tests on tags, data points and conversations, and their and/or."""
+        if isinstance(node, (And, Or)):
+            parts = [self.ids(operand) for operand in node.operands]
+            if any(part is None for part in parts):
+                return None
+            # Compound operators all bind alike, left to right: a nested and/or is a subquery.
+            members = [f"SELECT * FROM ({sql})" if isinstance(operand, (And, Or)) else sql
+                       for operand, (sql, _) in zip(node.operands, parts)]
+            joiner = " INTERSECT " if isinstance(node, And) else " UNION "
+            return joiner.join(members), [p for _, ps in parts for p in ps]
+        if isinstance(node, Truth):
+            implied_true = Value("bool", True, node.field.position, "true")
+            node = Test(node.field, "==", (implied_true,), node.field.position)
+        if not isinstance(node, Test) or node.op in ("!=", "not in"):
+            return None
+        known = builtin(node.field)
+        if known is None:
+            return self.attribute_ids(node)
+        if known.kind == "tags":
+            return self.tag_ids(node)
+        if known.kind == "count":
+            return self.conversation_ids(node)
+        return None
+
     def test(self, test: Test) -> Fragment:
         # `!=` is exactly `not ==`, and `not in` exactly `not in`: a missing value satisfies both.
         if test.op in ("!=", "not in"):
@@ -241,31 +275,44 @@ class _Compiler:
         return f"({known.column} IS {'NOT ' if True in wanted else ''}NULL)", []
 
     def tags(self, test: Test) -> Fragment:
+        sql, params = self.tag_ids(test)
+        return f"(c.id IN ({sql}))", params
+
+    def tag_ids(self, test: Test) -> Fragment:
         if test.op == "exists":
-            return "(c.id IN (SELECT ct.contact_id FROM contact_tags AS ct))", []
+            return "SELECT ct.contact_id FROM contact_tags AS ct", []
         names = [folding.fold(value.value) for value in test.values]
         return (
-            "(c.id IN (SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
-            f"(SELECT t.id FROM tags AS t WHERE {folding.FOLD}(t.name) IN ({', '.join('?' * len(names))}))))",
+            "SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
+            f"(SELECT t.id FROM tags AS t WHERE {folding.FOLD}(t.name) IN ({', '.join('?' * len(names))}))",
             names,
         )
 
     def conversations(self, test: Test) -> Fragment:
-        numbers = [value.value for value in test.values]
-        if test.op == "in":
-            having = f"count(*) IN ({', '.join('?' * len(numbers))})"
-            true_at_zero = 0 in numbers
-        else:
-            having = f"count(*) {_SQL_OPERATORS[test.op]} ?"
-            true_at_zero = _PY_OPERATORS[test.op](0, numbers[0])
-        grouped = "SELECT v.contact_id FROM conversations AS v GROUP BY v.contact_id HAVING "
+        found = self.conversation_ids(test)
+        if found is not None:
+            return f"(c.id IN ({found[0]}))", found[1]
         # Contacts without conversations have no group: a test true for 0 is the complement
         # of the contacts whose group fails it.
-        if true_at_zero:
-            return f"(c.id NOT IN ({grouped}NOT ({having})))", numbers
-        return f"(c.id IN ({grouped}{having}))", numbers
+        having, numbers, _ = self._conversation_count(test)
+        return f"(c.id NOT IN ({_GROUPED}NOT ({having})))", numbers
+
+    def conversation_ids(self, test: Test) -> Fragment | None:
+        """None for a test that holds at 0 conversations (contacts without any have no group)."""
+        having, numbers, true_at_zero = self._conversation_count(test)
+        return None if true_at_zero else (f"{_GROUPED}{having}", numbers)
+
+    def _conversation_count(self, test: Test) -> tuple[str, list, bool]:
+        numbers = [value.value for value in test.values]
+        if test.op == "in":
+            return f"count(*) IN ({', '.join('?' * len(numbers))})", numbers, 0 in numbers
+        return f"count(*) {_SQL_OPERATORS[test.op]} ?", numbers, _PY_OPERATORS[test.op](0, numbers[0])
 
     def attribute(self, test: Test) -> Fragment:
+        sql, params = self.attribute_ids(test)
+        return f"(c.id IN ({sql}))", params
+
+    def attribute_ids(self, test: Test) -> Fragment:
         op = test.op
         if op == "exists":
             condition, params = "a.value IS NOT NULL", []
@@ -279,10 +326,7 @@ class _Compiler:
                 condition = "a.value = ?"
             else:
                 condition = _attribute_ordering(op, test.values[0])
-        return (
-            f"(c.id IN (SELECT a.contact_id FROM attributes AS a WHERE a.key = ? AND {condition}))",
-            [test.field.name, *params],
-        )
+        return f"SELECT a.contact_id FROM attributes AS a WHERE a.key = ? AND {condition}", [test.field.name, *params]
 
 
 def _attribute_ordering(op: str, value: Value) -> str:

@@ -80,11 +80,14 @@ def candidates(
     reentry: bool | int,
     cutoff: str | None,
     run_id: int,
+    ids: tuple | None = None,
 ) -> None:
     """target := contacts matching the condition that the flow may enrol now.
 
     Never a contact in progress, nor one this same run already moved (no second pass
-    in one run, whatever `reentry` says).
+    in one run, whatever `reentry` says). With `ids` (the condition as a SELECT of ids from
+    the indexes) the enrolled are taken away as a set first, and only the contacts left are
+    read: a second run of a finished flow reads none.
     """
     blocked = "" if include_blocked else "AND c.blocked_at IS NULL"
     if reentry is False:
@@ -93,6 +96,15 @@ def candidates(
         history, extra = "AND (e.state = 'active' OR e.run_id = ?)", [run_id]
     else:
         history, extra = "AND (e.state = 'active' OR e.run_id = ? OR e.finished_at > ?)", [run_id, cutoff]
+    if ids is not None:
+        ids_sql, ids_params = ids
+        db.execute(
+            f"INSERT INTO temp.{_checked(target)}(id) SELECT c.id FROM (SELECT * FROM ({ids_sql}) "
+            f"EXCEPT SELECT e.contact_id FROM flow_enrolments AS e WHERE e.flow = ? {history}) AS x "
+            f"CROSS JOIN contacts AS c ON c.id = x.contact_id WHERE true {blocked} ORDER BY c.id",
+            [*ids_params, flow, *extra],
+        )
+        return
     db.execute(
         f"INSERT INTO temp.{_checked(target)}(id) SELECT c.id FROM contacts AS c "
         f"WHERE ({condition_sql}) {blocked} AND NOT EXISTS (SELECT 1 FROM flow_enrolments AS e "

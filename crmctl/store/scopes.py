@@ -51,8 +51,16 @@ def add_all(db: Database, name: str) -> None:
     db.execute(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT id FROM contacts ORDER BY id")
 
 
-def add_where(db: Database, name: str, condition_sql: str, params: Sequence) -> None:
-    """condition_sql is compiled by the filter language: parameterised, over alias `c`."""
+def add_where(db: Database, name: str, condition_sql: str, params: Sequence, ids: tuple | None = None) -> None:
+    """condition_sql is compiled by the filter language: parameterised, over alias `c`.
+
+    `ids` is the same filter as a SELECT of contact ids from the tag, data point and
+    conversation indexes, when it has one: used instead, it never reads the contacts' rows
+    (their ids there always name a contact: foreign keys are enforced on every write)."""
+    if ids is not None:
+        sql, ids_params = ids
+        db.execute(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT * FROM ({sql})", list(ids_params))
+        return
     db.execute(
         f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) "
         f"SELECT c.id FROM contacts AS c WHERE {condition_sql} ORDER BY c.id",
