@@ -113,11 +113,10 @@ def list_contacts(
     spec = selection_spec(contact, where, everyone, ignore_missing)
     if not spec.is_empty and not everyone:
         scope = selection.resolve(db, spec)
-    lines = reads.record_lines(db, scope, limit)
     if fmt in (opt.ListFormat.ndjson, opt.ListFormat.json):
-        emit_raw_json_lines(lines, fmt)
+        emit_raw_json_lines(reads.record_batches(db, scope, limit), fmt)
         return
-    records = (json.loads(line) for line in lines)
+    records = (json.loads(line) for line in reads.record_lines(db, scope, limit))
     if fmt is opt.ListFormat.csv:
         columns = reads.BUILTIN_COLUMNS + reads.attribute_keys(db, scope)
         emit_records(records, fmt, columns, flatten=_flatten)

@@ -39,20 +39,21 @@ def emit_records(
     out.flush()
 
 
-def emit_raw_json_lines(lines: Iterable[str], fmt: ListFormat) -> None:
-    """Lines that are already JSON objects (built by SQLite) — the fast path for exports."""
+def emit_raw_json_lines(batches: Iterable[list[str]], fmt: ListFormat) -> None:
+    """Lists of lines that are already JSON objects (built by SQLite) — the fast path for
+    exports: one write per list, nothing per record."""
     out = sys.stdout
     if fmt is ListFormat.ndjson:
-        for line in lines:
-            out.write(line)
-            out.write("\n")
+        for batch in batches:
+            if batch:
+                out.write("\n".join(batch) + "\n")
     else:
         out.write("[")
         first = True
-        for line in lines:
-            out.write("\n" if first else ",\n")
-            out.write(line)
-            first = False
+        for batch in batches:
+            if batch:
+                out.write(("\n" if first else ",\n") + ",\n".join(batch))
+                first = False
         out.write("\n]\n" if not first else "]\n")
     out.flush()
 

@@ -28,6 +28,14 @@ BUILTIN_COLUMNS = ["id", "email", "name", "phone", "user_id", "created_at", "las
 
 def record_lines(db: Database, scope: str | None = None, limit: int | None = None) -> Iterator[str]:
     """JSON text of each contact in id order; all contacts, or those of a scope."""
+    for batch in record_batches(db, scope, limit):
+        yield from batch
+
+
+def record_batches(
+    db: Database, scope: str | None = None, limit: int | None = None, size: int = 1000
+) -> Iterator[list[str]]:
+    """record_lines, a list of up to `size` lines at a time (no Python work per contact)."""
     source = "contacts AS c"
     if scope is not None:
         source = f"temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id"
@@ -36,8 +44,9 @@ def record_lines(db: Database, scope: str | None = None, limit: int | None = Non
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    for (line,) in db.execute(sql, params):
-        yield line
+    cursor = db.execute(sql, params)
+    while rows := cursor.fetchmany(size):
+        yield [line for (line,) in rows]
 
 
 def attribute_keys(db: Database, scope: str | None = None) -> list[str]:
