@@ -76,3 +76,12 @@ def test_tag_names_unique_without_regard_to_case(db):
     db.execute("INSERT INTO tags(name, created_at) VALUES ('VIP', 'x')")
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("INSERT INTO tags(name, created_at) VALUES ('vip', 'x')")
+
+
+def test_lock_holder_note_keeps_no_personal_data():
+    from crmctl.store.holder import command_line
+
+    assert command_line(["note", "divorced", "-c", "ada@example.com"]) == "crmctl note … -c …"
+    assert command_line(["--db", "/srv/crm.db", "flow", "run", "flows/a.yaml", "--yes"]) == (
+        "crmctl --db /srv/crm.db flow run flows/a.yaml --yes")
+    assert command_line(["tag", "add", "vip", "-w", "name == 'Ada'"]) == "crmctl tag add … -w …"

@@ -15,13 +15,26 @@ def holder_file(db_file: str) -> Path:
     return Path(db_file + "-holder")
 
 
-_PLAIN = re.compile(r"[A-Za-z0-9_.,:/=+-]{1,80}")
+_FLAG = re.compile(r"--?[a-z][a-z-]*")
+_FILE = re.compile(r"[\w./-]{1,120}\.(ya?ml|csv|json|ndjson|jsonl|db)")
+_GROUPS = {"contact", "tag", "flow", "db"}
 
 
 def command_line(argv: list[str]) -> str:
-    """The command, without personal data: an argument that is not a plain word (an email,
-    a note, a filter) is shown as `…`. The file outlives a killed process."""
-    words = [word if _PLAIN.fullmatch(word) else "…" for word in argv]
+    """The command without personal data: the command words, flags, file names and ids are
+    kept; anything else (an email, a note, a filter, a tag) is shown as `…`. The file
+    outlives a killed process, so it must not keep what a delete erases."""
+    words: list[str] = []
+    command: list[str] = []
+    for word in argv:
+        wanted = 2 if command[:1] and command[0] in _GROUPS else 1
+        if _FLAG.fullmatch(word) or _FILE.fullmatch(word) or word.isdigit():
+            words.append(word)
+        elif len(command) < wanted and word.isalpha() and word.islower():
+            command.append(word)
+            words.append(word)
+        else:
+            words.append("…")
     return " ".join(["crmctl", *words])[:200]
 
 
