@@ -490,3 +490,16 @@ def test_hostile_input_only_ever_raises_invalid_input(db, fmt, data, skip_invali
         load(db, data, "-", fmt=fmt, skip_invalid=skip_invalid)
     except InvalidInput:
         assert dump(db) == before
+
+
+def test_reimport_that_changes_nothing_writes_no_audit_entry(tmp_path):
+    from crmctl.importer import import_contacts
+    from crmctl.store import open_db, transaction
+
+    db = open_db(tmp_path / "again.db", create=True)
+    source = tmp_path / "c.csv"
+    source.write_text("email,name\nada@example.com,Ada\n")
+    for _ in range(2):
+        with open(source, "rb") as stream, transaction(db):
+            import_contacts(db, stream, filename=str(source), actor="t")
+    assert [r[0] for r in db.execute("SELECT action FROM audit")] == ["import"]

@@ -356,7 +356,10 @@ def counts(db: Database) -> tuple[int, int, int]:
 
 
 def record_audit(db: Database, outcome: Outcome, *, now: str, actor: str, rejected: int) -> None:
-    """One entry with counts only, linked to the inserted and changed contacts' ids."""
+    """One entry with counts only, linked to the inserted and changed contacts' ids.
+    An import that changed nothing writes nothing, like every other command."""
+    if not outcome.inserted and not outcome.updated:
+        return
     scopes.create(db, TOUCHED)
     db.execute(
         f"INSERT INTO temp.{TOUCHED}(id) SELECT contact_id FROM temp.import_rows AS r WHERE {_WRITTEN}"
