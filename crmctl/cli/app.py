@@ -1,17 +1,93 @@
-"""The root command: global options, `init`, and the nouns mounted as sub-apps."""
+"""The root command: global options, `init`, and the nouns mounted as sub-apps.
 
+The nouns and action commands are loaded when they are looked up, so a run imports and
+builds only the command it runs (`crmctl --version` none of them); help and listings of
+all commands load them all.
+"""
+
+import importlib
+from collections.abc import Iterator, MutableMapping
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from crmctl import __version__
-from crmctl.cli import actions, contact, db, flow, log, tag
 from crmctl.cli.guard import guarded
 from crmctl.cli.render import note_on_stderr
 from crmctl.cli.state import database_path, open_database, options
 
+# name -> (module, attribute): a Typer app mounted as a group, or a command function.
+# In this order in `crmctl --help`, after `init`.
+LAZY_COMMANDS = {
+    "note": ("crmctl.cli.actions", "note"),
+    "block": ("crmctl.cli.actions", "block"),
+    "unblock": ("crmctl.cli.actions", "unblock"),
+    "delete": ("crmctl.cli.actions", "delete"),
+    "log": ("crmctl.cli.log", "log"),
+    "contact": ("crmctl.cli.contact", "app"),
+    "tag": ("crmctl.cli.tag", "app"),
+    "flow": ("crmctl.cli.flow", "app"),
+    "db": ("crmctl.cli.db", "app"),
+}
+
+
+class _LazyCommands(MutableMapping):
+    """The root's commands: built ones, and the LAZY_COMMANDS built on first lookup."""
+
+    def __init__(self, built: dict, lazy: dict[str, tuple[str, str]]):
+        self._built = dict(built)
+        self._lazy = dict(lazy)
+
+    def __getitem__(self, name: str):
+        if name not in self._built and name in self._lazy:
+            self._built[name] = _build(name, *self._lazy.pop(name))
+        return self._built[name]
+
+    def __setitem__(self, name: str, command) -> None:
+        self._lazy.pop(name, None)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if self._lazy.pop(name, None) is None:
+            del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from list(self._built)
+        yield from list(self._lazy)
+
+    def __len__(self) -> int:
+        return len(self._built) + len(self._lazy)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._built or name in self._lazy
+
+
+def _build(name: str, module: str, attribute: str):
+    """Build one command exactly as it would be built under the root: mounted on a holder app
+    (no completion options, a callback so it stays a group) and taken out again."""
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer(add_completion=False)
+    holder.callback()(_holder_callback)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_command(holder).commands[name]
+
+
+def _holder_callback() -> None:
+    pass
+
+
+class _RootGroup(TyperGroup):
+    def __init__(self, *, commands=None, **attrs):
+        super().__init__(commands=_LazyCommands(commands or {}, LAZY_COMMANDS), **attrs)
+
+
 app = typer.Typer(
     name="crmctl",
+    cls=_RootGroup,
     help="CRM maintenance from the command line: contact actions, segments and cron-safe flows.",
     no_args_is_help=True,
     # Locals in a CRM traceback would hold personal data.
@@ -56,13 +132,3 @@ def init(
     if not quiet:
         note_on_stderr(message)
 
-
-app.add_typer(contact.app, name="contact")
-app.add_typer(tag.app, name="tag")
-app.add_typer(flow.app, name="flow")
-app.add_typer(db.app, name="db")
-app.command("note")(actions.note)
-app.command("block")(actions.block)
-app.command("unblock")(actions.unblock)
-app.command("delete")(actions.delete)
-app.command("log")(log.log)

@@ -38,10 +38,11 @@ def create(names: Names, quiet: opt.Quiet = False) -> None:
 @guarded
 def list_tags(fmt: opt.Listing = opt.ListFormat.table) -> None:
     """List the tag catalog with each tag's contact count."""
-    from crmctl import catalog
+    # A read: straight to the store, without the catalog's write side (crmctl.actions).
+    from crmctl.store import tags as tag_sql
 
     db = open_database()
-    rows = ({"name": r["name"], "contacts": r["contacts"]} for r in catalog.listing(db))
+    rows = ({"name": r["name"], "contacts": r["contacts"]} for r in tag_sql.listing(db))
     emit_records(rows, fmt, ["name", "contacts"], title="Tags")
 
 

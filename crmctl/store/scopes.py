@@ -59,7 +59,7 @@ def add_where(db: Database, name: str, condition_sql: str, params: Sequence, ids
     (their ids there always name a contact: foreign keys are enforced on every write)."""
     if ids is not None:
         sql, ids_params = ids
-        db.execute(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT * FROM ({sql})", list(ids_params))
+        db.execute(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT * FROM ({sql}) ORDER BY 1", list(ids_params))
         return
     db.execute(
         f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) "
