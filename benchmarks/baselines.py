@@ -176,6 +176,57 @@ def list_ndjson(db: str) -> None:
     sys.stderr.write(f'{{"selected": {rows}, "changed": 0}}\n')
 
 
+HEAD = """
+SELECT c.id, json_object(
+    'id', c.id, 'email', c.email, 'name', c.name, 'phone', c.phone, 'user_id', c.user_id,
+    'created_at', c.created_at, 'last_seen_at', c.last_seen_at,
+    'blocked', json(CASE WHEN c.blocked_at IS NULL THEN 'false' ELSE 'true' END))
+FROM contacts AS c ORDER BY c.id
+"""
+
+
+def list_merged(db: str) -> None:
+    """The same export from three streams in id order, merged in Python: each contact's
+    columns as a JSON object, its tag links by the contact index, its data points in key
+    order, each value JSON-quoted by SQLite. Byte for byte the output of list_ndjson."""
+    conn = connect(db)
+    quoted = {tag_id: (rank, text) for rank, (tag_id, text) in enumerate(
+        conn.execute("SELECT id, json_quote(name) FROM tags ORDER BY name COLLATE NOCASE"))}
+    links = _rows(conn.execute("SELECT contact_id, tag_id FROM contact_tags INDEXED BY contact_tags_contact "
+                               "ORDER BY contact_id"))
+    points = _rows(conn.execute("SELECT contact_id, json_quote(key) || ':' || json_quote(value) FROM attributes "
+                                "ORDER BY contact_id, key"))
+    end = (1 << 63, None)
+    link, point = next(links, end), next(points, end)
+    out, rows = sys.stdout, 0
+    cursor = conn.execute(HEAD)
+    while batch := cursor.fetchmany(1000):
+        lines = []
+        for contact_id, head in batch:
+            tags = []
+            while link[0] == contact_id:
+                tags.append(quoted[link[1]])
+                link = next(links, end)
+            if len(tags) > 1:
+                tags.sort()
+            attributes = []
+            while point[0] == contact_id:
+                attributes.append(point[1])
+                point = next(points, end)
+            lines.append(f'{head[:-1]},"tags":[{",".join(text for _, text in tags)}],'
+                         f'"attributes":{{{",".join(attributes)}}}}}')
+        out.write("\n".join(lines))
+        out.write("\n")
+        rows += len(batch)
+    out.flush()
+    sys.stderr.write(f'{{"selected": {rows}, "changed": 0}}\n')
+
+
+def _rows(cursor):
+    while batch := cursor.fetchmany(2000):
+        yield from batch
+
+
 def count_tag(db: str, tag: str) -> None:
     conn = connect(db)
     (n,) = conn.execute(
@@ -379,6 +430,7 @@ OPERATIONS = {
     "delete": lambda a: delete(a.db, a.scale),
     "delete-secure": lambda a: delete(a.db, a.scale, secure=True),
     "list": lambda a: list_ndjson(a.db),
+    "list-merged": lambda a: list_merged(a.db),
     "count-tag": lambda a: count_tag(a.db, a.arg or "vip"),
     "flow": lambda a: flow_steps(a.db, a.scale),
     "flow-rerun": lambda a: flow_rerun(a.db, a.scale),

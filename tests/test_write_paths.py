@@ -64,3 +64,18 @@ def test_enrolments_are_written_where_contacts_end_up(cli, db, tmp_path):
     rows = db.execute("SELECT contact_id, state, run_id FROM flow_enrolments ORDER BY contact_id").fetchall()
     assert rows == [(1, "active", run_id), (2, "active", run_id), (3, "completed", again["run_id"]),
                     (4, "completed", again["run_id"])]
+
+
+def test_a_delete_in_slices_removes_exactly_the_scope_and_cascades(db):
+    from crmctl.store import contacts as contact_sql
+    from crmctl.store import scopes
+
+    add_contacts(db, [{"email": f"s{i}@example.com", "tags": ["t"], "attributes": {"k": i}} for i in range(1, 41)])
+    doomed = list(range(3, 40, 3))
+    scopes.create(db, "doomed")
+    db.conn.executemany("INSERT INTO temp.doomed(id) VALUES (?)", [(i,) for i in doomed])
+    contact_sql.delete(db, "doomed", slice_size=4)
+    left = [r[0] for r in db.execute("SELECT id FROM contacts ORDER BY id")]
+    assert left == [i for i in range(1, 41) if i not in doomed]
+    for table in ("attributes", "contact_tags"):
+        assert [r[0] for r in db.execute(f"SELECT DISTINCT contact_id FROM {table} ORDER BY 1")] == left

@@ -79,7 +79,28 @@ def write_attributes(db: Database, scope: str, values: dict[str, Any]) -> None:
             )
 
 
-def delete(db: Database, scope: str) -> None:
-    """Foreign keys cascade to attributes, tag links, notes, conversations and messages."""
-    db.execute(f"DELETE FROM contacts WHERE id IN (SELECT id FROM temp.{_checked(scope)})")
+DELETE_SLICE = 50_000
+
+
+def delete(db: Database, scope: str, slice_size: int = DELETE_SLICE) -> None:
+    """Foreign keys cascade to attributes, tag links, notes, conversations and messages.
+
+    One statement per slice of the scope (a range of ids): SQLite first lists every row a
+    cascading DELETE will remove, so one statement for a million contacts holds a million
+    row ids in memory; slices keep that bounded, whatever the scope's size."""
+    scope = _checked(scope)
+    after: int | None = None  # the slices so far took every id up to this one
+    while True:
+        lower, lower_params = ("id > ?", [after]) if after is not None else ("true", [])
+        last = db.execute(
+            f"SELECT id FROM temp.{scope} WHERE {lower} ORDER BY id LIMIT 1 OFFSET ?", [*lower_params, slice_size - 1]
+        ).fetchone()
+        upper, upper_params = ("id <= ?", [last[0]]) if last is not None else ("true", [])
+        db.execute(
+            f"DELETE FROM contacts WHERE id IN (SELECT id FROM temp.{scope} WHERE {lower} AND {upper})",
+            [*lower_params, *upper_params],
+        )
+        if last is None:
+            return
+        after = last[0]
 
