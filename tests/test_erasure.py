@@ -241,6 +241,8 @@ def test_the_lock_holder_file_names_the_command_without_personal_data():
 
     assert command_line(["delete", "ada@example.com", "--yes"]) == "crmctl delete … --yes"
     assert command_line(["note", "Called Ada about the invoice", "-c", "42"]) == "crmctl note … -c 42"
-    assert command_line(["-w", 'email == "ada@example.com"', "tag", "add", "vip"]) == "crmctl -w … tag add vip"
+    # Tag names are redacted too: a tag such as "divorced" can say something about a person.
+    assert command_line(["-w", 'email == "ada@example.com"', "tag", "add", "vip"]) == "crmctl -w … tag add …"
+    assert command_line(["note", "divorced", "-c", "42"]) == "crmctl note … -c 42"
     assert command_line(["--db", "/srv/crm/crm.db", "flow", "run", "/srv/flows/a.yaml"]) == (
         "crmctl --db /srv/crm/crm.db flow run /srv/flows/a.yaml")
