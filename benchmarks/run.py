@@ -9,7 +9,7 @@ every operation as a fresh `crmctl` process, start-up included, next to its base
 same database file, alternating which side goes first. It reports the median wall time,
 the work (wall time minus the side's own start-up: `crmctl --version` for crmctl,
 `python -c "import sqlite3"` for the baseline), their ratio, and each process's peak RSS
-(from wait4's rusage of that very child), and checks that both sides changed the same
+(`/usr/bin/time -f %M` of that very child), and checks that both sides changed the same
 number of contacts. Results go to OUT/results.json and OUT/results.md.
 
 Run it with the virtualenv's python: `crmctl` is taken from beside sys.executable.
@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE))
 import generate  # noqa: E402  (benchmarks/generate.py)
 import table  # noqa: E402  (benchmarks/table.py)
 
+TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None  # GNU time, for peak RSS
 NOW = "2026-11-01T12:00:00Z"            # CRMCTL_NOW for every measured command
 DURABLE_SEED_AT = "2026-10-29T11:00:00Z"  # 10k parked, due 2026-11-01T11:00 (before NOW)
 DURABLE_ENROL_AT = "2026-10-31T12:00:00Z"  # 90k more parked, due 2026-11-03T12:00 (after NOW)
@@ -114,22 +115,33 @@ class Bench:
     # Processes -------------------------------------------------------------------------
 
     def spawn(self, argv: list[str], *, env: dict | None = None, stdout: Path | None = None) -> Sample:
-        """Run one fresh child; its own peak RSS comes from wait4's rusage."""
+        """Run one fresh child and measure its wall time and its own peak RSS.
+
+        The RSS comes from `/usr/bin/time -f %M` when there is one: Linux carries a process's
+        high-water mark across exec, so the rusage of a child forked from this (larger)
+        Python process would report this process's size for small children. Without it,
+        wait4's rusage of the child is used (an upper bound for small children)."""
         out_path = stdout or self.out / "child.out"
         err_path = self.out / "child.err"
+        rss_path = self.out / "child.rss"
+        measured = [TIME, "-f", "%M", "-o", str(rss_path), *argv] if TIME else argv
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             started = time.perf_counter()
-            child = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env or self.env)
+            child = subprocess.Popen(measured, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env or self.env)
             _, status, usage = os.wait4(child.pid, 0)
             wall = time.perf_counter() - started
             child.returncode = os.waitstatus_to_exitcode(status)
+        rss_kib = usage.ru_maxrss
+        if TIME:
+            reported = rss_path.read_text().split()
+            rss_kib = int(reported[-1]) if reported and reported[-1].isdigit() else rss_kib
         text = out_path.read_text(errors="replace") if stdout is None else ""
         errors = err_path.read_text(errors="replace")
-        self.log.write(f"{wall:8.3f}s {usage.ru_maxrss / 1024:6.1f}MiB rc={child.returncode} {' '.join(argv)}\n")
+        self.log.write(f"{wall:8.3f}s {rss_kib / 1024:6.1f}MiB rc={child.returncode} {' '.join(argv)}\n")
         self.log.flush()
         if child.returncode != 0:
             raise SystemExit(f"failed ({child.returncode}): {' '.join(argv)}\n{errors}")
-        return Sample(wall, usage.ru_maxrss / 1024, text, errors)
+        return Sample(wall, rss_kib / 1024, text, errors)
 
     def cli(self, db: Path, *args: str, env: dict | None = None) -> Sample:
         return self.spawn([self.crmctl, "--db", str(db), *args], env=env)
@@ -338,8 +350,10 @@ class Bench:
         for name in ("version", "tag_list"):
             result[name]["ratio_to_floor"] = result[name]["median_s"] / result["floor"]["median_s"]
             result[name]["met"] = result[name]["ratio_to_floor"] <= STARTUP_RATIO
-        result["commands"] = {name: " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
-                              for name, argv in commands.items()}
+        result["commands"] = {
+            name: " ".join(Path(a).name if i == 0 else "EMPTY.db" if a == str(empty) else a for i, a in enumerate(argv))
+            for name, argv in commands.items()
+        }
         return result
 
     # Results ---------------------------------------------------------------------------
@@ -365,9 +379,13 @@ class Bench:
         rss_limit = STREAM_RSS_MIB if op.group in ("import", "list") else ACTION_RSS_MIB
         entry["rss_limit_mib"] = rss_limit
         rss_ok = op.crmctl.rss <= rss_limit
-        if op.group in ("bulk", "scale"):
+        if op.group == "bulk":
             entry["target"] = f"work ≤ {BULK_RATIO}× baseline; RSS ≤ {rss_limit} MiB"
             entry["met"] = ratio <= BULK_RATIO and rss_ok
+        elif op.group == "scale":
+            # The issue's ratio targets are for 100k matches; at 1M the target is memory.
+            entry["target"] = f"RSS ≤ {rss_limit} MiB (ratio for information)"
+            entry["met"] = rss_ok
         elif op.group == "flow":
             entry["target"] = f"work ≤ {FLOW_RATIO}× sum of step baselines; RSS ≤ {rss_limit} MiB"
             entry["met"] = ratio <= FLOW_RATIO and rss_ok
