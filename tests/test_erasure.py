@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from bulk import add_bulk_contacts
-from conftest import add_contacts, crmctl_executable
+from conftest import add_contacts
 from flowkit import dump, write_flow
 
 from crmctl.store import open_db
