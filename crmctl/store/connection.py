@@ -10,7 +10,7 @@ from typing import Iterator
 
 from sqlite_utils import Database
 
-from crmctl.errors import DatabaseError, InvalidInput, LockTimeout
+from crmctl.errors import DatabaseError, LockTimeout
 from crmctl.store import erasure, holder
 from crmctl.store.files import create_private_file
 
@@ -194,9 +194,3 @@ def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     if "readonly" in text:
         return DatabaseError(f"{_file_of(db)} is read-only: crmctl needs to write to it")
     return DatabaseError(text)
-
-
-def require_text(value: str, what: str) -> str:
-    if not value.strip():
-        raise InvalidInput(f"{what} must not be empty")
-    return value

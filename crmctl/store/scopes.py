@@ -97,12 +97,6 @@ def keep_where(db: Database, source: str, target: str, condition_sql: str, param
     )
 
 
-def drop_blocked(db: Database, name: str) -> None:
-    db.execute(
-        f"DELETE FROM temp.{_checked(name)} WHERE id IN "
-        "(SELECT id FROM contacts WHERE blocked_at IS NOT NULL)"
-    )
-
 
 # Identifiers (ids and emails given on the command line or stdin) --------------------------
 

@@ -44,12 +44,6 @@ def rename(db: Database, tag_id: int, new_name: str) -> None:
     db.execute("UPDATE tags SET name = ? WHERE id = ?", [new_name, tag_id])
 
 
-def link_count(db: Database, tag_ids: list[int]) -> int:
-    marks = ",".join("?" * len(tag_ids))
-    return db.execute(
-        f"SELECT count(DISTINCT contact_id) FROM contact_tags WHERE tag_id IN ({marks})", tag_ids
-    ).fetchone()[0]
-
 
 def tagged_contacts(db: Database, tag_ids: list[int], target: str) -> None:
     """target := every contact holding any of tag_ids."""
