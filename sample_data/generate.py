@@ -175,7 +175,7 @@ class _Maker:
                               *(self.below(100) for _ in range(4)))
 
     def last_seen(self, created: int) -> int | None:
-        rng, roll = self.rng, self.rng.random()
+        roll = self.rng.random()
         if roll < 0.10:
             return None
         if roll < 0.45:  # active in the last month
