@@ -13,19 +13,8 @@ import time
 import pytest
 from bulk import add_bulk_contacts
 from conftest import crmctl_executable
+from crashkit import FLOW
 from flowkit import write_flow
-
-FLOW = """
-    name: big
-    match: 'plan == "trial"'
-    steps:
-      - tag_add: churned
-      - note: "hello {{ contact.name }}"
-      - set: {stage: one}
-      - if: 'score > 50'
-        then: [{tag_add: vip}]
-        else: [{tag_add: winback}]
-"""
 
 WAITING = """
     name: waiting

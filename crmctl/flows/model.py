@@ -29,7 +29,6 @@ DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 DURATION_MAX_SECONDS = 3650 * 86400  # ten years: later than that is a mistake, and overflows dates
 DURATION_RULE = "a duration like 30m, 12h, 3d or 2w"
 
-TAG_NAME_MAX = 100  # as crmctl.actions.TAG_NAME_MAX
 
 
 def parse_duration(text: str) -> int:
@@ -253,19 +252,14 @@ def _tag_list(value: Any) -> Any:
 
 
 def _check_tags(names: list[str]) -> list[str]:
-    cleaned, seen = [], set()
-    for raw in names:
-        name = raw.strip()
-        if not name:
-            raise ValueError("a tag name must not be empty")
-        if len(name) > TAG_NAME_MAX:
-            raise ValueError(f"tag name longer than {TAG_NAME_MAX} characters")
-        if "\x00" in name:
-            raise ValueError("a tag name must not contain NUL")
-        if name.lower() not in seen:
-            seen.add(name.lower())
-            cleaned.append(name)
-    return cleaned
+    """The same tag-name rule as the CLI's, raised as ValueError for pydantic."""
+    from crmctl.actions import clean_tag_names
+    from crmctl.errors import InvalidInput
+
+    try:
+        return clean_tag_names(names)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
 
 
 class TagAddStep(_StepModel):
