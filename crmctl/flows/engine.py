@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from crmctl import actions, clock
 from crmctl.errors import Refused
+from crmctl.flows import checked
 from crmctl.store import flows as flow_sql
 from crmctl.store import scopes
 
@@ -109,6 +110,7 @@ class _Runner:
 
     def run(self) -> RunReport:
         flow_sql.remember_definition(self.db, self.flow.name, self.flow.digest, self.flow.text, self.now)
+        checked.remember(self.db, self.flow, self.now)
         run_id = flow_sql.start_run(self.db, self.flow.name, self.flow.digest, self.flow.source, self.now,
                                     self.options.dry_run)
         self.report.run_id = run_id

@@ -13,46 +13,27 @@ every problem in a file is reported, not just the first:
    documents. A syntax error is the only problem reported, since nothing after it parses.
    Keys must be text; a duplicate key is a problem (the first value is kept for checking).
 2. Schema. The top level and each step are checked by the pydantic models of
-   `crmctl.flows.model` (unknown keys forbidden, strict types). Each error's `loc` is
+   `crmctl.flows.schema` (unknown keys forbidden, strict types). Each error's `loc` is
    mapped back to the nearest node that has a position.
 3. Meaning. `match`, `exit_when` and every `if` parse as filters (with a db, their fields
    exist); note placeholders are well formed (with a db, they name a field); `set` names
    no built-in field; nothing follows a delete; step ids are unique. Durations are
    checked in stage 2.
+
+Stages 1 to 3 live in `crmctl.flows.checker`. With a database, `load_flow` first asks
+`crmctl.flows.checked` whether this exact text already passed them in a real run of this
+version of crmctl; if so, only the checks that depend on the database are repeated.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
-from typing import Any, Optional
+from typing import Optional
 
-import yaml
-from pydantic import ValidationError
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-from crmctl.errors import FilterError, FlowInvalid, InvalidInput
-from crmctl.flows.model import (
-    declared_keys_of,
-    BARE_WORDS,
-    STEP_KINDS,
-    STEP_MODELS,
-    Flow,
-    FlowHead,
-    Step,
-    digest_of,
-)
+from crmctl.errors import FlowInvalid
+from crmctl.flows.model import Flow
 
 MAX_BYTES = 1024 * 1024
-MAX_DEPTH = 64
-MAX_NODES = 10_000
-
-_TAG = "tag:yaml.org,2002:"
-_PLAIN_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
-_MERGE = _TAG + "merge"
-
-Loc = tuple  # a path into the document: ("steps", 2, "then", 0, "tag_add")
 
 
 # The public interface ---------------------------------------------------------------------
@@ -60,20 +41,37 @@ Loc = tuple  # a path into the document: ("steps", 2, "then", 0, "tag_add")
 
 def load_flow(path: str, db=None) -> Flow:
     """Read, check and return the flow at `path`; raises FlowInvalid listing every problem."""
-    problems, flow = _check_path(path, db)
-    if problems or flow is None:
+    problems, source, text = _read(path)
+    if problems:
         raise FlowInvalid(problems)
-    return flow
+    if db is not None:
+        from crmctl.flows import checked
+
+        flow = checked.recall(db, source, text)
+        if flow is not None:
+            return flow
+    return _from_text(source, text, db)
 
 
 def validate_file(path: str, db=None) -> list[str]:
-    """Every problem in the flow file at `path`, as `FILE:LINE:COL: message` lines."""
-    return _check_path(path, db)[0]
+    """Every problem in the flow file at `path`, as `FILE:LINE:COL: message` lines (never cached)."""
+    problems, source, text = _read(path)
+    if problems:
+        return problems
+    from crmctl.flows.checker import check_text
+
+    return check_text(source, text, db)[0]
 
 
 def parse_flow(text: str, source: str = "<flow>", db=None) -> Flow:
     """As load_flow, from text already in hand (e.g. a definition kept in the database)."""
-    problems, flow = _Checker(source, text, db).run()
+    return _from_text(source, text, db)
+
+
+def _from_text(source: str, text: str, db) -> Flow:
+    from crmctl.flows.checker import check_text
+
+    problems, flow = check_text(source, text, db)
     if problems or flow is None:
         raise FlowInvalid(problems)
     return flow
@@ -82,17 +80,18 @@ def parse_flow(text: str, source: str = "<flow>", db=None) -> Flow:
 # Stage 0: the file ------------------------------------------------------------------------
 
 
-def _check_path(path: str, db) -> tuple[list[str], Optional[Flow]]:
+def _read(path: str) -> tuple[list[str], str, Optional[str]]:
+    """([], source, text) for a readable UTF-8 file of at most 1 MiB, else ([problem], source, None)."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as stream:
             raw = stream.read(MAX_BYTES + 1)
     except OSError as exc:
-        return [f"{source}: cannot read: {exc.strerror or exc}"], None
+        return [f"{source}: cannot read: {exc.strerror or exc}"], source, None
     except ValueError as exc:  # e.g. a NUL in the path
-        return [f"{source}: cannot read: {exc}"], None
+        return [f"{source}: cannot read: {exc}"], source, None
     if len(raw) > MAX_BYTES:
-        return [f"{source}:1:1: file is larger than {MAX_BYTES // (1024 * 1024)} MiB: not a flow file"], None
+        return [f"{source}:1:1: file is larger than {MAX_BYTES // (1024 * 1024)} MiB: not a flow file"], source, None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -100,512 +99,5 @@ def _check_path(path: str, db) -> tuple[list[str], Optional[Flow]]:
         line_start = raw.rfind(b"\n", 0, exc.start) + 1
         column = len(raw[line_start:exc.start].decode("utf-8", errors="replace")) + 1
         byte = raw[exc.start]
-        return [f"{source}:{line}:{column}: not UTF-8 text (byte 0x{byte:02x}): save the file as UTF-8"], None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return _Checker(source, text, db).run()
-
-
-# Stage 1: YAML with positions -------------------------------------------------------------
-
-
-class _Refused(yaml.YAMLError):
-    def __init__(self, message: str, mark):
-        self.message = message
-        self.mark = mark
-
-
-class _Composer(yaml.SafeLoader):
-    """Composes nodes (never Python objects) and refuses what could blow up."""
-
-    def __init__(self, text: str):
-        super().__init__(text)
-        self._depth = 0
-        self._nodes = 0
-
-    def compose_node(self, parent, index):
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            raise _Refused(f"aliases (*{event.anchor}) are not allowed in flow files", event.start_mark)
-        if getattr(event, "anchor", None) is not None:
-            raise _Refused(f"anchors (&{event.anchor}) are not allowed in flow files", event.start_mark)
-        self._nodes += 1
-        if self._nodes > MAX_NODES:
-            raise _Refused(f"more than {MAX_NODES} YAML nodes: not a flow file", event.start_mark)
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def _compose(text: str) -> tuple[Optional[Node], Optional[tuple[int, int, str]]]:
-    """The root node, or a problem (line, column, message)."""
-    loader = None
-    try:
-        loader = _Composer(text)  # the reader checks for unprintable characters here
-        return loader.get_single_node(), None
-    except _Refused as exc:
-        return None, (exc.mark.line + 1, exc.mark.column + 1, exc.message)
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        return None, (line, column, f"character U+{ord(char):04X} is not allowed in a YAML file")
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = (exc.problem or "").strip()
-        context = (exc.context or "").strip()
-        message = f"{context}: {problem}" if context and problem else problem or context or "invalid"
-        if "expected a single document" in message:
-            message = "a flow file holds one YAML document, not several"
-        elif "'\\t'" in message:
-            message += " (indent with spaces: YAML does not allow tabs there)"
-        return None, (line, column, f"YAML syntax error: {message}")
-    except yaml.YAMLError as exc:  # pragma: no cover - every YAML error above is marked
-        return None, (1, 1, f"YAML syntax error: {exc}")
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
-_scalars = SafeConstructor()
-
-
-class _Tree:
-    """Plain Python values built from nodes, with the node behind every path."""
-
-    def __init__(self, problem):
-        self.problem = problem
-        self.nodes: dict[Loc, Node] = {}
-        self.keys: dict[Loc, Node] = {}
-        self.bad: set[Loc] = set()  # values already reported: no schema error on top
-
-    def refuse(self, node: Node, path: Loc, message: str) -> None:
-        self.bad.add(path)
-        self.problem(node, message)
-
-    def build(self, node: Node, path: Loc) -> Any:
-        self.nodes[path] = node
-        if isinstance(node, MappingNode):
-            if node.tag != _TAG + "map":
-                self.refuse(node, path, f"{_prefix(path)}YAML tag {_short(node.tag)} is not supported")
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            if node.tag != _TAG + "seq":
-                self.refuse(node, path, f"{_prefix(path)}YAML tag {_short(node.tag)} is not supported")
-            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
-
-    def _mapping(self, node: MappingNode, path: Loc) -> dict:
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                self.refuse(key_node, path, f"{_prefix(path)}merge keys (<<) are not supported")
-                continue
-            if not isinstance(key_node, ScalarNode):
-                self.refuse(key_node, path, f"{_prefix(path)}a key must be text, not a {_kind_of_node(key_node)}")
-                continue
-            if key_node.tag != _TAG + "str":
-                self.refuse(key_node, path, f"{_prefix(path)}key {key_node.value!r} is not text: quote it")
-                continue
-            key = key_node.value
-            if key in out or path + (key,) in self.keys:
-                first = self.keys[path + (key,)]
-                self.problem(
-                    key_node,
-                    f"{_prefix(path)}duplicate key '{key}' (first at line {first.start_mark.line + 1})",
-                )
-                continue
-            self.keys[path + (key,)] = key_node
-            out[key] = self.build(value_node, path + (key,))
-        return out
-
-    def _scalar(self, node: ScalarNode, path: Loc) -> Any:
-        tag = node.tag
-        if tag not in _PLAIN_TAGS:
-            self.refuse(node, path, f"{_prefix(path)}YAML tag {_short(tag)} is not supported")
-            return node.value
-        try:
-            if tag == _TAG + "null":
-                return None
-            if tag == _TAG + "bool":
-                return _scalars.construct_yaml_bool(node)
-            if tag == _TAG + "int":
-                return _scalars.construct_yaml_int(node)
-            if tag == _TAG + "float":
-                return _scalars.construct_yaml_float(node)
-        except (ValueError, TypeError, ArithmeticError, yaml.YAMLError):
-            kind = {"int": "integer", "float": "number"}.get(tag[len(_TAG):], tag[len(_TAG):])
-            self.refuse(node, path, f"{_prefix(path)}{node.value[:40]!r} is not a valid {kind}")
-            return node.value
-        return node.value  # text, and timestamps kept as the text written
-
-
-def _short(tag: str) -> str:
-    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
-
-
-def _kind_of_node(node: Node) -> str:
-    return "mapping" if isinstance(node, MappingNode) else "list" if isinstance(node, SequenceNode) else "value"
-
-
-def _loc(path: Loc, top: str = "flow") -> str:
-    """("steps", 2, "then", 0) → "steps[2].then[0]"; the top level is named `top`."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or top
-
-
-# Stages 2 and 3 ---------------------------------------------------------------------------
-
-
-class _Checker:
-    def __init__(self, source: str, text: str, db):
-        self.source = source
-        self.text = text
-        self.db = db
-        self.found: list[tuple[int, int, int, str]] = []  # (line, column, order, message)
-
-    def run(self) -> tuple[list[str], Optional[Flow]]:
-        flow = self._check()
-        ordered = sorted(set(self.found), key=lambda p: (p[0], p[1], p[2]))
-        problems, seen = [], set()
-        for line, column, _, message in ordered:
-            rendered = f"{self.source}:{line}:{column}: {message}"
-            if rendered not in seen:
-                seen.add(rendered)
-                problems.append(rendered)
-        return problems, (None if problems else flow)
-
-    # Reporting ----------------------------------------------------------------------------
-
-    def at(self, line: int, column: int, message: str) -> None:
-        self.found.append((line, column, len(self.found), message))
-
-    def at_node(self, node: Node, message: str) -> None:
-        self.at(node.start_mark.line + 1, node.start_mark.column + 1, message)
-
-    def node_for(self, path: Loc) -> Node:
-        while path not in self.tree.nodes:
-            path = path[:-1]
-        return self.tree.nodes[path]
-
-    # The stages ---------------------------------------------------------------------------
-
-    def _check(self) -> Optional[Flow]:
-        root, problem = _compose(self.text)
-        if problem:
-            self.at(*problem)
-            return None
-        if root is None:
-            self.at(1, 1, "the file is empty: a flow needs at least name, match and steps")
-            return None
-        self.tree = _Tree(self.at_node)
-        data = self.tree.build(root, ())
-        if not isinstance(data, dict):
-            self.at_node(root, f"a flow file is a mapping with name, match and steps, not {_kind(data)}")
-            return None
-
-        self.declared = declared_keys_of(data.get("steps"))
-        head = self._validate(FlowHead, data, ())
-        self._expression(data, ("match",))
-        self._expression(data, ("exit_when",))
-        steps = self._step_list(data.get("steps"), ("steps",)) if isinstance(data.get("steps"), list) else None
-        self._check_ids(data.get("steps"), ("steps",), {})
-        if self.found or head is None or steps is None:
-            return None
-        flow = Flow(
-            name=head.name,
-            description=head.description,
-            match=head.match,
-            include_blocked=head.include_blocked,
-            reentry=head.reentry,
-            max_deletes=head.max_deletes,
-            exit_when=head.exit_when,
-            steps=steps,
-            source=self.source,
-            text=self.text,
-        )
-        return _with_digest(flow)
-
-    def _validate(self, model, data: dict, path: Loc):
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            allowed = [f.alias or name for name, f in model.model_fields.items()]
-            for error in exc.errors(include_url=False):
-                self._schema_problem(error, path, allowed)
-            return None
-
-    def _schema_problem(self, error: dict, base: Loc, allowed: list[str]) -> None:
-        loc = base + tuple(error["loc"])
-        kind = error["type"]
-        if kind == "missing":
-            parent = loc[:-1]
-            self.at_node(self.node_for(parent), f"{_prefix(parent)}missing required key '{loc[-1]}'")
-            return
-        if kind == "extra_forbidden":
-            parent, key = loc[:-1], loc[-1]
-            node = self.tree.keys.get(loc) or self.node_for(parent)
-            self.at_node(node, f"{_prefix(parent)}unknown key '{key}'{_suggest(str(key), allowed)}")
-            return
-        node_path = loc
-        while node_path not in self.tree.nodes:
-            node_path = node_path[:-1]
-        if node_path in self.tree.bad:
-            return
-        self.at_node(self.tree.nodes[node_path], f"{_loc(node_path)}: {_clean(error)}")
-
-    def _step_list(self, items: list, path: Loc) -> Optional[list[Step]]:
-        steps: list[Optional[Step]] = [self._step(item, path + (i,)) for i, item in enumerate(items)]
-        self._check_after_delete(items, path)
-        if any(step is None for step in steps):
-            return None
-        return steps  # type: ignore[return-value]
-
-    def _step(self, value: Any, path: Loc) -> Optional[Step]:
-        node = self.tree.nodes[path]
-        where = _loc(path)
-        position = dict(path=where, line=node.start_mark.line + 1, column=node.start_mark.column + 1)
-        if isinstance(value, str):
-            if value in BARE_WORDS:
-                return Step(kind=value, **position)
-            if value in STEP_KINDS:
-                self.at_node(node, f"{where}: {value} needs a value, e.g. `- {value}: …`")
-            else:
-                self.at_node(node, f"{where}: unknown step '{value}'{_suggest(value, list(STEP_KINDS))}")
-            return None
-        if not isinstance(value, dict):
-            self.at_node(node, f"{where}: a step is a step name or a mapping like `tag_add: vip`, not {_kind(value)}")
-            return None
-        kinds = [k for k in value if k in STEP_KINDS]
-        if len(kinds) > 1:
-            self.at_node(node, f"{where}: one action per step, found {' and '.join(kinds)}")
-            return None
-        if not kinds:
-            unknown = [k for k in value if k not in ("id", "then", "else")]
-            for key in unknown:
-                self.at_node(
-                    self.tree.keys[path + (key,)],
-                    f"{where}: unknown step '{key}'{_suggest(key, list(STEP_KINDS))}",
-                )
-            if not unknown:
-                self.at_node(node, f"{where}: a step needs one of {', '.join(STEP_KINDS)}")
-            return None
-        kind = kinds[0]
-        model = self._validate(STEP_MODELS[kind], value, path)
-        ident = value.get("id") if isinstance(value.get("id"), str) else None
-
-        if kind == "if":
-            condition = value.get("if")
-            if isinstance(condition, str) and condition.strip():
-                self._expression(value, path + ("if",))
-            branches = {}
-            for key in ("then", "else"):
-                items = value.get(key)
-                branches[key] = self._step_list(items, path + (key,)) if isinstance(items, list) and items else []
-            if model is None or branches["then"] is None or branches["else"] is None:
-                return None
-            return Step(kind="if", id=ident, condition=model.if_, then=branches["then"],
-                        otherwise=branches["else"], **position)
-        if kind == "note" and isinstance(value.get("note"), str):
-            self._template(value, path + ("note",))
-        if kind == "set" and isinstance(value.get("set"), dict):
-            self._data_point_names(value["set"], path + ("set",))
-        if model is None:
-            return None
-        if kind in ("tag_add", "tag_remove"):
-            return Step(kind=kind, id=ident, tags=list(getattr(model, kind)), **position)
-        if kind == "note":
-            return Step(kind=kind, id=ident, template=model.note, **position)
-        if kind == "set":
-            return Step(kind=kind, id=ident, values=dict(model.set), **position)
-        if kind == "wait":
-            return Step(kind=kind, id=ident, seconds=model.wait, duration=value["wait"].strip(), **position)
-        return Step(kind=kind, id=ident, **position)
-
-    # Meaning ------------------------------------------------------------------------------
-
-    def _expression(self, holder: dict, path: Loc) -> None:
-        """A filter in holder[path[-1]]: it parses, and with a db its fields exist."""
-        text = holder.get(path[-1])
-        if not isinstance(text, str) or not text.strip():
-            return
-        from crmctl.query import compile_filter, parse_filter
-
-        try:
-            if self.db is None:
-                parse_filter(text)
-            else:
-                compile_filter(self.db, text, self.declared)
-        except FilterError as exc:
-            line, column = _position_in(self.tree.nodes[path], self.text, exc.position)
-            self.at(line, column, f"{_loc(path)}: {exc.reason}")
-        except InvalidInput as exc:
-            self.at_node(self.tree.nodes[path], f"{_loc(path)}: {exc}")
-
-    def _template(self, holder: dict, path: Loc) -> None:
-        from crmctl.flows.template import template_problems
-
-        for offset, message in template_problems(holder[path[-1]], self.db, self.declared):
-            line, column = _position_in(self.tree.nodes[path], self.text, offset)
-            self.at(line, column, f"{_loc(path)}: {message}")
-
-    def _data_point_names(self, values: dict, path: Loc) -> None:
-        """`set` writes data points: a built-in field's name would make one the filters cannot see."""
-        from crmctl.query.fields import BUILTINS
-
-        for key in values:
-            if key in BUILTINS:
-                self.at_node(
-                    self.tree.keys[path + (key,)],
-                    f"{_loc(path)}: '{key}' is a built-in field, not a data point: a flow cannot set it",
-                )
-
-    def _check_after_delete(self, items: list, path: Loc) -> None:
-        for index, item in enumerate(items[:-1]):
-            ending = _ends_contacts(item)
-            if ending:
-                following = path + (index + 1,)
-                self.at_node(self.tree.nodes[following], f"{_loc(following)}: nothing can follow {ending}")
-
-    def _check_ids(self, items: Any, path: Loc, seen: dict[str, Loc]) -> None:
-        if not isinstance(items, list):
-            return
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                continue
-            here = path + (index,)
-            ident = item.get("id")
-            if isinstance(ident, str):
-                if ident in seen:
-                    first = self.tree.nodes[seen[ident] + ("id",)]
-                    self.at_node(
-                        self.tree.nodes[here + ("id",)],
-                        f"{_loc(here)}.id: duplicate id '{ident}' (first at line {first.start_mark.line + 1})",
-                    )
-                else:
-                    seen[ident] = here
-            if "if" in item:
-                self._check_ids(item.get("then"), here + ("then",), seen)
-                self._check_ids(item.get("else"), here + ("else",), seen)
-
-
-def _ends_contacts(item: Any) -> Optional[str]:
-    """Why no contact gets past this step, or None when some may."""
-    kind = item if isinstance(item, str) else next((k for k in item if k in STEP_KINDS), None) \
-        if isinstance(item, dict) else None
-    if kind == "delete":
-        return "a delete"
-    if kind == "if" and isinstance(item, dict):
-        then, other = item.get("then"), item.get("else")
-        if all(isinstance(branch, list) and branch and any(_ends_contacts(s) for s in branch)
-               for branch in (then, other)):
-            return "an if whose branches both delete"
-    return None
-
-
-def _with_digest(flow: Flow) -> Flow:
-    from dataclasses import replace
-
-    return replace(flow, digest=digest_of(flow.definition()))
-
-
-# Messages ---------------------------------------------------------------------------------
-
-
-def _prefix(path: Loc) -> str:
-    return f"{_loc(path)}: " if path else ""
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, float):
-        return "a decimal number"
-    if isinstance(value, int):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "text"
-
-
-_MESSAGES = {
-    "too_short": "must not be empty",
-    "dict_type": "Input should be a mapping",
-    "model_type": "Input should be a mapping",
-}
-
-
-def _clean(error: dict) -> str:
-    kind, message = error["type"], error["msg"]
-    if kind in _MESSAGES:
-        return _MESSAGES[kind]
-    if kind == "value_error" and message.startswith("Value error, "):
-        return message[len("Value error, "):]
-    if kind.endswith("_type") and "input" in error:
-        value = error["input"]
-        hint = " (quote it to make it text)" if kind == "string_type" and isinstance(value, (bool, int, float)) else ""
-        return f"{message}, not {_kind(value)}{hint}"
-    return message
-
-
-# Positions inside a scalar ----------------------------------------------------------------
-
-
-def _position_in(node: Node, text: str, offset: int) -> tuple[int, int]:
-    """1-based (line, column) of character `offset` of a scalar's value, best effort: exact
-    for one-line plain and quoted scalars and for literal (|) blocks, else the scalar's start."""
-    start, end = node.start_mark, node.end_mark
-    line, column = start.line + 1, start.column + 1
-    style = getattr(node, "style", None)
-    single_line = start.line == end.line
-    if style is None and single_line:
-        return line, column + offset
-    if style in ("'", '"') and single_line:
-        return line, column + 1 + _source_offset(text[start.index + 1:end.index - 1], offset, style)
-    if style == "|":
-        return _in_literal_block(node, text, offset)
-    return line, column
-
-
-def _source_offset(source: str, offset: int, style: str) -> int:
-    """Characters of quoted source text that encode the first `offset` characters of its value."""
-    i = produced = 0
-    while produced < offset and i < len(source):
-        if style == "'" and source.startswith("''", i):
-            i += 2
-        elif style == '"' and source[i] == "\\" and i + 1 < len(source):
-            width = {"x": 4, "u": 6, "U": 10}.get(source[i + 1], 2)
-            i += width
-        else:
-            i += 1
-        produced += 1
-    return i
-
-
-def _in_literal_block(node: Node, text: str, offset: int) -> tuple[int, int]:
-    start = node.start_mark
-    value = node.value
-    row = value.count("\n", 0, offset)
-    col = offset - (value.rfind("\n", 0, offset) + 1)
-    lines = text[start.index:node.end_mark.index].split("\n")
-    body = lines[1:]  # after the `|` header line
-    indent = next((len(s) - len(s.lstrip(" ")) for s in body if s.strip()), 0)
-    if row >= len(body):
-        return start.line + 1, start.column + 1
-    return start.line + 2 + row, indent + col + 1
+        return [f"{source}:{line}:{column}: not UTF-8 text (byte 0x{byte:02x}): save the file as UTF-8"], source, None
+    return [], source, text.removeprefix("\ufeff")

@@ -1,21 +1,17 @@
-"""What a flow is once loaded: `Flow` and its `Step`s (plain frozen dataclasses), and the
-pydantic models the loader validates each part of a flow file against.
+"""What a flow is once loaded: `Flow` and its `Step`s, plain frozen dataclasses, and the
+rules for names and durations that the schema (`crmctl.flows.schema`) applies.
 
-The pydantic models only check shape and types. Everything that needs positions, the
-filter language or the database (conditions, note placeholders, steps after a delete,
-duplicate ids) lives in `crmctl.flows.loader`.
+Nothing here imports pydantic or YAML: a flow already checked comes back from the
+database as a `Flow` (`crmctl.flows.checked`) without either.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Iterator, Optional
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from typing import Any, Iterator, Optional
 
 STEP_KINDS = ("tag_add", "tag_remove", "note", "set", "block", "unblock", "delete", "if", "wait")
 BARE_WORDS = ("block", "unblock", "delete")
@@ -166,6 +162,11 @@ class Flow:
         even before any contact has them."""
         return declared_keys_of(self.steps)
 
+    def conditions(self) -> list[str]:
+        """Every filter the flow evaluates: match, exit_when, then each `if` in file order."""
+        own = [self.match] + ([self.exit_when] if self.exit_when else [])
+        return own + [step.condition for step in self.all_steps() if step.kind == "if"]
+
     def find_step(self, key: str) -> Optional[Step]:
         """The step whose id, or else path, is `key`."""
         for step in self.all_steps():
@@ -193,184 +194,3 @@ def digest_of(definition: dict[str, Any]) -> str:
     """sha256 of canonical JSON: the same for any file that parses to the same definition."""
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-# Schema (shape and types only) --------------------------------------------------------------
-
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, populate_by_name=False)
-
-
-class FlowHead(BaseModel):
-    """The top level of a flow file. `steps` is checked step by step by the loader."""
-
-    model_config = _STRICT
-
-    name: str
-    description: Optional[str] = None
-    match: str
-    include_blocked: bool = False
-    reentry: Any = False
-    max_deletes: Optional[int] = Field(default=None, ge=0)
-    exit_when: Optional[str] = None
-    steps: list[Any] = Field(min_length=1)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value, "flow name")
-
-    @field_validator("match", "exit_when")
-    @classmethod
-    def _expression(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("reentry", mode="before")
-    @classmethod
-    def _reentry(cls, value: Any) -> bool | int:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            return parse_duration(value)
-        raise ValueError(f"expected false, true or {DURATION_RULE}")
-
-
-class _StepModel(BaseModel):
-    model_config = _STRICT
-
-    id: Optional[str] = None
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: Optional[str]) -> Optional[str]:
-        return check_name(value, "step id")
-
-
-def _tag_list(value: Any) -> Any:
-    return value if isinstance(value, list) else [value]
-
-
-def _check_tags(names: list[str]) -> list[str]:
-    """The same tag-name rule as the CLI's, raised as ValueError for pydantic."""
-    from crmctl.actions import clean_tag_names
-    from crmctl.errors import InvalidInput
-
-    try:
-        return clean_tag_names(names)
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
-
-
-class TagAddStep(_StepModel):
-    tag_add: list[str] = Field(min_length=1)
-
-    _wrap = field_validator("tag_add", mode="before")(classmethod(lambda cls, v: _tag_list(v)))
-    _check = field_validator("tag_add")(classmethod(lambda cls, v: _check_tags(v)))
-
-
-class TagRemoveStep(_StepModel):
-    tag_remove: list[str] = Field(min_length=1)
-
-    _wrap = field_validator("tag_remove", mode="before")(classmethod(lambda cls, v: _tag_list(v)))
-    _check = field_validator("tag_remove")(classmethod(lambda cls, v: _check_tags(v)))
-
-
-class NoteStep(_StepModel):
-    note: str
-
-    @field_validator("note")
-    @classmethod
-    def _note(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("a note must not be empty")
-        return value
-
-
-def _scalar(value: Any) -> Any:
-    """A data point value: text, a number, true/false (stored as 1/0) or null (removes it)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("a number must be finite")
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    kind = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else type(value).__name__
-    raise ValueError(f"expected text, a number, true/false or null, not {kind}")
-
-
-class SetStep(_StepModel):
-    set: dict[str, Annotated[Any, AfterValidator(_scalar)]] = Field(min_length=1)
-
-    @field_validator("set")
-    @classmethod
-    def _keys(cls, values: dict[str, Any]) -> dict[str, Any]:
-        for key in values:
-            if not key.strip():
-                raise ValueError("a data point name must not be empty")
-            if "\x00" in key:
-                raise ValueError("a data point name must not contain NUL")
-        return values
-
-
-def _no_value(kind: str):
-    def check(cls, value: Any) -> None:
-        if value is not None:
-            raise ValueError(f"{kind} takes no value: write `- {kind}`")
-        return None
-
-    return field_validator(kind, mode="before")(classmethod(check))
-
-
-class BlockStep(_StepModel):
-    block: None
-    _check = _no_value("block")
-
-
-class UnblockStep(_StepModel):
-    unblock: None
-    _check = _no_value("unblock")
-
-
-class DeleteStep(_StepModel):
-    delete: None
-    _check = _no_value("delete")
-
-
-class WaitStep(_StepModel):
-    wait: int  # seconds, from the text
-
-    @field_validator("wait", mode="before")
-    @classmethod
-    def _wait(cls, value: Any) -> int:
-        if not isinstance(value, str):
-            raise ValueError(f"expected {DURATION_RULE}")
-        return parse_duration(value)
-
-
-class IfStep(_StepModel):
-    if_: str = Field(alias="if")
-    then: list[Any] = Field(min_length=1)
-    else_: Optional[list[Any]] = Field(default=None, alias="else")
-
-    @field_validator("if_")
-    @classmethod
-    def _condition(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
-
-STEP_MODELS: dict[str, type[_StepModel]] = {
-    "tag_add": TagAddStep,
-    "tag_remove": TagRemoveStep,
-    "note": NoteStep,
-    "set": SetStep,
-    "block": BlockStep,
-    "unblock": UnblockStep,
-    "delete": DeleteStep,
-    "if": IfStep,
-    "wait": WaitStep,
-}
-
-TOP_KEYS = tuple(FlowHead.model_fields)

@@ -17,6 +17,25 @@ def remember_definition(db: Database, flow: str, digest: str, text: str, now: st
     )
 
 
+def checked_flow(db: Database, text_sha256: str, checker: str) -> tuple[str, str] | None:
+    """(digest, structure JSON) of a text this checker passed before, or None."""
+    return db.execute(
+        "SELECT digest, structure FROM flow_checked WHERE text_sha256 = ? AND checker = ?", [text_sha256, checker]
+    ).fetchone()
+
+
+def remember_checked(db: Database, text_sha256: str, checker: str, flow: str, digest: str, structure: str,
+                     now: str) -> None:
+    """Keep this text as the flow's checked one, replacing any earlier text of the same flow."""
+    db.execute("DELETE FROM flow_checked WHERE flow = ? AND NOT (text_sha256 = ? AND checker = ?)",
+               [flow, text_sha256, checker])
+    db.execute(
+        "INSERT OR IGNORE INTO flow_checked(text_sha256, checker, flow, digest, structure, checked_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [text_sha256, checker, flow, digest, structure, now],
+    )
+
+
 def start_run(db: Database, flow: str, digest: str, source: str, now: str, dry_run: bool) -> int:
     cursor = db.execute(
         "INSERT INTO flow_runs(flow, digest, source, started_at, dry_run, status) VALUES (?, ?, ?, ?, ?, 'running')",

@@ -222,3 +222,25 @@ def m005_active_enrolments_index(db: Database) -> None:
         CREATE INDEX flow_enrolments_due ON flow_enrolments(flow, state, position, due_at) WHERE state = 'active';
         """,
     )
+
+
+@migrations()
+def m006_checked_flows(db: Database) -> None:
+    run_script(
+        db,
+        """
+        -- Flow file texts that passed every check in a real run, with the flow each became, for
+        -- one version of the checker: a cron re-run of an unchanged file skips YAML and schema.
+        -- Only the newest text of each flow is kept.
+        CREATE TABLE flow_checked (
+            text_sha256 TEXT NOT NULL,
+            checker TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            structure TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            PRIMARY KEY (text_sha256, checker)
+        ) WITHOUT ROWID;
+        CREATE INDEX flow_checked_flow ON flow_checked(flow);
+        """,
+    )

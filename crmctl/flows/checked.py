@@ -1,0 +1,87 @@
+"""Flow texts already checked, so that a cron re-run of an unchanged file is cheap.
+
+Checking a flow file needs YAML and pydantic, which together cost more start-up than the
+run itself when nothing is due. A real run therefore remembers the sha256 of the file's
+text with the `Flow` it became (`flow_checked`, one text per flow), for this version of
+the checker. `recall` gives that Flow back when the same text is loaded again, after
+repeating the checks that depend on the database (the fields that filters and note
+placeholders name must still exist). On any difference it returns None and the file is
+checked in full, so problems are always reported exactly as without the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, fields, replace
+from typing import Any, Optional
+
+from crmctl import __version__
+from crmctl.flows.model import Flow, Step, digest_of
+from crmctl.store import flows as flow_sql
+
+# Bump when the checker's rules change without a new version of crmctl.
+RULES = 1
+CHECKER = f"{__version__}/{RULES}"
+
+_STEP_FIELDS = {f.name for f in fields(Step)}
+_FLOW_FIELDS = {f.name for f in fields(Flow)} - {"steps", "source", "text", "digest"}
+
+
+def recall(db, source: str, text: str) -> Optional[Flow]:
+    """The flow this exact text was checked into before, or None to check it in full."""
+    found = flow_sql.checked_flow(db, text_sha256(text), CHECKER)
+    if found is None:
+        return None
+    digest, structure = found
+    try:
+        flow = _flow_from(json.loads(structure), source, text)
+    except (ValueError, TypeError, KeyError):
+        return None
+    if digest_of(flow.definition()) != digest or not _database_checks_pass(db, flow):
+        return None
+    return replace(flow, digest=digest)
+
+
+def remember(db, flow: Flow, now: str) -> None:
+    """Record that `flow.text` checks into `flow` (called inside a real run's transaction)."""
+    structure = json.dumps(_structure_of(flow), ensure_ascii=False, separators=(",", ":"))
+    flow_sql.remember_checked(db, text_sha256(flow.text), CHECKER, flow.name, flow.digest, structure, now)
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _database_checks_pass(db, flow: Flow) -> bool:
+    from crmctl.errors import FilterError, InvalidInput
+    from crmctl.flows.template import template_problems
+    from crmctl.query import compile_filter
+
+    declared = flow.declared_keys()
+    try:
+        for condition in flow.conditions():
+            compile_filter(db, condition, declared)
+    except (FilterError, InvalidInput):
+        return False
+    notes = (step.template for step in flow.all_steps() if step.kind == "note")
+    return not any(template_problems(template, db, declared) for template in notes)
+
+
+def _structure_of(flow: Flow) -> dict[str, Any]:
+    whole = asdict(flow)
+    return {key: whole[key] for key in (*sorted(_FLOW_FIELDS), "steps")}
+
+
+def _flow_from(structure: dict[str, Any], source: str, text: str) -> Flow:
+    if set(structure) != _FLOW_FIELDS | {"steps"}:
+        raise KeyError("flow fields differ")
+    head = {key: structure[key] for key in _FLOW_FIELDS}
+    return Flow(**head, steps=[_step_from(item) for item in structure["steps"]], source=source, text=text)
+
+
+def _step_from(item: dict[str, Any]) -> Step:
+    if set(item) != _STEP_FIELDS:
+        raise KeyError("step fields differ")
+    branches = {key: [_step_from(inner) for inner in item[key]] for key in ("then", "otherwise")}
+    return Step(**{**item, **branches})
