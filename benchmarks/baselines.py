@@ -158,7 +158,7 @@ SELECT json_object(
         WHERE ct.contact_id = c.id ORDER BY t.name COLLATE NOCASE)), '[]')),
     'attributes', json(coalesce((SELECT json_group_object(key, value) FROM (
         SELECT a.key, a.value FROM attributes AS a WHERE a.contact_id = c.id ORDER BY a.key)), '{}'))
-) FROM contacts AS c ORDER BY c.id
+) AS line FROM contacts AS c ORDER BY c.id
 """
 
 
@@ -174,6 +174,15 @@ def list_ndjson(db: str) -> None:
         rows += len(batch)
     out.flush()
     sys.stderr.write(f'{{"selected": {rows}, "changed": 0}}\n')
+
+
+def list_ceiling(db: str) -> None:
+    """SQLite alone: every record of list_ndjson built in id order, but only their lengths
+    summed inside SQLite. No row reaches Python and nothing is written, so no export of
+    these records can be faster on this machine."""
+    conn = connect(db)
+    (rows, size) = conn.execute(f"SELECT count(*), sum(length(line)) FROM ({RECORD})").fetchone()
+    sys.stderr.write(f'{{"selected": {rows}, "changed": 0, "bytes": {size or 0}}}\n')
 
 
 HEAD = """
@@ -431,6 +440,7 @@ OPERATIONS = {
     "delete-secure": lambda a: delete(a.db, a.scale, secure=True),
     "list": lambda a: list_ndjson(a.db),
     "list-merged": lambda a: list_merged(a.db),
+    "list-ceiling": lambda a: list_ceiling(a.db),
     "count-tag": lambda a: count_tag(a.db, a.arg or "vip"),
     "flow": lambda a: flow_steps(a.db, a.scale),
     "flow-rerun": lambda a: flow_rerun(a.db, a.scale),

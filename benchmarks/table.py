@@ -35,6 +35,8 @@ def render(report: dict) -> str:
             extra = f" ({op['rows_per_s']:,.0f} rows/s"
             if "throughput_share" in op:
                 extra += f", {op['throughput_share']:.0%} of raw"
+            if "ceiling" in op:
+                extra += f"; SQLite alone: {op['ceiling']['rows_per_s']:,.0f} rows/s"
             extra += ")"
         same = "" if op.get("same_work") in (None, True) else " ⚠ counts differ"
         if op.get("same_output") is False:

@@ -34,6 +34,7 @@ def test_benchmark_runs_end_to_end(tmp_path):
         assert op["crmctl"]["runs"] and op["baseline"]["runs"] and op["crmctl"]["rss_mib"] > 0
     listing = next(op for op in report["operations"] if op["group"] == "list")
     assert listing["same_output"] is True
+    assert listing["ceiling"]["counts"]["selected"] == 2000  # SQLite alone built every record
     assert {"floor", "sqlite3", "version", "tag_list"} <= set(report["startup"])
     assert report["meta"]["shape"]["contacts"] == 2000
     assert (out / "results.md").read_text().startswith("2,000 contacts")
