@@ -132,9 +132,8 @@ def note(db: Database, scope: str, body: NoteBody | str, ctx: Context, *, author
         if not body.strip():
             raise InvalidInput("a note must not be empty")
         body = NoteBody.plain(body)
-    scopes.copy(db, scope, CHANGED)
-    contact_sql.add_notes(db, CHANGED, body.sql, body.params, author or ctx.actor, ctx.now)
-    return _finish(db, "note", scope, scopes.count(db, CHANGED), ctx)
+    contact_sql.add_notes(db, scope, body.sql, body.params, author or ctx.actor, ctx.now)
+    return _finish(db, "note", scope, scopes.count(db, scope), ctx, audited=scope)  # every contact gets one
 
 
 def block(db: Database, scope: str, ctx: Context) -> ActionResult:
@@ -200,7 +199,10 @@ def _changed(db: Database, fill: Callable[[str], None]) -> int:
     return scopes.count(db, CHANGED)
 
 
-def _finish(db: Database, action: str, scope: str, changed: int, ctx: Context, **detail: Any) -> ActionResult:
+def _finish(
+    db: Database, action: str, scope: str, changed: int, ctx: Context, *, audited: str = CHANGED, **detail: Any
+) -> ActionResult:
+    """Audit the `changed` contacts (the ids in temp table `audited`) and report."""
     if changed:
         audit.record(
             db,
@@ -208,7 +210,7 @@ def _finish(db: Database, action: str, scope: str, changed: int, ctx: Context, *
             actor=ctx.actor,
             action=action,
             detail=_describe(detail),
-            scope=CHANGED,
+            scope=audited,
             contacts=changed,
             run_id=ctx.run_id,
         )
