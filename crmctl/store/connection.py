@@ -67,17 +67,10 @@ def _create_private_file(path: Path) -> None:
     create_private_file(path, exclusive=True)
 
 
-# A bulk action over 100k contacts dirties thousands of index pages. SQLite's default 2 MiB
-# page cache spills them to the WAL mid-transaction; 8 MiB keeps most of a 10% action in
-# memory (about 9% faster at 1M contacts) and still caps memory, whatever the selection.
-CACHE_KIB = 8192
-
-
 def _configure(db: Database) -> None:
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA secure_delete = ON")
     db.execute("PRAGMA synchronous = FULL")
-    db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
 
 
 def _use_wal(db: Database) -> None:
