@@ -12,7 +12,7 @@ import pytest
 from crmctl.flows import checked
 from crmctl.flows.loader import load_flow
 from crmctl.store import open_db
-from tests.flowkit import run_json, write_flow
+from flowkit import run_json, write_flow
 
 SAMPLE_FLOWS = sorted(p for p in (Path(__file__).parent.parent / "sample_data" / "flows").glob("*.yaml")
                       if p.name != "invalid-example.yaml")
