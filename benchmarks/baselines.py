@@ -112,9 +112,7 @@ def block(db: str, scale: str) -> None:
     conn = connect(db)
     sql, params = SELECTIONS[scale]
     conn.execute("BEGIN IMMEDIATE")
-    cur = conn.execute(
-        f"UPDATE contacts SET blocked_at = ? WHERE blocked_at IS NULL AND id IN ({sql})", [NOW, *params]
-    )
+    cur = conn.execute(f"UPDATE contacts SET blocked_at = ? WHERE blocked_at IS NULL AND id IN ({sql})", [NOW, *params])
     conn.execute("COMMIT")
     report(None, cur.rowcount)
 
@@ -123,9 +121,7 @@ def unblock(db: str, scale: str) -> None:
     conn = connect(db)
     sql, params = SELECTIONS[scale]
     conn.execute("BEGIN IMMEDIATE")
-    cur = conn.execute(
-        f"UPDATE contacts SET blocked_at = NULL WHERE blocked_at IS NOT NULL AND id IN ({sql})", params
-    )
+    cur = conn.execute(f"UPDATE contacts SET blocked_at = NULL WHERE blocked_at IS NOT NULL AND id IN ({sql})", params)
     conn.execute("COMMIT")
     report(None, cur.rowcount)
 
@@ -199,12 +195,20 @@ def list_merged(db: str) -> None:
     columns as a JSON object, its tag links by the contact index, its data points in key
     order, each value JSON-quoted by SQLite. Byte for byte the output of list_ndjson."""
     conn = connect(db)
-    quoted = {tag_id: (rank, text) for rank, (tag_id, text) in enumerate(
-        conn.execute("SELECT id, json_quote(name) FROM tags ORDER BY name COLLATE NOCASE"))}
-    links = _rows(conn.execute("SELECT contact_id, tag_id FROM contact_tags INDEXED BY contact_tags_contact "
-                               "ORDER BY contact_id"))
-    points = _rows(conn.execute("SELECT contact_id, json_quote(key) || ':' || json_quote(value) FROM attributes "
-                                "ORDER BY contact_id, key"))
+    quoted = {
+        tag_id: (rank, text)
+        for rank, (tag_id, text) in enumerate(
+            conn.execute("SELECT id, json_quote(name) FROM tags ORDER BY name COLLATE NOCASE")
+        )
+    }
+    links = _rows(
+        conn.execute("SELECT contact_id, tag_id FROM contact_tags INDEXED BY contact_tags_contact ORDER BY contact_id")
+    )
+    points = _rows(
+        conn.execute(
+            "SELECT contact_id, json_quote(key) || ':' || json_quote(value) FROM attributes ORDER BY contact_id, key"
+        )
+    )
     end = (1 << 63, None)
     link, point = next(links, end), next(points, end)
     out, rows = sys.stdout, 0
@@ -222,8 +226,9 @@ def list_merged(db: str) -> None:
             while point[0] == contact_id:
                 attributes.append(point[1])
                 point = next(points, end)
-            lines.append(f'{head[:-1]},"tags":[{",".join(text for _, text in tags)}],'
-                         f'"attributes":{{{",".join(attributes)}}}}}')
+            lines.append(
+                f'{head[:-1]},"tags":[{",".join(text for _, text in tags)}],"attributes":{{{",".join(attributes)}}}}}'
+            )
         out.write("\n".join(lines))
         out.write("\n")
         rows += len(batch)
@@ -390,13 +395,15 @@ def load(db: str, path: str) -> None:
     def flush() -> None:
         conn.executemany(
             "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", contacts)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            contacts,
+        )
         conn.executemany("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", attributes)
         conn.executemany("INSERT INTO contact_tags(tag_id, contact_id, added_at) VALUES (?, ?, ?)", links)
-        conn.executemany("INSERT INTO conversations(id, contact_id, subject, created_at) VALUES (?, ?, ?, ?)",
-                         conversations)
-        conn.executemany("INSERT INTO messages(conversation_id, body, sender, sent_at) VALUES (?, ?, ?, ?)",
-                         messages)
+        conn.executemany(
+            "INSERT INTO conversations(id, contact_id, subject, created_at) VALUES (?, ?, ?, ?)", conversations
+        )
+        conn.executemany("INSERT INTO messages(conversation_id, body, sender, sent_at) VALUES (?, ?, ?, ?)", messages)
         for rows in (contacts, attributes, links, conversations, messages):
             rows.clear()
 
@@ -405,8 +412,18 @@ def load(db: str, path: str) -> None:
             record = loads(line)
             contact_id += 1
             get = record.get
-            contacts.append((contact_id, get("email"), get("name"), get("phone"), get("user_id"),
-                             get("created_at") or NOW, get("last_seen_at"), NOW if get("blocked") else None))
+            contacts.append(
+                (
+                    contact_id,
+                    get("email"),
+                    get("name"),
+                    get("phone"),
+                    get("user_id"),
+                    get("created_at") or NOW,
+                    get("last_seen_at"),
+                    NOW if get("blocked") else None,
+                )
+            )
             for key, value in record.items():
                 if key not in SKIP:
                     attributes.append((contact_id, key, value))
@@ -414,15 +431,17 @@ def load(db: str, path: str) -> None:
                 tid = tags.get(name)
                 if tid is None:
                     tid = tags[name] = conn.execute(
-                        "INSERT INTO tags(name, created_at) VALUES (?, ?)", [name, NOW]).lastrowid
+                        "INSERT INTO tags(name, created_at) VALUES (?, ?)", [name, NOW]
+                    ).lastrowid
                 links.append((tid, contact_id, NOW))
             for conversation in get("conversations") or ():
                 conversation_id += 1
                 sent = conversation["messages"][0]["sent_at"] if conversation.get("messages") else None
                 conversations.append((conversation_id, contact_id, conversation.get("subject"), sent or NOW))
                 for message in conversation.get("messages") or ():
-                    messages.append((conversation_id, message.get("body"), message.get("sender"),
-                                     message.get("sent_at")))
+                    messages.append(
+                        (conversation_id, message.get("body"), message.get("sender"), message.get("sent_at"))
+                    )
             if len(contacts) >= BATCH:
                 flush()
     flush()

@@ -23,37 +23,146 @@ import argparse
 import json
 import random
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 DEFAULT_CONTACTS = 1_000_000
 DEFAULT_SEED = 20261101
-REFERENCE = datetime(2026, 11, 1, tzinfo=timezone.utc)  # the benchmark's CRMCTL_NOW
+REFERENCE = datetime(2026, 11, 1, tzinfo=UTC)  # the benchmark's CRMCTL_NOW
 REFERENCE_TS = int(REFERENCE.timestamp())
 DAY = 86400
 HISTORY = 3 * 365 * DAY
 
-FIRST = ["anna", "lukas", "marie", "jonas", "sophie", "felix", "emma", "paul", "lea", "hugo", "chloe", "louis",
-         "olivia", "james", "amelia", "oliver", "isla", "harry", "liam", "noah", "ava", "mia", "ethan", "zoe",
-         "jose", "lucia", "mateo", "sofia", "giulia", "marco", "sven", "astrid", "piotr", "zofia", "aarav", "priya"]
-LAST = ["muller", "schmidt", "fischer", "weber", "martin", "bernard", "dubois", "moreau", "smith", "jones",
-        "taylor", "brown", "garcia", "miller", "davis", "rossi", "lopez", "nilsson", "nowak", "sharma", "patel",
-        "tanaka", "wang", "murphy", "jansen", "devries"]
-DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "gmx.de", "web.de", "orange.fr", "proton.me",
-           "acme.com", "globex.com", "initech.io", "contoso.com"]
+FIRST = [
+    "anna",
+    "lukas",
+    "marie",
+    "jonas",
+    "sophie",
+    "felix",
+    "emma",
+    "paul",
+    "lea",
+    "hugo",
+    "chloe",
+    "louis",
+    "olivia",
+    "james",
+    "amelia",
+    "oliver",
+    "isla",
+    "harry",
+    "liam",
+    "noah",
+    "ava",
+    "mia",
+    "ethan",
+    "zoe",
+    "jose",
+    "lucia",
+    "mateo",
+    "sofia",
+    "giulia",
+    "marco",
+    "sven",
+    "astrid",
+    "piotr",
+    "zofia",
+    "aarav",
+    "priya",
+]
+LAST = [
+    "muller",
+    "schmidt",
+    "fischer",
+    "weber",
+    "martin",
+    "bernard",
+    "dubois",
+    "moreau",
+    "smith",
+    "jones",
+    "taylor",
+    "brown",
+    "garcia",
+    "miller",
+    "davis",
+    "rossi",
+    "lopez",
+    "nilsson",
+    "nowak",
+    "sharma",
+    "patel",
+    "tanaka",
+    "wang",
+    "murphy",
+    "jansen",
+    "devries",
+]
+DOMAINS = [
+    "gmail.com",
+    "outlook.com",
+    "yahoo.com",
+    "icloud.com",
+    "gmx.de",
+    "web.de",
+    "orange.fr",
+    "proton.me",
+    "acme.com",
+    "globex.com",
+    "initech.io",
+    "contoso.com",
+]
 PLANS = ["free"] * 40 + ["trial"] * 15 + ["pro"] * 25 + ["paid"] * 12 + ["enterprise"] * 8
-COUNTRIES = ["DE"] * 22 + ["US"] * 24 + ["FR"] * 12 + ["GB"] * 12 + ["NL"] * 5 + ["ES"] * 5 + ["IT"] * 4 + \
-    ["SE"] * 3 + ["PL"] * 3 + ["CA"] * 3 + ["AU"] * 2 + ["JP"] * 2 + ["IN"] * 2 + ["BR"] * 1
+COUNTRIES = (
+    ["DE"] * 22
+    + ["US"] * 24
+    + ["FR"] * 12
+    + ["GB"] * 12
+    + ["NL"] * 5
+    + ["ES"] * 5
+    + ["IT"] * 4
+    + ["SE"] * 3
+    + ["PL"] * 3
+    + ["CA"] * 3
+    + ["AU"] * 2
+    + ["JP"] * 2
+    + ["IN"] * 2
+    + ["BR"] * 1
+)
 # 50 tags; the earlier ones are the popular ones.
-TAGS = ["newsletter", "customer", "churned", "trial-active", "vip", "beta", "webinar-2026", "partner",
-        "at-risk", "high-intent"] + [f"segment-{n:02d}" for n in range(1, 41)]
+TAGS = [
+    "newsletter",
+    "customer",
+    "churned",
+    "trial-active",
+    "vip",
+    "beta",
+    "webinar-2026",
+    "partner",
+    "at-risk",
+    "high-intent",
+] + [f"segment-{n:02d}" for n in range(1, 41)]
 TAG_WEIGHTS = [1.0 / (rank + 1) for rank in range(len(TAGS))]  # Zipf-like popularity
 TAG_COUNTS = [0, 1, 2, 3, 4]
 TAG_COUNT_WEIGHTS = [15, 20, 30, 20, 15]  # 2 tags per contact on average
-SUBJECTS = ["Question about pricing", "Cannot log in", "Invoice request", "Feature request: export",
-            "Bug report", "Onboarding call", "Cancel my subscription", "Data import help"]
-LINES = ["Hi, could you help me with this?", "Happy to help! Could you share a screenshot?",
-         "Thanks, that worked.", "I've passed this on to the product team.", "Is there an API for this?"]
+SUBJECTS = [
+    "Question about pricing",
+    "Cannot log in",
+    "Invoice request",
+    "Feature request: export",
+    "Bug report",
+    "Onboarding call",
+    "Cancel my subscription",
+    "Data import help",
+]
+LINES = [
+    "Hi, could you help me with this?",
+    "Happy to help! Could you share a screenshot?",
+    "Thanks, that worked.",
+    "I've passed this on to the product team.",
+    "Is there an API for this?",
+]
 
 _DAYS: dict[int, str] = {}
 
@@ -62,7 +171,7 @@ def stamp(ts: int) -> str:
     day, second = divmod(ts, DAY)
     prefix = _DAYS.get(day)
     if prefix is None:
-        prefix = _DAYS[day] = datetime.fromtimestamp(day * DAY, timezone.utc).strftime("%Y-%m-%d")
+        prefix = _DAYS[day] = datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%d")
     return f"{prefix}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
 
 
@@ -113,8 +222,9 @@ def records(count: int, seed: int = DEFAULT_SEED):
             at = created + int(rand() * max(DAY, REFERENCE_TS - created - 7 * DAY))
             messages = []
             for n in range(3):
-                messages.append({"body": choice(LINES), "sender": "contact" if n % 2 == 0 else "agent",
-                                 "sent_at": stamp(at)})
+                messages.append(
+                    {"body": choice(LINES), "sender": "contact" if n % 2 == 0 else "agent", "sent_at": stamp(at)}
+                )
                 at += 600 + int(rand() * DAY)
             record["conversations"] = [{"subject": choice(SUBJECTS), "messages": messages}]
         yield record

@@ -40,11 +40,11 @@ import generate  # noqa: E402  (benchmarks/generate.py)
 import table  # noqa: E402  (benchmarks/table.py)
 
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None  # GNU time, for peak RSS
-NOW = "2026-11-01T12:00:00Z"            # CRMCTL_NOW for every measured command
+NOW = "2026-11-01T12:00:00Z"  # CRMCTL_NOW for every measured command
 DURABLE_SEED_AT = "2026-10-29T11:00:00Z"  # 10k parked, due 2026-11-01T11:00 (before NOW)
 DURABLE_ENROL_AT = "2026-10-31T12:00:00Z"  # 90k more parked, due 2026-11-03T12:00 (after NOW)
-WHERE = "score < 10"                   # about 10% of contacts
-WHERE_ALL = "score >= 0"               # every contact: the memory check at full scale
+WHERE = "score < 10"  # about 10% of contacts
+WHERE_ALL = "score >= 0"  # every contact: the memory check at full scale
 NEW_TAGS = ["campaign-q4", "winback", "win-active", "winback-done", "followed-up"]
 NOTE = "Called about the Q4 campaign"
 
@@ -86,7 +86,7 @@ class Side:
 @dataclass
 class Operation:
     name: str
-    group: str          # bulk, flow, rerun, durable, list, count, import, scale
+    group: str  # bulk, flow, rerun, durable, list, count, import, scale
     source: str | None  # the prepared database it runs on a copy of (None: read-only, no copy)
     crmctl: Side
     baseline: Side
@@ -236,52 +236,141 @@ class Bench:
         b = lambda *a: [self.python, str(BASELINES), a[0], "{db}", *a[1:]]  # noqa: E731
         flow = str(FLOWS / "bench-flow.yaml")
         ops = [
-            Operation("contact import", "import", "empty", Side(c("contact", "import", str(data), "--json", "-q")),
-                      Side(b("import", str(data))), rows=self.n),
-            Operation("tag add", "bulk", "pristine", Side(c("tag", "add", "campaign-q4", "-w", WHERE, "--format", "json", "-q")),
-                      Side(b("tag-add", "campaign-q4"))),
-            Operation("tag remove", "bulk", "acted", Side(c("tag", "remove", "campaign-q4", "-w", WHERE, "--format", "json", "-q")),
-                      Side(b("tag-remove", "campaign-q4"))),
-            Operation("note", "bulk", "pristine", Side(c("note", NOTE, "-w", WHERE, "--author", "bench", "--format", "json", "-q")),
-                      Side(b("note"))),
-            Operation("block", "bulk", "pristine", Side(c("block", "-w", WHERE, "--format", "json", "-q")), Side(b("block"))),
-            Operation("unblock", "bulk", "acted", Side(c("unblock", "-w", WHERE, "--format", "json", "-q")), Side(b("unblock"))),
-            Operation("delete", "bulk", "pristine", Side(c("delete", "-w", WHERE, "--yes", "--format", "json", "-q")),
-                      Side(b("delete"))),
-            Operation("contact list --format ndjson", "list", None, Side(c("contact", "list", "--format", "ndjson")),
-                      Side(b("list")), rows=self.n, ceiling=Side(b("list-ceiling"))),
-            Operation('contact count -w \'tags contains "vip"\'', "count", None,
-                      Side(c("contact", "count", "-w", 'tags contains "vip"')), Side(b("count-tag", "vip"))),
-            Operation("flow run (6 steps, branch)", "flow", "pristine", Side(c("flow", "run", flow, "--yes", "--format", "json")),
-                      Side(b("flow"))),
-            Operation("flow run again (matches 0)", "rerun", "flowed", Side(c("flow", "run", flow, "--yes", "--format", "json")),
-                      Side(b("flow-rerun"))),
-            Operation("durable flow run (100k parked, 10k due)", "durable", "parked",
-                      Side(c("flow", "run", str(FLOWS / "bench-durable.yaml"), "--yes", "--format", "json")),
-                      Side(b("durable", "--now", NOW))),
+            Operation(
+                "contact import",
+                "import",
+                "empty",
+                Side(c("contact", "import", str(data), "--json", "-q")),
+                Side(b("import", str(data))),
+                rows=self.n,
+            ),
+            Operation(
+                "tag add",
+                "bulk",
+                "pristine",
+                Side(c("tag", "add", "campaign-q4", "-w", WHERE, "--format", "json", "-q")),
+                Side(b("tag-add", "campaign-q4")),
+            ),
+            Operation(
+                "tag remove",
+                "bulk",
+                "acted",
+                Side(c("tag", "remove", "campaign-q4", "-w", WHERE, "--format", "json", "-q")),
+                Side(b("tag-remove", "campaign-q4")),
+            ),
+            Operation(
+                "note",
+                "bulk",
+                "pristine",
+                Side(c("note", NOTE, "-w", WHERE, "--author", "bench", "--format", "json", "-q")),
+                Side(b("note")),
+            ),
+            Operation(
+                "block", "bulk", "pristine", Side(c("block", "-w", WHERE, "--format", "json", "-q")), Side(b("block"))
+            ),
+            Operation(
+                "unblock",
+                "bulk",
+                "acted",
+                Side(c("unblock", "-w", WHERE, "--format", "json", "-q")),
+                Side(b("unblock")),
+            ),
+            Operation(
+                "delete",
+                "bulk",
+                "pristine",
+                Side(c("delete", "-w", WHERE, "--yes", "--format", "json", "-q")),
+                Side(b("delete")),
+            ),
+            Operation(
+                "contact list --format ndjson",
+                "list",
+                None,
+                Side(c("contact", "list", "--format", "ndjson")),
+                Side(b("list")),
+                rows=self.n,
+                ceiling=Side(b("list-ceiling")),
+            ),
+            Operation(
+                "contact count -w 'tags contains \"vip\"'",
+                "count",
+                None,
+                Side(c("contact", "count", "-w", 'tags contains "vip"')),
+                Side(b("count-tag", "vip")),
+            ),
+            Operation(
+                "flow run (6 steps, branch)",
+                "flow",
+                "pristine",
+                Side(c("flow", "run", flow, "--yes", "--format", "json")),
+                Side(b("flow")),
+            ),
+            Operation(
+                "flow run again (matches 0)",
+                "rerun",
+                "flowed",
+                Side(c("flow", "run", flow, "--yes", "--format", "json")),
+                Side(b("flow-rerun")),
+            ),
+            Operation(
+                "durable flow run (100k parked, 10k due)",
+                "durable",
+                "parked",
+                Side(c("flow", "run", str(FLOWS / "bench-durable.yaml"), "--yes", "--format", "json")),
+                Side(b("durable", "--now", NOW)),
+            ),
         ]
         if not self.args.skip_scale:
             ops += [
-                Operation("tag add, all contacts", "scale", "pristine",
-                          Side(c("tag", "add", "campaign-q4", "-w", WHERE_ALL, "--format", "json", "-q")),
-                          Side(b("tag-add", "campaign-q4", "--scale", "all"))),
-                Operation("tag remove, all contacts", "scale", "acted-all",
-                          Side(c("tag", "remove", "campaign-q4", "-w", WHERE_ALL, "--format", "json", "-q")),
-                          Side(b("tag-remove", "campaign-q4", "--scale", "all"))),
-                Operation("note, all contacts", "scale", "pristine",
-                          Side(c("note", NOTE, "-w", WHERE_ALL, "--author", "bench", "--format", "json", "-q")),
-                          Side(b("note", "--scale", "all"))),
-                Operation("block, all contacts", "scale", "pristine",
-                          Side(c("block", "-w", WHERE_ALL, "--format", "json", "-q")), Side(b("block", "--scale", "all"))),
-                Operation("unblock, all contacts", "scale", "acted-all",
-                          Side(c("unblock", "-w", WHERE_ALL, "--format", "json", "-q")),
-                          Side(b("unblock", "--scale", "all"))),
-                Operation("delete, all contacts", "scale", "pristine",
-                          Side(c("delete", "-w", WHERE_ALL, "--yes", "--format", "json", "-q")),
-                          Side(b("delete", "--scale", "all"))),
-                Operation("flow run, all contacts", "scale", "pristine",
-                          Side(c("flow", "run", str(FLOWS / "bench-flow-all.yaml"), "--yes", "--format", "json")),
-                          Side(b("flow", "--scale", "all"))),
+                Operation(
+                    "tag add, all contacts",
+                    "scale",
+                    "pristine",
+                    Side(c("tag", "add", "campaign-q4", "-w", WHERE_ALL, "--format", "json", "-q")),
+                    Side(b("tag-add", "campaign-q4", "--scale", "all")),
+                ),
+                Operation(
+                    "tag remove, all contacts",
+                    "scale",
+                    "acted-all",
+                    Side(c("tag", "remove", "campaign-q4", "-w", WHERE_ALL, "--format", "json", "-q")),
+                    Side(b("tag-remove", "campaign-q4", "--scale", "all")),
+                ),
+                Operation(
+                    "note, all contacts",
+                    "scale",
+                    "pristine",
+                    Side(c("note", NOTE, "-w", WHERE_ALL, "--author", "bench", "--format", "json", "-q")),
+                    Side(b("note", "--scale", "all")),
+                ),
+                Operation(
+                    "block, all contacts",
+                    "scale",
+                    "pristine",
+                    Side(c("block", "-w", WHERE_ALL, "--format", "json", "-q")),
+                    Side(b("block", "--scale", "all")),
+                ),
+                Operation(
+                    "unblock, all contacts",
+                    "scale",
+                    "acted-all",
+                    Side(c("unblock", "-w", WHERE_ALL, "--format", "json", "-q")),
+                    Side(b("unblock", "--scale", "all")),
+                ),
+                Operation(
+                    "delete, all contacts",
+                    "scale",
+                    "pristine",
+                    Side(c("delete", "-w", WHERE_ALL, "--yes", "--format", "json", "-q")),
+                    Side(b("delete", "--scale", "all")),
+                ),
+                Operation(
+                    "flow run, all contacts",
+                    "scale",
+                    "pristine",
+                    Side(c("flow", "run", str(FLOWS / "bench-flow-all.yaml"), "--yes", "--format", "json")),
+                    Side(b("flow", "--scale", "all")),
+                ),
             ]
         if filtered and self.args.only:
             wanted = {w.strip() for w in self.args.only.split(",")}
@@ -346,9 +435,14 @@ class Bench:
         for _ in range(runs):
             for name, argv in commands.items():
                 samples[name].append(self.spawn(argv))
-        result = {name: {"median_s": statistics.median(s.wall for s in ss), "rss_mib": max(s.rss_mib for s in ss),
-                         "runs": [round(s.wall, 4) for s in ss]}
-                  for name, ss in samples.items()}
+        result = {
+            name: {
+                "median_s": statistics.median(s.wall for s in ss),
+                "rss_mib": max(s.rss_mib for s in ss),
+                "runs": [round(s.wall, 4) for s in ss],
+            }
+            for name, ss in samples.items()
+        }
         for name in ("version", "tag_list"):
             result[name]["ratio_to_floor"] = result[name]["median_s"] / result["floor"]["median_s"]
             result[name]["met"] = result[name]["ratio_to_floor"] <= STARTUP_RATIO
@@ -368,13 +462,24 @@ class Bench:
         c_counts = [_counts(s.stdout or s.stderr) for s in op.crmctl.samples]
         b_counts = [_counts(s.stdout or s.stderr) for s in op.baseline.samples]
         entry = {
-            "operation": op.name, "group": op.group,
-            "crmctl": {"median_s": c_med, "work_s": c_work, "rss_mib": op.crmctl.rss,
-                       "runs": [round(s.wall, 4) for s in op.crmctl.samples], "counts": c_counts[0],
-                       "command": _shown(op.crmctl.argv)},
-            "baseline": {"median_s": b_med, "work_s": b_work, "rss_mib": op.baseline.rss,
-                         "runs": [round(s.wall, 4) for s in op.baseline.samples], "counts": b_counts[0],
-                         "command": _shown(op.baseline.argv)},
+            "operation": op.name,
+            "group": op.group,
+            "crmctl": {
+                "median_s": c_med,
+                "work_s": c_work,
+                "rss_mib": op.crmctl.rss,
+                "runs": [round(s.wall, 4) for s in op.crmctl.samples],
+                "counts": c_counts[0],
+                "command": _shown(op.crmctl.argv),
+            },
+            "baseline": {
+                "median_s": b_med,
+                "work_s": b_work,
+                "rss_mib": op.baseline.rss,
+                "runs": [round(s.wall, 4) for s in op.baseline.samples],
+                "counts": b_counts[0],
+                "command": _shown(op.baseline.argv),
+            },
             "ratio": ratio,
         }
         entry["same_work"] = _same_work(op.group, c_counts[0], b_counts[0])
@@ -402,10 +507,13 @@ class Bench:
             entry["rows_per_s"] = rows_per_s
             entry["same_output"] = list_shape_ok
             if op.ceiling:
-                entry["ceiling"] = {"median_s": op.ceiling.median, "rows_per_s": op.rows / op.ceiling.median,
-                                    "runs": [round(s.wall, 4) for s in op.ceiling.samples],
-                                    "counts": _counts(op.ceiling.samples[0].stderr),
-                                    "command": _shown(op.ceiling.argv)}
+                entry["ceiling"] = {
+                    "median_s": op.ceiling.median,
+                    "rows_per_s": op.rows / op.ceiling.median,
+                    "runs": [round(s.wall, 4) for s in op.ceiling.samples],
+                    "counts": _counts(op.ceiling.samples[0].stderr),
+                    "command": _shown(op.ceiling.argv),
+                }
             entry["target"] = f"≥ {LIST_ROWS_PER_S:,} rows/s; work ≤ {LIST_RATIO}× raw export; RSS ≤ {rss_limit} MiB"
             entry["met"] = rows_per_s >= LIST_ROWS_PER_S and ratio <= LIST_RATIO and rss_ok
         elif op.group == "import":
@@ -447,12 +555,19 @@ class Bench:
                 Path(str(self.out / f"{name}.db") + suffix).unlink(missing_ok=True)
         report = {
             "meta": {
-                "contacts": self.n, "runs": args.runs, "startup_runs": args.startup_runs, "seed": args.seed,
-                "matched": _matched(self.db("pristine")), "where": WHERE, "now": NOW,
+                "contacts": self.n,
+                "runs": args.runs,
+                "startup_runs": args.startup_runs,
+                "seed": args.seed,
+                "matched": _matched(self.db("pristine")),
+                "where": WHERE,
+                "now": NOW,
                 "database_mib": round(self.db("pristine").stat().st_size / 2**20, 1),
                 "shape": _shape(self.db("pristine")),
-                "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-                "typer": _version("typer"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                "python": platform.python_version(),
+                "sqlite": sqlite3.sqlite_version,
+                "typer": _version("typer"),
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 "elapsed_s": round(time.time() - started, 1),
             },
@@ -491,7 +606,8 @@ def _same_work(group: str, c: dict | None, b: dict | None) -> bool | None:
         return c.get("changed") == b.get("changed")
     if group in ("flow", "rerun") or "flow" in c:
         return c.get("matched") == b.get("selected") and (
-            group == "rerun" or sum(c.get("changed", {}).values()) == b.get("changed"))
+            group == "rerun" or sum(c.get("changed", {}).values()) == b.get("changed")
+        )
     if group == "durable":
         return c.get("resumed") == b.get("resumed") and c.get("matched") == b.get("selected")
     if group == "count":
@@ -523,8 +639,10 @@ def _matched(db: Path) -> int:
 def _shape(db: Path) -> dict:
     conn = sqlite3.connect(db)
     try:
-        return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                for table in ("contacts", "attributes", "contact_tags", "tags", "conversations", "messages")}
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("contacts", "attributes", "contact_tags", "tags", "conversations", "messages")
+        }
     finally:
         conn.close()
 

@@ -39,8 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=300, help="kills in all (default 300)")
     parser.add_argument("--contacts", type=int, default=4000, help="contacts in the template (default 4000)")
     parser.add_argument("--seed", default="stress", help="random seed for the kill moments")
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
-                        help="only this command (repeatable; default: all three)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="only this command (repeatable; default: all three)",
+    )
     parser.add_argument("--workdir", type=Path, help="where to keep the databases (default: a temporary directory)")
     args = parser.parse_args(argv)
 
@@ -77,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     kills = sum(c["absent"] + c["present"] for c in outcomes.values())
     print(f"\n{kills} kills ({args.iterations} runs) in {time.monotonic() - began:.0f} s; every one all or nothing")
     for name, counts in outcomes.items():
-        print(f"  {name:15} absent {counts['absent']:4}  present {counts['present']:4}  "
-              f"finished before the kill {counts['finished']:4}")
+        print(
+            f"  {name:15} absent {counts['absent']:4}  present {counts['present']:4}  "
+            f"finished before the kill {counts['finished']:4}"
+        )
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

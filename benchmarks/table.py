@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render benchmarks/out/results.json as README-ready Markdown.
 
-    python benchmarks/table.py [benchmarks/out/results.json]
+python benchmarks/table.py [benchmarks/out/results.json]
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ def render(report: dict) -> str:
         f"SQLite {meta['sqlite']}, Typer {meta['typer']}; {meta['date']}.",
         "",
         "Work = median wall time minus the side's own start-up (crmctl: `crmctl --version`, "
-        f"{_ms(startup['version']['median_s'])}; baseline: `python -c \"import sqlite3\"`, "
+        f'{_ms(startup["version"]["median_s"])}; baseline: `python -c "import sqlite3"`, '
         f"{_ms(startup['sqlite3']['median_s'])}).",
         "",
-        "| operation | crmctl wall | baseline wall | crmctl work | baseline work | ratio | crmctl peak RSS | target | met |",
+        "| operation | crmctl wall | baseline wall | crmctl work | baseline work | ratio "
+        "| crmctl peak RSS | target | met |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | :---: |",
     ]
     for op in report["operations"]:
@@ -47,7 +48,7 @@ def render(report: dict) -> str:
         )
     lines += [
         "",
-        f"Start-up (median of {meta['startup_runs']}; floor = `python -c \"import typer, sqlite_utils\"`):",
+        f'Start-up (median of {meta["startup_runs"]}; floor = `python -c "import typer, sqlite_utils"`):',
         "",
         "| command | median | × floor | peak RSS | target | met |",
         "| --- | ---: | ---: | ---: | --- | :---: |",
@@ -57,7 +58,8 @@ def render(report: dict) -> str:
         ratio = entry["median_s"] / startup["floor"]["median_s"]
         target = "≤ 1.25× floor" if "met" in entry else ""
         lines.append(
-            f"| `{startup['commands'][label]}` | {_ms(entry['median_s'])} | {ratio:.2f}× | {entry['rss_mib']:.0f} MiB | "
+            f"| `{startup['commands'][label]}` | {_ms(entry['median_s'])} | {ratio:.2f}× "
+            f"| {entry['rss_mib']:.0f} MiB | "
             f"{target} | {_met(entry.get('met'))} |"
         )
     return "\n".join(lines) + "\n"

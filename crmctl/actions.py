@@ -7,8 +7,9 @@ None of them opens or ends a transaction: the caller wraps a whole command or fl
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -32,7 +33,7 @@ class Context:
     run_id: int | None = None
 
     @classmethod
-    def for_user(cls) -> "Context":
+    def for_user(cls) -> Context:
         return cls(actor=current_user(), now=clock.now_text())
 
 
@@ -55,7 +56,7 @@ class NoteBody:
     params: Sequence[Any]
 
     @classmethod
-    def plain(cls, text: str) -> "NoteBody":
+    def plain(cls, text: str) -> NoteBody:
         return cls("?", [text])
 
 
@@ -102,9 +103,7 @@ def resolve_tags(db: Database, names: Sequence[str], ctx: Context, *, create: bo
 def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:
     created = tag_sql.create(db, clean_tag_names(names), ctx.now)
     if created:
-        audit.record(
-            db, at=ctx.now, actor=ctx.actor, action="tag_create", detail=", ".join(created), run_id=ctx.run_id
-        )
+        audit.record(db, at=ctx.now, actor=ctx.actor, action="tag_create", detail=", ".join(created), run_id=ctx.run_id)
     return created
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from crmctl.errors import InvalidInput
 
@@ -18,7 +18,7 @@ def now() -> datetime:
             return parse_time(override)
         except ValueError as exc:
             raise InvalidInput(f"CRMCTL_NOW: {exc}") from None
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def now_text() -> str:
@@ -26,7 +26,7 @@ def now_text() -> str:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(STORED_FORMAT)
+    return moment.astimezone(UTC).strftime(STORED_FORMAT)
 
 
 def parse_time(text: str) -> datetime:
@@ -37,15 +37,15 @@ def parse_time(text: str) -> datetime:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
         else:
             moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
     except ValueError:
         raise ValueError(f"not an ISO-8601 date or time: {text!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     try:
-        moment = moment.astimezone(timezone.utc).replace(microsecond=0)
+        moment = moment.astimezone(UTC).replace(microsecond=0)
     except OverflowError:
         raise ValueError(f"year out of range: {text!r}") from None
     if not 1000 <= moment.year <= 9999:

@@ -28,8 +28,7 @@ class UnknownTags(CrmError):
         plural = "s" if len(names) > 1 else ""
         super().__init__(
             f"unknown tag{plural} {quoted}: create with "
-            f"`crmctl tag create {' '.join(_shell_word(n) for n in names)}`"
-            + (f" or pass {hint}" if hint else "")
+            f"`crmctl tag create {' '.join(_shell_word(n) for n in names)}`" + (f" or pass {hint}" if hint else "")
         )
 
 
@@ -41,8 +40,7 @@ class MissingContacts(CrmError):
         shown = ", ".join(identifiers)
         more = f" and {total - len(identifiers)} more" if total > len(identifiers) else ""
         super().__init__(
-            f"{total} contact{'s' if total != 1 else ''} not found: {shown}{more} "
-            "(use --ignore-missing to skip them)"
+            f"{total} contact{'s' if total != 1 else ''} not found: {shown}{more} (use --ignore-missing to skip them)"
         )
 
 

@@ -14,10 +14,11 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePath
-from typing import Any, BinaryIO, Callable, Iterator, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from sqlite_utils import Database
 
@@ -28,13 +29,25 @@ from crmctl.store import audit
 from crmctl.store import imports as store
 from crmctl.store import suppressions as suppression_sql
 
-CHUNK = 5000            # records per executemany round, and per progress call
-SHOWN = 20              # problems listed in a refusal
-KEPT = 1000             # problems kept in a report
+CHUNK = 5000  # records per executemany round, and per progress call
+SHOWN = 20  # problems listed in a refusal
+KEPT = 1000  # problems kept in a report
 FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
 EXTENSIONS = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
-KNOWN = ("email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked", "blocked_at", "tags",
-         "conversations", "attributes", "id")
+KNOWN = (
+    "email",
+    "name",
+    "phone",
+    "user_id",
+    "created_at",
+    "last_seen_at",
+    "blocked",
+    "blocked_at",
+    "tags",
+    "conversations",
+    "attributes",
+    "id",
+)
 _KNOWN = frozenset(KNOWN)
 _CONVERSATION_KEYS = frozenset({"subject", "created_at", "messages"})
 _MESSAGE_KEYS = frozenset({"body", "sender", "sent_at"})
@@ -60,7 +73,7 @@ class ImportReport:
     unchanged: int = 0
     problems: list[str] = field(default_factory=list)
     tags_created: list[str] = field(default_factory=list)
-    readmitted: int = 0   # suppressed addresses imported with allow_suppressed (and no longer suppressed)
+    readmitted: int = 0  # suppressed addresses imported with allow_suppressed (and no longer suppressed)
 
     def to_dict(self) -> dict:
         return {
@@ -75,7 +88,7 @@ class ImportReport:
 
 
 class Contact(NamedTuple):
-    row: tuple            # (email, name, phone, user_id, created_at, last_seen_at, block, blocked_at)
+    row: tuple  # (email, name, phone, user_id, created_at, last_seen_at, block, blocked_at)
     tags: list[str]
     attributes: list[tuple[str, Any]]
     conversations: list[tuple]
@@ -120,8 +133,12 @@ def import_contacts(
     finally:
         store.drop_staging(db)
     return ImportReport(
-        inserted=outcome.inserted, updated=outcome.updated, unchanged=outcome.unchanged,
-        rejected=problems.total, problems=problems.listing(), tags_created=outcome.tags_created,
+        inserted=outcome.inserted,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+        rejected=problems.total,
+        problems=problems.listing(),
+        tags_created=outcome.tags_created,
         readmitted=readmitted,
     )
 
@@ -163,16 +180,19 @@ class _Problems:
 
     def refusal(self) -> str:
         shown = [message for _, message in sorted(self.kept)[:SHOWN]]
-        lines = [f"{self.total} invalid record{'s' if self.total != 1 else ''}; nothing was imported "
-                 "(pass --skip-invalid to import the valid ones):"]
+        lines = [
+            f"{self.total} invalid record{'s' if self.total != 1 else ''}; nothing was imported "
+            "(pass --skip-invalid to import the valid ones):"
+        ]
         lines += [f"  {message}" for message in shown]
         if self.total > len(shown):
             lines.append(f"  and {self.total - len(shown)} more")
         return "\n".join(lines)
 
 
-def _stage_all(db: Database, records: Iterator[tuple[str, Any]], typed: bool,
-               progress: Callable[[int], None] | None) -> _Problems:
+def _stage_all(
+    db: Database, records: Iterator[tuple[str, Any]], typed: bool, progress: Callable[[int], None] | None
+) -> _Problems:
     problems, batch, pos = _Problems(), store.Batch(), 0
     for pos, (label, item) in enumerate(records, start=1):
         try:
@@ -340,7 +360,7 @@ def _time(value: Any, what: str) -> str | None:
     try:
         stored = clock.normalise_time(text)
     except ValueError as exc:
-        raise _Bad(f"{what}: {exc}")
+        raise _Bad(f"{what}: {exc}") from None
     return stored
 
 
@@ -442,8 +462,11 @@ def _conversation(item: Any, where: str) -> tuple:
 def _message(item: Any, where: str) -> tuple:
     """(body, sender, sent_at)"""
     _check_object(item, where, _MESSAGE_KEYS)
-    return (_text(item.get("body"), f"{where}.body"), _text(item.get("sender"), f"{where}.sender"),
-            _time(item.get("sent_at"), f"{where}.sent_at"))
+    return (
+        _text(item.get("body"), f"{where}.body"),
+        _text(item.get("sender"), f"{where}.sender"),
+        _time(item.get("sent_at"), f"{where}.sent_at"),
+    )
 
 
 def _check_object(item: Any, where: str, keys: frozenset[str]) -> None:
@@ -474,7 +497,7 @@ def _lines(stream: BinaryIO) -> Iterator[str]:
     first = next(iter(stream), b"")
     _refuse_utf16(first)
     if first.startswith(codecs.BOM_UTF8):
-        first = first[len(codecs.BOM_UTF8):]
+        first = first[len(codecs.BOM_UTF8) :]
     return itertools.chain((first.decode("utf-8"),), map(_utf8, stream))
 
 
@@ -564,7 +587,9 @@ class _CsvLayout:
             problem = self._misfit(cells)
             if problem:
                 return problem
-        fields = {name: value for name, cell in zip(self.names, cells) if cell and (value := cell.strip())}
+        fields = {
+            name: value for name, cell in zip(self.names, cells, strict=False) if cell and (value := cell.strip())
+        }
         fields.pop("", None)
         if multiline:
             fields = {name: value.replace("\r\n", "\n") for name, value in fields.items()}
@@ -572,7 +597,7 @@ class _CsvLayout:
 
     def _misfit(self, cells: list[str]) -> _Bad | None:
         """Too many cells, or a value in a nameless column. (Too few is fine: empty.)"""
-        if len(cells) > self.width and any(cell.strip() for cell in cells[self.width:]):
+        if len(cells) > self.width and any(cell.strip() for cell in cells[self.width :]):
             return _Bad(f"{len(cells)} fields, but the header names {self.width}")
         for i in self.nameless:
             if i < len(cells) and cells[i].strip():
@@ -619,8 +644,8 @@ class _JsonArray:
         self.buf = ""
         self.pos = 0
         self.eof = False
-        self.lines = 0     # newlines before buf[0]
-        self.column = 0    # characters between the last of them and buf[0]
+        self.lines = 0  # newlines before buf[0]
+        self.column = 0  # characters between the last of them and buf[0]
         self.decoder = json.JSONDecoder()
 
     def __iter__(self) -> Iterator[Any]:
@@ -700,7 +725,7 @@ class _JsonArray:
         else:
             self.column += self.pos
         self.lines += newlines
-        self.buf = self.buf[self.pos:]
+        self.buf = self.buf[self.pos :]
         self.pos = 0
 
     def _invalid(self, pos: int, message: str) -> InvalidInput:

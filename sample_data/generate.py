@@ -17,69 +17,236 @@ import json
 import random
 import sys
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 DEFAULT_COUNT = 1200
 DEFAULT_SEED = 20261101
-REFERENCE = datetime(2026, 11, 1, tzinfo=timezone.utc)
+REFERENCE = datetime(2026, 11, 1, tzinfo=UTC)
 REFERENCE_TS = int(REFERENCE.timestamp())
 DAY = 86400
 HISTORY = 3 * 365 * DAY  # contacts were created over the three years before REFERENCE
 
 CSV_COLUMNS = [
-    "email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked", "tags",
-    "plan", "country", "company", "score", "lifetime_value",
+    "email",
+    "name",
+    "phone",
+    "user_id",
+    "created_at",
+    "last_seen_at",
+    "blocked",
+    "tags",
+    "plan",
+    "country",
+    "company",
+    "score",
+    "lifetime_value",
 ]
 
 FIRST_NAMES = [
-    "Anna", "Lukas", "Marie", "Jonas", "Sophie", "Felix", "Emma", "Paul", "Léa", "Hugo", "Chloé", "Louis",
-    "Olivia", "James", "Amelia", "Oliver", "Isla", "Harry", "Liam", "Noah", "Ava", "Mia", "Ethan", "Zoë",
-    "José", "Lucía", "Mateo", "Sofía", "Giulia", "Marco", "Sven", "Astrid", "Piotr", "Zofia", "Aarav",
-    "Priya", "Yuki", "Haruto", "Chen", "Wei", "Fatima", "Omar", "Björn", "Małgorzata", "Siobhán", "Conor",
+    "Anna",
+    "Lukas",
+    "Marie",
+    "Jonas",
+    "Sophie",
+    "Felix",
+    "Emma",
+    "Paul",
+    "Léa",
+    "Hugo",
+    "Chloé",
+    "Louis",
+    "Olivia",
+    "James",
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "Harry",
+    "Liam",
+    "Noah",
+    "Ava",
+    "Mia",
+    "Ethan",
+    "Zoë",
+    "José",
+    "Lucía",
+    "Mateo",
+    "Sofía",
+    "Giulia",
+    "Marco",
+    "Sven",
+    "Astrid",
+    "Piotr",
+    "Zofia",
+    "Aarav",
+    "Priya",
+    "Yuki",
+    "Haruto",
+    "Chen",
+    "Wei",
+    "Fatima",
+    "Omar",
+    "Björn",
+    "Małgorzata",
+    "Siobhán",
+    "Conor",
 ]
 LAST_NAMES = [
-    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Martin", "Bernard", "Dubois", "Lefèvre", "Moreau",
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Johnson", "Garcia", "Miller", "Davis", "Rossi",
-    "Bianchi", "García", "Fernández", "López", "Andersson", "Nilsson", "Kowalski", "Nowak", "Sharma", "Patel",
-    "Tanaka", "Sato", "Wang", "Li", "Haddad", "O'Brien", "Murphy", "van der Berg", "de Vries", "Jansen",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Lefèvre",
+    "Moreau",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Johnson",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rossi",
+    "Bianchi",
+    "García",
+    "Fernández",
+    "López",
+    "Andersson",
+    "Nilsson",
+    "Kowalski",
+    "Nowak",
+    "Sharma",
+    "Patel",
+    "Tanaka",
+    "Sato",
+    "Wang",
+    "Li",
+    "Haddad",
+    "O'Brien",
+    "Murphy",
+    "van der Berg",
+    "de Vries",
+    "Jansen",
 ]
-FREE_MAIL = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "gmx.de", "web.de", "orange.fr", "proton.me",
-             "hotmail.co.uk", "t-online.de", "free.fr", "mail.com"]
-THROWAWAY = ["mailinator.com", "guerrillamail.com", "yopmail.com", "tempmail.dev", "10minutemail.net",
-             "trashmail.io"]
-SPAM_NAMES = ["WIN FREE $$$", "Cheap Meds Online", "CLICK HERE NOW!!!", "Crypto Profit 5000%",
-              "Free iPhone Winner", "Hot Singles Near You", "$$$ Make Money Fast $$$", "SEO Services Cheap"]
+FREE_MAIL = [
+    "gmail.com",
+    "outlook.com",
+    "yahoo.com",
+    "icloud.com",
+    "gmx.de",
+    "web.de",
+    "orange.fr",
+    "proton.me",
+    "hotmail.co.uk",
+    "t-online.de",
+    "free.fr",
+    "mail.com",
+]
+THROWAWAY = ["mailinator.com", "guerrillamail.com", "yopmail.com", "tempmail.dev", "10minutemail.net", "trashmail.io"]
+SPAM_NAMES = [
+    "WIN FREE $$$",
+    "Cheap Meds Online",
+    "CLICK HERE NOW!!!",
+    "Crypto Profit 5000%",
+    "Free iPhone Winner",
+    "Hot Singles Near You",
+    "$$$ Make Money Fast $$$",
+    "SEO Services Cheap",
+]
 SPAM_WORDS = ["winner", "freecash", "promo", "bonus", "deals", "crypto", "clickme", "offer"]
 COMPANIES = [
-    ("Acme, Inc.", "acme.com"), ("Globex Corporation", "globex.com"), ("Initech", "initech.io"),
-    ("Umbrella Corp", "umbrella.co"), ("Stark Industries", "stark.example"), ("Müller & Söhne GmbH", "mueller-soehne.de"),
-    ("Café Lumière SARL", "cafe-lumiere.fr"), ("Northwind Traders", "northwind.co.uk"), ("Contoso Ltd", "contoso.com"),
-    ("Fabrikam", "fabrikam.net"), ("Wayne Enterprises", "wayne.example"), ("Hooli", "hooli.xyz"),
-    ("Pied Piper", "piedpiper.com"), ("Vandelay Industries", "vandelay.us"), ("Soylent", "soylent.example"),
-    ("Tyrell Corporation", "tyrell.example"), ("Nordlicht AB", "nordlicht.se"), ("Zielona Sp. z o.o.", "zielona.pl"),
-    ("Sakura KK", "sakura.jp"), ("3M Partners", "threem-partners.com"),
+    ("Acme, Inc.", "acme.com"),
+    ("Globex Corporation", "globex.com"),
+    ("Initech", "initech.io"),
+    ("Umbrella Corp", "umbrella.co"),
+    ("Stark Industries", "stark.example"),
+    ("Müller & Söhne GmbH", "mueller-soehne.de"),
+    ("Café Lumière SARL", "cafe-lumiere.fr"),
+    ("Northwind Traders", "northwind.co.uk"),
+    ("Contoso Ltd", "contoso.com"),
+    ("Fabrikam", "fabrikam.net"),
+    ("Wayne Enterprises", "wayne.example"),
+    ("Hooli", "hooli.xyz"),
+    ("Pied Piper", "piedpiper.com"),
+    ("Vandelay Industries", "vandelay.us"),
+    ("Soylent", "soylent.example"),
+    ("Tyrell Corporation", "tyrell.example"),
+    ("Nordlicht AB", "nordlicht.se"),
+    ("Zielona Sp. z o.o.", "zielona.pl"),
+    ("Sakura KK", "sakura.jp"),
+    ("3M Partners", "threem-partners.com"),
 ]
-COUNTRIES = [("DE", 22), ("US", 24), ("FR", 12), ("GB", 12), ("NL", 5), ("ES", 5), ("IT", 4), ("SE", 3),
-             ("PL", 3), ("CA", 3), ("AU", 2), ("JP", 2), ("IN", 2), ("BR", 1)]
+COUNTRIES = [
+    ("DE", 22),
+    ("US", 24),
+    ("FR", 12),
+    ("GB", 12),
+    ("NL", 5),
+    ("ES", 5),
+    ("IT", 4),
+    ("SE", 3),
+    ("PL", 3),
+    ("CA", 3),
+    ("AU", 2),
+    ("JP", 2),
+    ("IN", 2),
+    ("BR", 1),
+]
 PLANS = [("free", 40), ("trial", 15), ("pro", 25), ("paid", 12), ("enterprise", 8)]
-SUBJECTS = ["Question about pricing", "Cannot log in", "Invoice request", "Feature request: export",
-            "Upgrade to enterprise", "Bug report", "Onboarding call", "Cancel my subscription",
-            "Password reset", "Integration with Slack", "Data import help", "Refund request"]
-CONTACT_LINES = ["Hi, could you help me with this?", "Thanks, that worked.", "Still not working for me.",
-                 "Can we schedule a call next week?", "Please send the invoice as PDF.",
-                 "We would like to add 10 more seats.", "Is there an API for this?"]
-AGENT_LINES = ["Happy to help! Could you share a screenshot?", "I've reset it, please try again.",
-               "Your invoice is attached.", "I've passed this on to the product team.",
-               "Thanks for your patience, this is fixed now.", "Sure, here's a booking link."]
+SUBJECTS = [
+    "Question about pricing",
+    "Cannot log in",
+    "Invoice request",
+    "Feature request: export",
+    "Upgrade to enterprise",
+    "Bug report",
+    "Onboarding call",
+    "Cancel my subscription",
+    "Password reset",
+    "Integration with Slack",
+    "Data import help",
+    "Refund request",
+]
+CONTACT_LINES = [
+    "Hi, could you help me with this?",
+    "Thanks, that worked.",
+    "Still not working for me.",
+    "Can we schedule a call next week?",
+    "Please send the invoice as PDF.",
+    "We would like to add 10 more seats.",
+    "Is there an API for this?",
+]
+AGENT_LINES = [
+    "Happy to help! Could you share a screenshot?",
+    "I've reset it, please try again.",
+    "Your invoice is attached.",
+    "I've passed this on to the product team.",
+    "Thanks for your patience, this is fixed now.",
+    "Sure, here's a booking link.",
+]
 PHONE_FORMATS = {
     "DE": ("+49 15{0} {1:07d}", "015{0} {1:07d}", "030 {1:07d}"),
     "US": ("+1 {0}{0}5-555-{2:04d}", "({0}15) 555-{2:04d}"),
     "FR": ("+33 6 {3:02d} {4:02d} {5:02d} {6:02d}", "06 {3:02d} {4:02d} {5:02d} {6:02d}"),
     "GB": ("+44 7700 {2:06d}", "07700 {2:06d}"),
 }
-CALLING_CODES = {"NL": "31", "ES": "34", "IT": "39", "SE": "46", "PL": "48", "CA": "1", "AU": "61", "JP": "81",
-                 "IN": "91", "BR": "55"}
+CALLING_CODES = {
+    "NL": "31",
+    "ES": "34",
+    "IT": "39",
+    "SE": "46",
+    "PL": "48",
+    "CA": "1",
+    "AU": "61",
+    "JP": "81",
+    "IN": "91",
+    "BR": "55",
+}
 
 
 def _ascii(text: str) -> str:
@@ -99,7 +266,7 @@ def _stamp(ts: int) -> str:
     day, second = divmod(ts, DAY)
     prefix = _DAYS.get(day)
     if prefix is None:
-        prefix = _DAYS[day] = datetime.fromtimestamp(day * DAY, timezone.utc).strftime("%Y-%m-%d")
+        prefix = _DAYS[day] = datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%d")
     return f"{prefix}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
 
 
@@ -160,8 +327,8 @@ class _Maker:
         rng, number = self.rng, i * 7 + 11
         if spam:
             return f"{rng.choice(SPAM_WORDS)}{number}@{rng.choice(THROWAWAY)}"
-        f, l = FIRST_ASCII[first], LAST_ASCII[last]
-        local = rng.choice((f"{f}.{l}{number}", f"{f[0]}{l}{number}", f"{f}_{l}{number}", f"{l}.{f}{number}"))
+        f, s = FIRST_ASCII[first], LAST_ASCII[last]
+        local = rng.choice((f"{f}.{s}{number}", f"{f[0]}{s}{number}", f"{f}_{s}{number}", f"{s}.{f}{number}"))
         domain = company[1] if company and rng.random() < 0.8 else rng.choice(FREE_MAIL)
         if rng.random() < 0.08:  # some people type their address with capitals
             local, domain = local.title(), domain.capitalize()
@@ -171,8 +338,9 @@ class _Maker:
         rng = self.rng
         code = CALLING_CODES.get(country, "1")
         pattern = rng.choice(PHONE_FORMATS.get(country) or (f"+{code} {{0}}{{1:07d}}", f"00{code} {{0}}{{1:07d}}"))
-        return pattern.format(rng.randint(1, 9), self.below(10**7), self.below(10**4),
-                              *(self.below(100) for _ in range(4)))
+        return pattern.format(
+            rng.randint(1, 9), self.below(10**7), self.below(10**4), *(self.below(100) for _ in range(4))
+        )
 
     def last_seen(self, created: int) -> int | None:
         roll = self.rng.random()
@@ -206,8 +374,7 @@ class _Maker:
         return tags
 
     def lifetime_value(self, plan: str) -> float:
-        ranges = {"free": (0, 0), "trial": (0, 0), "paid": (10, 500), "pro": (50, 3000),
-                  "enterprise": (5000, 250000)}
+        ranges = {"free": (0, 0), "trial": (0, 0), "paid": (10, 500), "pro": (50, 3000), "enterprise": (5000, 250000)}
         low, high = ranges[plan]
         return round(self.rng.uniform(low, high), 2) if high else 0.0
 
@@ -256,8 +423,10 @@ def generate(count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED, out_dir: Path
     out.mkdir(parents=True, exist_ok=True)
     csv_path, ndjson_path = out / "contacts.csv", out / "contacts.ndjson"
     maker = _Maker(seed)
-    with open(csv_path, "w", encoding="utf-8", newline="") as csv_file, \
-            open(ndjson_path, "w", encoding="utf-8", newline="\n") as ndjson_file:
+    with (
+        open(csv_path, "w", encoding="utf-8", newline="") as csv_file,
+        open(ndjson_path, "w", encoding="utf-8", newline="\n") as ndjson_file,
+    ):
         writer = csv.writer(csv_file, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for i in range(count):

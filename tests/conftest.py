@@ -40,8 +40,15 @@ def add_contacts(db, rows):
         cursor = db.execute(
             "INSERT INTO contacts(email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [row["email"], row.get("name"), row.get("phone"), row.get("user_id"),
-             row.get("created_at", "2025-01-01T00:00:00Z"), row.get("last_seen_at"), row.get("blocked_at")],
+            [
+                row["email"],
+                row.get("name"),
+                row.get("phone"),
+                row.get("user_id"),
+                row.get("created_at", "2025-01-01T00:00:00Z"),
+                row.get("last_seen_at"),
+                row.get("blocked_at"),
+            ],
         )
         contact_id = cursor.lastrowid
         for key, value in row.get("attributes", {}).items():
@@ -49,33 +56,47 @@ def add_contacts(db, rows):
         for tag in row.get("tags", []):
             db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, ?)", [tag, NOW])
             db.execute(
-                "INSERT INTO contact_tags(tag_id, contact_id, added_at) "
-                "SELECT id, ?, ? FROM tags WHERE name = ?", [contact_id, NOW, tag])
+                "INSERT INTO contact_tags(tag_id, contact_id, added_at) SELECT id, ?, ? FROM tags WHERE name = ?",
+                [contact_id, NOW, tag],
+            )
         for body in row.get("notes", []):
-            db.execute("INSERT INTO notes(contact_id, body, author, created_at) VALUES (?, ?, 'seed', ?)",
-                       [contact_id, body, NOW])
+            db.execute(
+                "INSERT INTO notes(contact_id, body, author, created_at) VALUES (?, ?, 'seed', ?)",
+                [contact_id, body, NOW],
+            )
         for conv in row.get("conversations", []):
-            conv_id = db.execute("INSERT INTO conversations(contact_id, subject, created_at) VALUES (?, ?, ?)",
-                                 [contact_id, conv["subject"], NOW]).lastrowid
+            conv_id = db.execute(
+                "INSERT INTO conversations(contact_id, subject, created_at) VALUES (?, ?, ?)",
+                [contact_id, conv["subject"], NOW],
+            ).lastrowid
             for message in conv.get("messages", []):
-                db.execute("INSERT INTO messages(conversation_id, body, sender, sent_at) VALUES (?, ?, ?, ?)",
-                           [conv_id, message["body"], message.get("sender"), NOW])
+                db.execute(
+                    "INSERT INTO messages(conversation_id, body, sender, sent_at) VALUES (?, ?, ?, ?)",
+                    [conv_id, message["body"], message.get("sender"), NOW],
+                )
     db.conn.commit()
 
 
 @pytest.fixture
 def people(db):
     """Five contacts with tags, data points, notes and a conversation."""
-    add_contacts(db, [
-        {"email": "ada@example.com", "name": "Ada", "tags": ["vip"],
-         "attributes": {"plan": "pro", "country": "DE", "score": 80},
-         "conversations": [{"subject": "Hello", "messages": [{"body": "hi", "sender": "ada"}]}],
-         "notes": ["first"]},
-        {"email": "Bob@Example.com", "name": "Bob", "attributes": {"plan": "trial", "score": 20}},
-        {"email": "cy@example.org", "name": "Cy", "tags": ["vip", "churned"], "attributes": {"plan": "trial"}},
-        {"email": "di@example.org", "name": "Di", "blocked_at": "2026-01-01T00:00:00Z"},
-        {"email": "ed@example.net", "name": "Ed"},
-    ])
+    add_contacts(
+        db,
+        [
+            {
+                "email": "ada@example.com",
+                "name": "Ada",
+                "tags": ["vip"],
+                "attributes": {"plan": "pro", "country": "DE", "score": 80},
+                "conversations": [{"subject": "Hello", "messages": [{"body": "hi", "sender": "ada"}]}],
+                "notes": ["first"],
+            },
+            {"email": "Bob@Example.com", "name": "Bob", "attributes": {"plan": "trial", "score": 20}},
+            {"email": "cy@example.org", "name": "Cy", "tags": ["vip", "churned"], "attributes": {"plan": "trial"}},
+            {"email": "di@example.org", "name": "Di", "blocked_at": "2026-01-01T00:00:00Z"},
+            {"email": "ed@example.net", "name": "Ed"},
+        ],
+    )
     return db
 
 
@@ -112,7 +133,11 @@ def run():
         full_env = {**os.environ, **(env or {})}
         return subprocess.run(
             [crmctl_executable(), *map(str, args)],
-            input=input, capture_output=True, text=True, env=full_env, timeout=timeout,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
         )
 
     return _run

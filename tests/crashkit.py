@@ -83,9 +83,23 @@ def build_template(directory: Path, contacts: int = 4000) -> Path:
     with open(directory / "incoming.ndjson", "w") as out:
         for i in range(1, contacts // 2 + 1):
             email = f"user{i}@bulk.example" if i % 2 else f"new{i}@import.example"
-            out.write(json.dumps({"email": email, "name": f"Imported {i}", "plan": "imported", "tags": ["imported"],
-                                  "conversations": [{"subject": "import", "messages": [
-                                      {"body": f"imported message {i}", "sent_at": "2026-01-01T00:00:00Z"}]}]}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "email": email,
+                        "name": f"Imported {i}",
+                        "plan": "imported",
+                        "tags": ["imported"],
+                        "conversations": [
+                            {
+                                "subject": "import",
+                                "messages": [{"body": f"imported message {i}", "sent_at": "2026-01-01T00:00:00Z"}],
+                            }
+                        ],
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -101,7 +115,7 @@ def fingerprint(path: Path) -> dict[str, str]:
             columns = [d[0] for d in cursor.description]
             rows = []
             for row in cursor:
-                record = dict(zip(columns, row))
+                record = dict(zip(columns, row, strict=True))
                 if table == "flow_runs":
                     record.pop("duration_ms")
                 if table == "meta" and record["key"] == "erase_pending":
@@ -126,8 +140,8 @@ class Reference:
     args: list[str]
     before: dict[str, str]
     after: dict[str, str]
-    start_s: float        # seconds from launch until the write transaction began
-    end_s: float          # seconds from launch until the process exited
+    start_s: float  # seconds from launch until the write transaction began
+    end_s: float  # seconds from launch until the process exited
 
 
 def fresh_copy(template: Path, target: Path) -> Path:

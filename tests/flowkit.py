@@ -23,9 +23,14 @@ def steps_by_path(report: dict) -> dict:
 
 
 def tag_holders(db, tag: str) -> list[int]:
-    return [r[0] for r in db.execute(
-        "SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name = ? "
-        "ORDER BY ct.contact_id", [tag])]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name = ? "
+            "ORDER BY ct.contact_id",
+            [tag],
+        )
+    ]
 
 
 def note_count(db, contact_id: int | None = None) -> int:

@@ -42,8 +42,9 @@ def test_files_and_directories_are_owner_only_whatever_the_umask(tmp_path, umask
         db = open_db(path, create=True)
         with transaction(db):
             db.execute("INSERT INTO tags(name, created_at) VALUES ('x', 'y')")
-            created = {name: mode(path.with_name(name)) for name in ("crm.db", "crm.db-wal", "crm.db-shm",
-                                                                      "crm.db-holder")}
+            created = {
+                name: mode(path.with_name(name)) for name in ("crm.db", "crm.db-wal", "crm.db-shm", "crm.db-holder")
+            }
         size = backup(db, tmp_path / "copy.db")
         db.close()
     finally:
@@ -64,8 +65,10 @@ def test_a_db_path_that_is_a_symlink_is_refused(cli, db, isolated_db, tmp_path):
     before = digest(isolated_db)
     for args in (["contact", "count"], ["init"], ["tag", "create", "x"]):
         message = one_error_line(cli("--db", link, *args), 1)
-        assert message == (f"Error: {link} is a symbolic link (to {isolated_db}); crmctl does not open a database "
-                           "through a link: give the real path")
+        assert message == (
+            f"Error: {link} is a symbolic link (to {isolated_db}); crmctl does not open a database "
+            "through a link: give the real path"
+        )
     assert digest(isolated_db) == before
     dangling = tmp_path / "dangling.db"
     dangling.symlink_to(tmp_path / "elsewhere.db")
@@ -99,10 +102,12 @@ def test_a_planted_holder_symlink_is_not_followed(cli, db, isolated_db, tmp_path
 def test_missing_directories(cli, db, tmp_path):
     missing = tmp_path / "no" / "such" / "crm.db"
     assert one_error_line(cli("--db", missing, "contact", "count"), 1) == (
-        f"Error: no database at {missing} (run `crmctl init` first)")
+        f"Error: no database at {missing} (run `crmctl init` first)"
+    )
     assert not missing.parent.exists()
     assert one_error_line(cli("db", "backup", missing), 1) == (
-        f"Error: cannot write {missing}: no directory {missing.parent}")
+        f"Error: cannot write {missing}: no directory {missing.parent}"
+    )
 
 
 def test_files_that_are_not_crmctl_databases_are_refused_and_left_alone(cli, tmp_path):
@@ -113,15 +118,17 @@ def test_files_that_are_not_crmctl_databases_are_refused_and_left_alone(cli, tmp
     conn.close()
     newer = tmp_path / "newer.db"
     with open_db(newer, create=True) as future:
-        future.execute("INSERT INTO _sqlite_migrations(migration_set, name, applied_at) "
-                       "VALUES ('crmctl', 'm999_future', 'x')")
+        future.execute(
+            "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES ('crmctl', 'm999_future', 'x')"
+        )
     cases = {
         foreign: f"Error: {foreign} is not a crmctl database",
         tmp_path / "notes.txt": f"Error: {tmp_path / 'notes.txt'} is not a SQLite database",
         tmp_path / "random.bin": f"Error: {tmp_path / 'random.bin'} is not a SQLite database",
-        tmp_path / "empty.db": f"Error: {tmp_path / 'empty.db'} is an empty database, not a crmctl one (run `crmctl init`)",
+        tmp_path
+        / "empty.db": f"Error: {tmp_path / 'empty.db'} is an empty database, not a crmctl one (run `crmctl init`)",
         newer: f"Error: {newer} has a newer schema than this crmctl (migration m999_future of set 'crmctl'); "
-               "upgrade crmctl",
+        "upgrade crmctl",
     }
     (tmp_path / "notes.txt").write_text("name,email\nnot a database\n" * 300)
     (tmp_path / "random.bin").write_bytes(os.urandom(8192))
@@ -160,8 +167,13 @@ def as_plain_user(run):
     def _run(*args):
         from conftest import crmctl_executable
 
-        return subprocess.run([crmctl_executable(), *map(str, args)], capture_output=True, text=True, timeout=60,
-                              preexec_fn=_without_root_powers)
+        return subprocess.run(
+            [crmctl_executable(), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=_without_root_powers,
+        )
 
     return _run
 
@@ -171,7 +183,8 @@ def test_read_only_database_and_directory(as_plain_user, db, isolated_db):
     isolated_db.chmod(0o444)
     try:
         assert one_error_line(as_plain_user("tag", "create", "x"), 1) == (
-            f"Error: {isolated_db} is read-only: crmctl needs to write to it")
+            f"Error: {isolated_db} is read-only: crmctl needs to write to it"
+        )
         assert as_plain_user("contact", "count").stdout == "0\n"  # reading needs no write access
     finally:
         isolated_db.chmod(0o600)
@@ -181,7 +194,8 @@ def test_read_only_database_and_directory(as_plain_user, db, isolated_db):
     try:
         assert one_error_line(as_plain_user("tag", "create", "x"), 1) == (
             f"Error: the directory {isolated_db.parent} is read-only: crmctl needs to create crm.db-wal "
-            "beside the database")
+            "beside the database"
+        )
     finally:
         isolated_db.parent.chmod(0o700)
 
@@ -195,5 +209,6 @@ def test_text_that_is_not_utf8(people):
     assert one_error_line(on_stdin, 2) == "Error: standard input, line 2: not valid UTF-8 text"
     in_argument = subprocess.run([exe, "note", b"bad \xff", "--all"], capture_output=True, text=True)
     assert one_error_line(in_argument, 2) == (
-        "Error: text that is not valid UTF-8 (in an argument or on standard input): crmctl reads and stores UTF-8 only")
+        "Error: text that is not valid UTF-8 (in an argument or on standard input): crmctl reads and stores UTF-8 only"
+    )
     assert people.execute("SELECT count(*) FROM notes").fetchone()[0] == 1

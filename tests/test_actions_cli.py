@@ -8,9 +8,14 @@ from conftest import NOW
 
 
 def tags_of(db, email):
-    return sorted(r[0] for r in db.execute(
-        "SELECT t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id "
-        "JOIN contacts c ON c.id = ct.contact_id WHERE c.email = ?", [email]))
+    return sorted(
+        r[0]
+        for r in db.execute(
+            "SELECT t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id "
+            "JOIN contacts c ON c.id = ct.contact_id WHERE c.email = ?",
+            [email],
+        )
+    )
 
 
 def summary(result):
@@ -35,9 +40,7 @@ def test_tag_add_human_summary_goes_to_stderr(cli, people):
 def test_unknown_tag_is_refused_and_nothing_changes(cli, people):
     result = cli("tag", "add", "vip", "gold", "--all")
     assert result.exit_code == 1
-    assert result.stderr == (
-        "Error: unknown tag 'gold': create with `crmctl tag create gold` or pass --create\n"
-    )
+    assert result.stderr == ("Error: unknown tag 'gold': create with `crmctl tag create gold` or pass --create\n")
     assert tags_of(people, "Bob@Example.com") == []
 
 
@@ -75,9 +78,7 @@ def test_no_selection_is_a_usage_error(cli, people):
 def test_missing_identifiers_refused_then_ignored(cli, people):
     result = cli("block", "-c", "99", "-c", "ghost@example.com", "-c", "1")
     assert result.exit_code == 1
-    assert result.stderr == (
-        "Error: 2 contacts not found: 99, ghost@example.com (use --ignore-missing to skip them)\n"
-    )
+    assert result.stderr == ("Error: 2 contacts not found: 99, ghost@example.com (use --ignore-missing to skip them)\n")
     assert people.execute("SELECT count(*) FROM contacts WHERE blocked_at IS NOT NULL").fetchone()[0] == 1
     ok = cli("block", "-c", "99", "-c", "1", "--ignore-missing", "--format", "json")
     assert summary(ok)["changed"] == 1
@@ -135,8 +136,12 @@ def test_delete_without_terminal_or_yes_is_refused(cli, people):
 def test_delete_removes_everything_attached(cli, people):
     result = cli("delete", "1", "--yes", "--format", "json")
     assert summary(result) == {"action": "delete", "selected": 1, "changed": 1, "dry_run": False}
-    for table, column in [("attributes", "contact_id"), ("contact_tags", "contact_id"), ("notes", "contact_id"),
-                          ("conversations", "contact_id")]:
+    for table, column in [
+        ("attributes", "contact_id"),
+        ("contact_tags", "contact_id"),
+        ("notes", "contact_id"),
+        ("conversations", "contact_id"),
+    ]:
         assert people.execute(f"SELECT count(*) FROM {table} WHERE {column} = 1").fetchone()[0] == 0, table
     assert people.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
     entry = people.execute("SELECT action, contacts, detail FROM audit").fetchone()

@@ -15,10 +15,12 @@ IDS = [1, 2, 62, 63, 64, 127, 128, 1000, 2**40 + 5]  # chunk edges, bit 63 (a ne
 def test_ids_round_trip_through_the_sets(db):
     scopes.create(db, "changed")
     db.conn.executemany("INSERT INTO temp.changed(id) VALUES (?)", [(i,) for i in IDS])
-    entry = audit.record(db, at="2026-11-01T12:00:00Z", actor="t", action="tag_add", detail="", scope="changed",
-                         contacts=len(IDS))
-    other = audit.record(db, at="2026-11-01T12:00:00Z", actor="t", action="note", detail="", scope="changed",
-                         contacts=len(IDS))
+    entry = audit.record(
+        db, at="2026-11-01T12:00:00Z", actor="t", action="tag_add", detail="", scope="changed", contacts=len(IDS)
+    )
+    other = audit.record(
+        db, at="2026-11-01T12:00:00Z", actor="t", action="note", detail="", scope="changed", contacts=len(IDS)
+    )
     assert db.execute("SELECT count(*) FROM audit_sets WHERE audit_id = ?", [entry]).fetchone()[0] == 5
     listed = db.execute("SELECT contact_id FROM audit_contacts WHERE audit_id = ? ORDER BY 1", [entry]).fetchall()
     assert [r[0] for r in listed] == IDS
@@ -42,7 +44,9 @@ def test_the_migration_keeps_existing_links(tmp_path):
     old = Database(conn)
     old.execute("PRAGMA foreign_keys = ON")
     migrations.apply(old, stop_before="m004_audit_sets")
-    old.execute("INSERT INTO audit(id, at, actor, action, contacts) VALUES (1, 'x', 't', 'block', 9), (2, 'x', 't', 'note', 1)")
+    old.execute(
+        "INSERT INTO audit(id, at, actor, action, contacts) VALUES (1, 'x', 't', 'block', 9), (2, 'x', 't', 'note', 1)"
+    )
     conn.executemany("INSERT INTO audit_contacts(audit_id, contact_id) VALUES (1, ?)", [(i,) for i in IDS])
     old.execute("INSERT INTO audit_contacts(audit_id, contact_id) VALUES (2, 64)")
     conn.commit()

@@ -11,20 +11,47 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = {
-    "contact import", "tag add", "tag remove", "note", "block", "unblock", "delete",
-    "contact list --format ndjson", 'contact count -w \'tags contains "vip"\'', "flow run (6 steps, branch)",
-    "flow run again (matches 0)", "durable flow run (100k parked, 10k due)", "tag add, all contacts",
-    "tag remove, all contacts", "note, all contacts", "block, all contacts", "unblock, all contacts",
-    "delete, all contacts", "flow run, all contacts",
+    "contact import",
+    "tag add",
+    "tag remove",
+    "note",
+    "block",
+    "unblock",
+    "delete",
+    "contact list --format ndjson",
+    "contact count -w 'tags contains \"vip\"'",
+    "flow run (6 steps, branch)",
+    "flow run again (matches 0)",
+    "durable flow run (100k parked, 10k due)",
+    "tag add, all contacts",
+    "tag remove, all contacts",
+    "note, all contacts",
+    "block, all contacts",
+    "unblock, all contacts",
+    "delete, all contacts",
+    "flow run, all contacts",
 }
 
 
 def test_benchmark_runs_end_to_end(tmp_path):
     out = tmp_path / "bench"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--contacts", "2000", "--runs", "1",
-         "--startup-runs", "1", "--out", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--contacts",
+            "2000",
+            "--runs",
+            "1",
+            "--startup-runs",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "results.json").read_text())

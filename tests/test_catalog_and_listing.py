@@ -14,8 +14,11 @@ from conftest import NOW
 def test_tag_create_list_rename_delete(cli, people):
     assert cli("tag", "create", "gold", "VIP").stderr == "created: gold\nalready present: VIP\n"
     listing = json.loads(cli("tag", "list", "--format", "json").stdout)
-    assert listing == [{"name": "churned", "contacts": 1}, {"name": "gold", "contacts": 0},
-                       {"name": "vip", "contacts": 2}]
+    assert listing == [
+        {"name": "churned", "contacts": 1},
+        {"name": "gold", "contacts": 0},
+        {"name": "vip", "contacts": 2},
+    ]
     assert cli("tag", "rename", "gold", "platinum").exit_code == 0
     assert cli("tag", "rename", "platinum", "VIP").stderr == "Error: tag 'vip' already exists\n"
     assert cli("tag", "rename", "ghost", "x").stderr == "Error: unknown tag 'ghost'\n"
@@ -36,8 +39,15 @@ def test_contact_list_json_records(cli, people):
     records = json.loads(cli("contact", "list", "--format", "json").stdout)
     assert [r["id"] for r in records] == [1, 2, 3, 4, 5]
     assert records[0] == {
-        "id": 1, "email": "ada@example.com", "name": "Ada", "phone": None, "user_id": None,
-        "created_at": "2025-01-01T00:00:00Z", "last_seen_at": None, "blocked": False, "tags": ["vip"],
+        "id": 1,
+        "email": "ada@example.com",
+        "name": "Ada",
+        "phone": None,
+        "user_id": None,
+        "created_at": "2025-01-01T00:00:00Z",
+        "last_seen_at": None,
+        "blocked": False,
+        "tags": ["vip"],
         "attributes": {"country": "DE", "plan": "pro", "score": 80},
     }
     assert records[3]["blocked"] is True
@@ -53,8 +63,20 @@ def test_contact_list_selection_and_limit(cli, people):
 
 def test_contact_list_csv_flattens_attributes(cli, people):
     rows = list(csv.DictReader(io.StringIO(cli("contact", "list", "--format", "csv").stdout)))
-    assert list(rows[0]) == ["id", "email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked",
-                             "tags", "country", "plan", "score"]
+    assert list(rows[0]) == [
+        "id",
+        "email",
+        "name",
+        "phone",
+        "user_id",
+        "created_at",
+        "last_seen_at",
+        "blocked",
+        "tags",
+        "country",
+        "plan",
+        "score",
+    ]
     assert rows[0]["score"] == "80" and rows[2]["tags"] == "churned;vip" and rows[3]["blocked"] == "true"
 
 

@@ -50,9 +50,13 @@ def test_enrolment_parks_at_first_wait(cli, people, nurture):
     assert (report["matched"], report["parked"], report["resumed"], report["completed"]) == (2, 2, 0, 0)
     assert tag_holders(people, "churned") == [2, 3]
     assert status(cli, nurture) == {
-        "flow": "nurture", "in_progress": 2, "completed": 0, "exited": 0,
-        "waiting": [{"path": "steps[1]", "contacts": 2, "next_due": "2026-11-04T12:00:00Z",
-                     "last_due": "2026-11-04T12:00:00Z"}],
+        "flow": "nurture",
+        "in_progress": 2,
+        "completed": 0,
+        "exited": 0,
+        "waiting": [
+            {"path": "steps[1]", "contacts": 2, "next_due": "2026-11-04T12:00:00Z", "last_due": "2026-11-04T12:00:00Z"}
+        ],
     }
 
 
@@ -67,8 +71,12 @@ def test_not_early_not_late(cli, people, nurture, monkeypatch):
     assert tag_holders(people, "winback") == [2]
     assert note_count(people, 3) == 1
     assert status(cli, nurture)["waiting"] == [
-        {"path": "steps[2].then[1]", "contacts": 1, "next_due": "2026-11-11T12:00:00Z",
-         "last_due": "2026-11-11T12:00:00Z"}
+        {
+            "path": "steps[2].then[1]",
+            "contacts": 1,
+            "next_due": "2026-11-11T12:00:00Z",
+            "last_due": "2026-11-11T12:00:00Z",
+        }
     ]
     at(monkeypatch, "2026-11-11T12:00:00Z")
     _, [last] = run_json(cli, nurture)
@@ -115,7 +123,11 @@ def test_blocked_contact_stays_parked(cli, people, nurture, monkeypatch):
     _, [report] = run_json(cli, nurture)
     assert report["resumed"] == 1
     assert status(cli, nurture)["waiting"][0] == {
-        "path": "steps[1]", "contacts": 1, "next_due": "2026-11-04T12:00:00Z", "last_due": "2026-11-04T12:00:00Z"}
+        "path": "steps[1]",
+        "contacts": 1,
+        "next_due": "2026-11-04T12:00:00Z",
+        "last_due": "2026-11-04T12:00:00Z",
+    }
     cli("unblock", "-c", "3")
     _, [later] = run_json(cli, nurture)
     assert later["resumed"] == 1
@@ -129,7 +141,7 @@ def test_deleted_contact_leaves_its_enrolment(cli, people, nurture):
 
 def test_edit_keeping_wait_ids_keeps_positions(cli, people, nurture, monkeypatch):
     run_json(cli, nurture)
-    nurture.write_text(nurture.read_text().replace("steps:\n", "steps:\n  - note: \"new first step\"\n", 1))
+    nurture.write_text(nurture.read_text().replace("steps:\n", 'steps:\n  - note: "new first step"\n', 1))
     at(monkeypatch, "2026-11-04T12:00:00Z")
     result, [report] = run_json(cli, nurture)
     assert result.exit_code == 0 and report["resumed"] == 2
@@ -175,7 +187,9 @@ def test_show_marks_waits_with_parked_counts(cli, people, nurture):
 
 
 def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, tmp_path):
-    flow = write_flow(tmp_path, """
+    flow = write_flow(
+        tmp_path,
+        """
         name: staged
         match: 'plan == "trial"'
         exit_when: 'stage == "done"'
@@ -184,13 +198,15 @@ def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, t
           - if: 'stage == "started"'
             then:
               - note: "stage {{ contact.stage }}"
-    """)
+    """,
+    )
     assert cli("flow", "validate", flow).exit_code == 0
     result, [report] = run_json(cli, flow)
     assert result.exit_code == 0, result.stderr
     assert report["steps"][2]["changed"] == 2
     assert [r[0] for r in people.execute("SELECT DISTINCT body FROM notes WHERE author = 'flow:staged'")] == [
-        "stage started"]
+        "stage started"
+    ]
 
 
 def test_status_of_an_unknown_flow_name_is_an_error(cli, people):

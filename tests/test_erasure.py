@@ -34,8 +34,9 @@ KEEPER = textwrap.dedent("""
 @pytest.fixture
 def keeper(isolated_db):
     def start():
-        proc = subprocess.Popen([sys.executable, "-c", KEEPER, str(isolated_db)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KEEPER, str(isolated_db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout.readline() == "open\n"
         started.append(proc)
         return proc
@@ -49,17 +50,42 @@ def keeper(isolated_db):
 
 def markers() -> dict[str, str]:
     tag = uuid.uuid4().hex[:12]
-    return {field: f"Mk{field}{tag}" for field in (
-        "email", "name", "phone", "userid", "key", "value", "note", "long", "subject", "message", "sender")}
+    return {
+        field: f"Mk{field}{tag}"
+        for field in (
+            "email",
+            "name",
+            "phone",
+            "userid",
+            "key",
+            "value",
+            "note",
+            "long",
+            "subject",
+            "message",
+            "sender",
+        )
+    }
 
 
 def add_marked_contact(db, m: dict[str, str]) -> int:
-    add_contacts(db, [{
-        "email": f"{m['email']}@example.com", "name": m["name"], "phone": m["phone"], "user_id": m["userid"],
-        "attributes": {m["key"]: m["value"], "plan": "gone", "score": 1}, "tags": ["vip"],
-        "notes": [m["note"], m["long"] * 800],  # the long one spills onto overflow pages
-        "conversations": [{"subject": m["subject"], "messages": [{"body": m["message"], "sender": m["sender"]}]}],
-    }])
+    add_contacts(
+        db,
+        [
+            {
+                "email": f"{m['email']}@example.com",
+                "name": m["name"],
+                "phone": m["phone"],
+                "user_id": m["userid"],
+                "attributes": {m["key"]: m["value"], "plan": "gone", "score": 1},
+                "tags": ["vip"],
+                "notes": [m["note"], m["long"] * 800],  # the long one spills onto overflow pages
+                "conversations": [
+                    {"subject": m["subject"], "messages": [{"body": m["message"], "sender": m["sender"]}]}
+                ],
+            }
+        ],
+    )
     contact_id = db.execute("SELECT id FROM contacts WHERE email = ?", [f"{m['email']}@example.com"]).fetchone()[0]
     # Older versions of its pages, in the WAL and in the main file.
     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -106,8 +132,11 @@ def test_no_byte_of_a_deleted_contact_is_left(run, tmp_path, isolated_db, marked
     assert leftovers(isolated_db, m) == {}
     with open_db(isolated_db) as fresh:  # what is kept: ids and counts
         assert fresh.execute("SELECT count(*) FROM contacts WHERE id = ?", [contact_id]).fetchone()[0] == 0
-        entry = fresh.execute("SELECT a.action, a.contacts FROM audit AS a JOIN audit_contacts AS l "
-                              "ON l.audit_id = a.id WHERE l.contact_id = ? ORDER BY a.id DESC", [contact_id]).fetchone()
+        entry = fresh.execute(
+            "SELECT a.action, a.contacts FROM audit AS a JOIN audit_contacts AS l "
+            "ON l.audit_id = a.id WHERE l.contact_id = ? ORDER BY a.id DESC",
+            [contact_id],
+        ).fetchone()
         assert entry == ("delete", 1)
         assert fresh.execute("SELECT value FROM meta WHERE key = 'erase_pending'").fetchone() is None
 
@@ -163,8 +192,13 @@ def digest_of(db, email: str) -> str:
 def test_suppress_keeps_a_keyed_hash_never_the_address(cli, people, isolated_db):
     result = cli("delete", "Bob@Example.com", "cy@example.org", "--yes", "--suppress", "--format", "json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"action": "delete", "selected": 2, "changed": 2, "suppressed": 2,
-                                         "dry_run": False}
+    assert json.loads(result.stdout) == {
+        "action": "delete",
+        "selected": 2,
+        "changed": 2,
+        "suppressed": 2,
+        "dry_run": False,
+    }
     stored = {row[0] for row in people.execute("SELECT digest FROM suppressions")}
     assert stored == {digest_of(people, "bob@example.com"), digest_of(people, "CY@example.org")}
     assert people.execute("SELECT detail FROM audit WHERE action = 'delete'").fetchone() == ("suppressed: 2",)
@@ -197,8 +231,9 @@ def test_import_refuses_a_suppressed_address_unless_allowed(cli, people, tmp_pat
     before = dump(people)
     refused = cli("contact", "import", file)
     assert refused.exit_code == 2
-    assert refused.stderr == ("Error: 1 invalid record; nothing was imported (pass --skip-invalid to import the "
-                              f"valid ones):\n{SUPPRESSED}\n")
+    assert refused.stderr == (
+        f"Error: 1 invalid record; nothing was imported (pass --skip-invalid to import the valid ones):\n{SUPPRESSED}\n"
+    )
     assert dump(people) == before
 
     skipped = cli("contact", "import", file, "--skip-invalid", "--json")
@@ -208,8 +243,15 @@ def test_import_refuses_a_suppressed_address_unless_allowed(cli, people, tmp_pat
 
     allowed = cli("contact", "import", file, "--allow-suppressed", "--json")
     assert allowed.exit_code == 0, allowed.stderr
-    assert json.loads(allowed.stdout) == {"inserted": 1, "updated": 0, "unchanged": 1, "rejected": 0, "problems": [],
-                                          "tags_created": [], "readmitted": 1}
+    assert json.loads(allowed.stdout) == {
+        "inserted": 1,
+        "updated": 0,
+        "unchanged": 1,
+        "rejected": 0,
+        "problems": [],
+        "tags_created": [],
+        "readmitted": 1,
+    }
     assert people.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0  # lifted: it may come back
     assert people.execute("SELECT detail FROM audit WHERE action = 'unsuppress'").fetchall() == [("readmitted 1",)]
     assert cli("contact", "import", file).exit_code == 0
@@ -235,7 +277,6 @@ def test_suppression_through_the_library(people):
     assert (report.inserted, report.readmitted) == (1, 1)
 
 
-
 def test_the_lock_holder_file_names_the_command_without_personal_data():
     from crmctl.store.holder import command_line
 
@@ -245,4 +286,5 @@ def test_the_lock_holder_file_names_the_command_without_personal_data():
     assert command_line(["-w", 'email == "ada@example.com"', "tag", "add", "vip"]) == "crmctl -w … tag add …"
     assert command_line(["note", "divorced", "-c", "42"]) == "crmctl note … -c 42"
     assert command_line(["--db", "/srv/crm/crm.db", "flow", "run", "/srv/flows/a.yaml"]) == (
-        "crmctl --db /srv/crm/crm.db flow run /srv/flows/a.yaml")
+        "crmctl --db /srv/crm/crm.db flow run /srv/flows/a.yaml"
+    )

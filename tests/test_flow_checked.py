@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from flowkit import run_json, write_flow
 
 from crmctl.flows import checked
 from crmctl.flows.loader import load_flow
 from crmctl.store import open_db
-from flowkit import run_json, write_flow
 
-SAMPLE_FLOWS = sorted(p for p in (Path(__file__).parent.parent / "sample_data" / "flows").glob("*.yaml")
-                      if p.name != "invalid-example.yaml")
+SAMPLE_FLOWS = sorted(
+    p
+    for p in (Path(__file__).parent.parent / "sample_data" / "flows").glob("*.yaml")
+    if p.name != "invalid-example.yaml"
+)
 
 FLOW = """
     name: plans
@@ -93,12 +96,15 @@ def test_a_field_gone_from_the_database_is_reported_with_its_position(ran, peopl
     assert result.stderr.splitlines()[0].startswith(f"{ran}:2:9: match: unknown field 'plan'")
 
 
-@pytest.mark.parametrize("tamper", [
-    "UPDATE flow_checked SET structure = 'not json'",
-    "UPDATE flow_checked SET structure = '{}'",
-    "UPDATE flow_checked SET structure = replace(structure, 'nurtured', 'tampered')",
-    "UPDATE flow_checked SET checker = 'another'",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE flow_checked SET structure = 'not json'",
+        "UPDATE flow_checked SET structure = '{}'",
+        "UPDATE flow_checked SET structure = replace(structure, 'nurtured', 'tampered')",
+        "UPDATE flow_checked SET checker = 'another'",
+    ],
+)
 def test_a_row_that_does_not_match_is_ignored(ran, people, tamper):
     people.execute(tamper)
     people.conn.commit()
@@ -114,14 +120,17 @@ def test_only_the_newest_text_of_a_flow_is_kept(ran, people, cli):
 
 
 def test_a_recalled_flow_runs_like_a_fresh_one(people, cli, tmp_path, monkeypatch):
-    path = write_flow(tmp_path, """
+    path = write_flow(
+        tmp_path,
+        """
         name: notes
         match: 'plan == "trial"'
         reentry: true
         steps:
           - note: "Plan {{ contact.plan }}"
           - tag_add: vip
-    """)
+    """,
+    )
     first = run_json(cli, path)[1][0]
 
     def no_full_check(*args):
@@ -130,5 +139,5 @@ def test_a_recalled_flow_runs_like_a_fresh_one(people, cli, tmp_path, monkeypatc
     monkeypatch.setattr("crmctl.flows.checker.check_text", no_full_check)
     second = run_json(cli, path)[1][0]
     assert first["matched"] == second["matched"] == 2
-    assert second["steps"] == [{**step, "changed": n} for step, n in zip(first["steps"], (2, 0))]
+    assert second["steps"] == [{**step, "changed": n} for step, n in zip(first["steps"], (2, 0), strict=True)]
     assert people.execute("SELECT count(*) FROM notes WHERE body = 'Plan trial'").fetchone()[0] == 4

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import add_contacts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import add_contacts
 from crmctl.errors import FlowInvalid, InvalidInput
 from crmctl.flows.loader import MAX_BYTES, load_flow, parse_flow, validate_file
 from crmctl.flows.template import compile_template, parse_template
@@ -63,11 +63,19 @@ def problems_of(tmp_path: Path, text: str, db=None) -> list[str]:
 
 @pytest.fixture
 def crm(db):
-    add_contacts(db, [
-        {"email": "ada@example.com", "name": "Ada", "last_seen_at": "2026-10-01T00:00:00Z", "tags": ["vip"],
-         "attributes": {"plan": "trial", "country": "DE", "score": 80}},
-        {"email": "bob@example.com", "attributes": {"plan": "paid", "ratio": 0.25}},
-    ])
+    add_contacts(
+        db,
+        [
+            {
+                "email": "ada@example.com",
+                "name": "Ada",
+                "last_seen_at": "2026-10-01T00:00:00Z",
+                "tags": ["vip"],
+                "attributes": {"plan": "trial", "country": "DE", "score": 80},
+            },
+            {"email": "bob@example.com", "attributes": {"plan": "paid", "ratio": 0.25}},
+        ],
+    )
     return db
 
 
@@ -78,7 +86,11 @@ def test_load_flow_builds_the_documented_interface(tmp_path):
     path = write(tmp_path, NURTURE)
     flow = load_flow(path)
     assert (flow.name, flow.description, flow.match, flow.exit_when) == (
-        "trial-nurture", "Nurture trials", 'plan == "trial"', 'plan == "paid"')
+        "trial-nurture",
+        "Nurture trials",
+        'plan == "trial"',
+        'plan == "paid"',
+    )
     assert flow.include_blocked is False
     assert flow.reentry == 30 * 86400 and flow.max_deletes == 5
     assert flow.source == path and flow.text == Path(path).read_text()
@@ -106,15 +118,25 @@ def test_load_flow_builds_the_documented_interface(tmp_path):
     assert check.then[2].tags == ["at-risk", "Churned"]
     assert check.then[0].template == "No activity since {{ contact.last_seen_at }}"
     assert check.otherwise[1].values == {"lifecycle": "dormant", "trial": 1, "old": None, "ratio": 0.5}
-    assert [(s.key, s.seconds) for s in flow.wait_steps()] == [("first-wait", 3 * 86400), ("steps[2].then[1]", 7 * 86400)]
+    assert [(s.key, s.seconds) for s in flow.wait_steps()] == [
+        ("first-wait", 3 * 86400),
+        ("steps[2].then[1]", 7 * 86400),
+    ]
     assert flow.find_step("steps[2].then[1]").seconds == 604800
     assert flow.find_step("steps[1]").id == "first-wait"  # by path too
     assert flow.find_step("nope") is None
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("reentry: true", True), ("reentry: false", False), ("", False), ("reentry: 12h", 43200), ("reentry: 5m", 300),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("reentry: true", True),
+        ("reentry: false", False),
+        ("", False),
+        ("reentry: 12h", 43200),
+        ("reentry: 5m", 300),
+    ],
+)
 def test_reentry_forms(tmp_path, text, expected):
     flow = load_flow(write(tmp_path, f"name: f\nmatch: 'plan == \"x\"'\n{text}\nsteps: [block]\n"))
     assert flow.reentry is expected if isinstance(expected, bool) else flow.reentry == expected
@@ -122,8 +144,9 @@ def test_reentry_forms(tmp_path, text, expected):
 
 def test_bare_words_and_their_mapping_forms_are_the_same_step(tmp_path):
     bare = load_flow(write(tmp_path, "name: f\nmatch: blocked\nsteps: [unblock, block, delete]\n", "a.yaml"))
-    mapped = load_flow(write(tmp_path, "name: f\nmatch: blocked\nsteps:\n  - unblock:\n  - {block: null}\n"
-                                       "  - delete: ~\n", "b.yaml"))
+    mapped = load_flow(
+        write(tmp_path, "name: f\nmatch: blocked\nsteps:\n  - unblock:\n  - {block: null}\n  - delete: ~\n", "b.yaml")
+    )
     assert [s.kind for s in mapped.steps] == ["unblock", "block", "delete"]
     assert bare.digest == mapped.digest
 
@@ -244,24 +267,40 @@ def test_missing_required_keys_and_empty_lists(tmp_path):
 
 
 def test_the_whole_file_must_be_a_flow_mapping(tmp_path):
-    assert problems_of(tmp_path, "") == ["flow.yaml:1:1: the file is empty: a flow needs at least name, match and steps"]
+    assert problems_of(tmp_path, "") == [
+        "flow.yaml:1:1: the file is empty: a flow needs at least name, match and steps"
+    ]
     assert problems_of(tmp_path, "# only a comment\n") == [
-        "flow.yaml:1:1: the file is empty: a flow needs at least name, match and steps"]
+        "flow.yaml:1:1: the file is empty: a flow needs at least name, match and steps"
+    ]
     assert problems_of(tmp_path, "- block\n") == [
-        "flow.yaml:1:1: a flow file is a mapping with name, match and steps, not a list"]
+        "flow.yaml:1:1: a flow file is a mapping with name, match and steps, not a list"
+    ]
     assert problems_of(tmp_path, "a: 1\n---\nb: 2\n") == [
-        "flow.yaml:2:1: YAML syntax error: a flow file holds one YAML document, not several"]
+        "flow.yaml:2:1: YAML syntax error: a flow file holds one YAML document, not several"
+    ]
 
 
-@pytest.mark.parametrize("name, message", [
-    ("Trial", "flow name 'Trial' must use lowercase letters, digits, '-' and '_', starting with a letter or digit"),
-    ("-trial", "flow name '-trial' must use lowercase letters, digits, '-' and '_', starting with a letter or digit"),
-    ("trial nurture", "flow name 'trial nurture' must use lowercase letters, digits, '-' and '_', starting with a "
-                      "letter or digit"),
-    ("a" * 101, "flow name longer than 100 characters"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("Trial", "flow name 'Trial' must use lowercase letters, digits, '-' and '_', starting with a letter or digit"),
+        (
+            "-trial",
+            "flow name '-trial' must use lowercase letters, digits, '-' and '_', starting with a letter or digit",
+        ),
+        (
+            "trial nurture",
+            "flow name 'trial nurture' must use lowercase letters, digits, '-' and '_', starting with a "
+            "letter or digit",
+        ),
+        ("a" * 101, "flow name longer than 100 characters"),
+    ],
+)
 def test_bad_flow_name(tmp_path, name, message):
-    assert problems_of(tmp_path, f"name: {name}\nmatch: blocked\nsteps: [block]\n") == [f"flow.yaml:1:7: name: {message}"]
+    assert problems_of(tmp_path, f"name: {name}\nmatch: blocked\nsteps: [block]\n") == [
+        f"flow.yaml:1:7: name: {message}"
+    ]
 
 
 def test_bad_durations(tmp_path):
@@ -339,7 +378,8 @@ def test_nothing_can_follow_a_delete(tmp_path):
 
 def test_set_cannot_write_built_in_fields(tmp_path):
     assert problems_of(tmp_path, "name: x\nmatch: blocked\nsteps:\n  - set: {plan: x, email: y}\n") == [
-        "flow.yaml:4:20: steps[0].set: 'email' is a built-in field, not a data point: a flow cannot set it"]
+        "flow.yaml:4:20: steps[0].set: 'email' is a built-in field, not a data point: a flow cannot set it"
+    ]
 
 
 def test_unsupported_yaml_features(tmp_path):
@@ -361,7 +401,8 @@ def test_unsupported_yaml_features(tmp_path):
 
 def test_unprintable_characters(tmp_path):
     assert problems_of(tmp_path, "name: x\nmatch: 'a\x07'\n") == [
-        "flow.yaml:2:10: character U+0007 is not allowed in a YAML file"]
+        "flow.yaml:2:10: character U+0007 is not allowed in a YAML file"
+    ]
 
 
 def test_billion_laughs_is_refused_quickly(tmp_path):
@@ -370,8 +411,12 @@ def test_billion_laughs_is_refused_quickly(tmp_path):
         prev, cur = chr(96 + i), chr(97 + i)
         lines.append(f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
     started = time.monotonic()
-    assert problems_of(tmp_path, "\n".join(lines) + "\n") == ["flow.yaml:1:4: anchors (&a) are not allowed in flow files"]
-    assert problems_of(tmp_path, "name: x\nmatch: *m\n") == ["flow.yaml:2:8: aliases (*m) are not allowed in flow files"]
+    assert problems_of(tmp_path, "\n".join(lines) + "\n") == [
+        "flow.yaml:1:4: anchors (&a) are not allowed in flow files"
+    ]
+    assert problems_of(tmp_path, "name: x\nmatch: *m\n") == [
+        "flow.yaml:2:8: aliases (*m) are not allowed in flow files"
+    ]
     assert time.monotonic() - started < 1
 
 
@@ -379,7 +424,8 @@ def test_deep_nesting_and_node_count_are_capped(tmp_path):
     started = time.monotonic()
     assert problems_of(tmp_path, "[" * 200_000) == ["flow.yaml:1:65: nested more than 64 levels deep"]
     assert problems_of(tmp_path, "steps: [" + ",".join(["block"] * 20_000) + "]") == [
-        "flow.yaml:1:59991: more than 10000 YAML nodes: not a flow file"]
+        "flow.yaml:1:59991: more than 10000 YAML nodes: not a flow file"
+    ]
     assert time.monotonic() - started < 5
 
 
@@ -448,7 +494,8 @@ def test_filter_syntax_errors_point_into_the_expression(tmp_path):
 def test_single_quoted_escapes_are_counted(tmp_path):
     assert problems_of(tmp_path, "name: x\nmatch: 'name == \"it''s\" and and'\nsteps: [block]\n") == [
         "flow.yaml:2:29: match: expected a field, 'not' or '(' but found 'and' "
-        "(an attribute called 'and' is written attr(\"and\"))"]
+        "(an attribute called 'and' is written attr(\"and\"))"
+    ]
 
 
 def test_unknown_fields_need_a_database(tmp_path, crm):
@@ -491,10 +538,14 @@ def test_note_placeholders(tmp_path, crm):
         "flow.yaml:5:77: steps[1].note: stray '}}' in a note: placeholders are written {{ contact.FIELD }}",
     ]
     with_db = problems_of(tmp_path, text, crm)
-    assert "flow.yaml:4:60: steps[0].note: unknown placeholder {{ contact.first_name }}: " \
-           "no field or data point 'first_name'" in with_db
-    assert "flow.yaml:8:14: steps[2].note: unknown placeholder {{ contact.plna }}: " \
-           "no field or data point 'plna' (did you mean 'plan'?)" in with_db
+    assert (
+        "flow.yaml:4:60: steps[0].note: unknown placeholder {{ contact.first_name }}: "
+        "no field or data point 'first_name'" in with_db
+    )
+    assert (
+        "flow.yaml:8:14: steps[2].note: unknown placeholder {{ contact.plna }}: "
+        "no field or data point 'plna' (did you mean 'plan'?)" in with_db
+    )
     assert len(with_db) == 8
 
 
@@ -503,7 +554,7 @@ def test_every_problem_in_a_file_is_reported():
     problems = validate_file(path)
     assert len(problems) == 14
     assert all(p.startswith(path + ":") for p in problems)
-    lines = [int(p[len(path) + 1:].split(":")[0]) for p in problems]
+    lines = [int(p[len(path) + 1 :].split(":")[0]) for p in problems]
     assert lines == sorted(lines)
     with pytest.raises(FlowInvalid) as caught:
         load_flow(path)
@@ -539,13 +590,15 @@ def test_compile_template_renders_values_and_keeps_literals(crm):
         "Hi Ada (trial, 80) in DE.",
         "Hi  (paid, ) in .",
     ]
-    literal = "100% {sure} it's \"quoted\" ? ?1 :x $1 \\ {{ contact.email }} {"
+    literal = '100% {sure} it\'s "quoted" ? ?1 :x $1 \\ {{ contact.email }} {'
     assert render(crm, literal) == [
-        "100% {sure} it's \"quoted\" ? ?1 :x $1 \\ ada@example.com {",
-        "100% {sure} it's \"quoted\" ? ?1 :x $1 \\ bob@example.com {",
+        '100% {sure} it\'s "quoted" ? ?1 :x $1 \\ ada@example.com {',
+        '100% {sure} it\'s "quoted" ? ?1 :x $1 \\ bob@example.com {',
     ]
     assert render(crm, "{{ contact.last_seen_at }}|{{ contact.tags }}|{{ contact.blocked }}|{{ contact.ratio }}") == [
-        "2026-10-01T00:00:00Z|vip|false|", "||false|0.25"]
+        "2026-10-01T00:00:00Z|vip|false|",
+        "||false|0.25",
+    ]
     assert render(crm, "no placeholders") == ["no placeholders", "no placeholders"]
 
 
@@ -593,10 +646,58 @@ def test_sample_flows_validate_against_the_sample_data(db):
 
 _VALID = NURTURE.splitlines(keepends=True)
 _PIECES = [
-    "name:", "match:", "steps:", "- ", "  ", "\n", ":", "{", "}", "[", "]", ",", "'", '"', "&a ", "*a", "!!str ",
-    "!!python/object ", "? ", "<<: ", "---\n", "|\n", ">\n", "#", "\t", "if:", "then:", "else:", "wait: 3d", "id: x",
-    "delete", "{{ contact.name }}", "{{", "}}", "{%", "null", "~", "true", "1e400", "0x1F", "9" * 30, "\x00",
-    "\ufeff", "é", "now - 30d", "==", "tags contains", "set:", "note:", "tag_add:", "reentry:", "1:30",
+    "name:",
+    "match:",
+    "steps:",
+    "- ",
+    "  ",
+    "\n",
+    ":",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "'",
+    '"',
+    "&a ",
+    "*a",
+    "!!str ",
+    "!!python/object ",
+    "? ",
+    "<<: ",
+    "---\n",
+    "|\n",
+    ">\n",
+    "#",
+    "\t",
+    "if:",
+    "then:",
+    "else:",
+    "wait: 3d",
+    "id: x",
+    "delete",
+    "{{ contact.name }}",
+    "{{",
+    "}}",
+    "{%",
+    "null",
+    "~",
+    "true",
+    "1e400",
+    "0x1F",
+    "9" * 30,
+    "\x00",
+    "\ufeff",
+    "é",
+    "now - 30d",
+    "==",
+    "tags contains",
+    "set:",
+    "note:",
+    "tag_add:",
+    "reentry:",
+    "1:30",
 ]
 
 
@@ -611,7 +712,7 @@ def mutated_flows(draw) -> str:
         if choice == 0:
             lines[index] = line[:cut] + draw(st.sampled_from(_PIECES)) + line[cut:]
         elif choice == 1:
-            lines[index] = line[:cut] + line[draw(st.integers(cut, len(line))):]
+            lines[index] = line[:cut] + line[draw(st.integers(cut, len(line))) :]
         elif choice == 2 and len(lines) > 1:
             del lines[index]
         elif choice == 3:
@@ -623,10 +724,32 @@ def mutated_flows(draw) -> str:
 
 yamlish = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10) | st.sampled_from(_PIECES),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(["name", "match", "steps", "if", "then", "else", "id", "wait", "note",
-                                       "set", "tag_add", "delete", "block", "x"]) | st.text(max_size=5), inner,
-                      max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "name",
+                    "match",
+                    "steps",
+                    "if",
+                    "then",
+                    "else",
+                    "id",
+                    "wait",
+                    "note",
+                    "set",
+                    "tag_add",
+                    "delete",
+                    "block",
+                    "x",
+                ]
+            )
+            | st.text(max_size=5),
+            inner,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 

@@ -33,8 +33,9 @@ def bulk_db(db):
 
 
 def start(*args):
-    return subprocess.Popen([crmctl_executable(), *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [crmctl_executable(), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_overlapping_runs_of_one_flow_are_serialised(bulk_db, tmp_path):
@@ -72,12 +73,15 @@ HOLDER = textwrap.dedent("""
 
 def test_lock_timeout_names_the_holder(bulk_db, tmp_path, isolated_db):
     flow = write_flow(tmp_path, FLOW)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(isolated_db), "20"], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(isolated_db), "20"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "holding\n"
-        result = subprocess.run([crmctl_executable(), "flow", "run", flow, "--lock-timeout", "0.3"],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [crmctl_executable(), "flow", "run", flow, "--lock-timeout", "0.3"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -104,7 +108,7 @@ def test_sigkill_mid_run_leaves_all_or_nothing(bulk_db, tmp_path, isolated_db):
     before = effects(bulk_db)
     rng = random.Random(7)
     outcomes = set()
-    for attempt in range(4):
+    for _attempt in range(4):
         proc = start("flow", "run", flow, "-q")
         time.sleep(rng.uniform(0.05, 0.6))
         proc.send_signal(signal.SIGKILL)

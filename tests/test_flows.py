@@ -34,8 +34,12 @@ def test_run_applies_steps_in_order_with_counts(cli, people, basic):
     assert report["flow"] == "sorter" and report["status"] == "ok" and report["dry_run"] is False
     assert report["matched"] == 3
     assert steps_by_path(report) == {
-        "steps[0]": (3, 2), "steps[1]": (3, 3), "steps[2]": (3, 3), "steps[3]": (3, 0),
-        "steps[3].then[0]": (2, 2), "steps[3].else[0]": (1, 1),
+        "steps[0]": (3, 2),
+        "steps[1]": (3, 3),
+        "steps[2]": (3, 3),
+        "steps[3]": (3, 0),
+        "steps[3].then[0]": (2, 2),
+        "steps[3].else[0]": (1, 1),
     }
     assert tag_holders(people, "vip") == []
     assert tag_holders(people, "winback") == [2]
@@ -57,13 +61,16 @@ def test_second_run_matches_nothing_and_changes_nothing(cli, people, basic):
 
 
 def test_reentry_true_runs_every_time(cli, people, tmp_path):
-    flow = write_flow(tmp_path, """
+    flow = write_flow(
+        tmp_path,
+        """
         name: again
         reentry: true
         match: 'plan == "trial"'
         steps:
           - note: "hello"
-    """)
+    """,
+    )
     run_json(cli, flow)
     _, [report] = run_json(cli, flow)
     assert report["matched"] == 2
@@ -71,13 +78,16 @@ def test_reentry_true_runs_every_time(cli, people, tmp_path):
 
 
 def test_reentry_duration(cli, people, tmp_path, monkeypatch):
-    flow = write_flow(tmp_path, """
+    flow = write_flow(
+        tmp_path,
+        """
         name: monthly
         reentry: 30d
         match: 'name == "Bob"'
         steps:
           - note: "monthly"
-    """)
+    """,
+    )
     run_json(cli, flow)
     monkeypatch.setenv("CRMCTL_NOW", "2026-11-30T12:00:00Z")
     assert run_json(cli, flow)[1][0]["matched"] == 0
@@ -87,30 +97,41 @@ def test_reentry_duration(cli, people, tmp_path, monkeypatch):
 
 
 def test_blocked_contacts_are_skipped_unless_included(cli, people, tmp_path):
-    skip = write_flow(tmp_path, """
+    skip = write_flow(
+        tmp_path,
+        """
         name: everyone
         match: 'id > 0'
         steps: [{tag_add: churned}]
-    """, "a.yaml")
+    """,
+        "a.yaml",
+    )
     assert run_json(cli, skip)[1][0]["matched"] == 4
-    include = write_flow(tmp_path, """
+    include = write_flow(
+        tmp_path,
+        """
         name: everyone-too
         include_blocked: true
         match: 'blocked'
         steps: [{tag_add: vip}]
-    """, "b.yaml")
+    """,
+        "b.yaml",
+    )
     assert run_json(cli, include)[1][0]["matched"] == 1
     assert 4 in tag_holders(people, "vip")
 
 
 def test_unknown_tag_refuses_the_run(cli, people, tmp_path):
-    flow = write_flow(tmp_path, """
+    flow = write_flow(
+        tmp_path,
+        """
         name: needs-tag
         match: 'id > 0'
         steps:
           - note: "x"
           - tag_add: platinum
-    """)
+    """,
+    )
     before = dump(people)
     result = cli("flow", "run", flow)
     assert result.exit_code == 1

@@ -22,10 +22,33 @@ from test_query_property import expressions
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 HOSTILE = [
-    "'; DROP TABLE contacts; --", 'Robert"); DELETE FROM notes; --', "SELECT * FROM meta", "%", "_", "a%b_c",
-    "100%_off", "semi;colon;", "\\", "it's", 'say "hi"', "?", ":name", "$1", "NULL", "tab\there", "new\nline",
-    "cr\r\nlf", "nul\x00byte", "\u202eevil\u202c", "مرحبا بالعالم", "שלום", "Ümlaut Ω 漢字 🙂", "👩‍👩‍👧‍👦", "e\u0301",
-    "\ufeffbom", "x" * 5000,
+    "'; DROP TABLE contacts; --",
+    'Robert"); DELETE FROM notes; --',
+    "SELECT * FROM meta",
+    "%",
+    "_",
+    "a%b_c",
+    "100%_off",
+    "semi;colon;",
+    "\\",
+    "it's",
+    'say "hi"',
+    "?",
+    ":name",
+    "$1",
+    "NULL",
+    "tab\there",
+    "new\nline",
+    "cr\r\nlf",
+    "nul\x00byte",
+    "\u202eevil\u202c",
+    "مرحبا بالعالم",
+    "שלום",
+    "Ümlaut Ω 漢字 🙂",
+    "👩‍👩‍👧‍👦",
+    "e\u0301",
+    "\ufeffbom",
+    "x" * 5000,
 ]
 
 
@@ -38,9 +61,43 @@ def _invoke(cli, *args):
 
 # Fuzzing through the CLI ------------------------------------------------------------------
 
-_FILTER_PIECES = ["(", ")", "[", "]", ",", '"', "'", "\\", "==", "!=", "<=", "and", "or", "not", "in", "exists",
-                  "contains", "now", "- 30d", "attr(", "tags", "plan", "score", "%", "_", ";", "--", "/*", "\x00",
-                  "\n", "\u202e", "é", "9" * 25, "1e999", "DROP TABLE contacts"]
+_FILTER_PIECES = [
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    '"',
+    "'",
+    "\\",
+    "==",
+    "!=",
+    "<=",
+    "and",
+    "or",
+    "not",
+    "in",
+    "exists",
+    "contains",
+    "now",
+    "- 30d",
+    "attr(",
+    "tags",
+    "plan",
+    "score",
+    "%",
+    "_",
+    ";",
+    "--",
+    "/*",
+    "\x00",
+    "\n",
+    "\u202e",
+    "é",
+    "9" * 25,
+    "1e999",
+    "DROP TABLE contacts",
+]
 
 
 @st.composite
@@ -106,27 +163,36 @@ def test_import_files_through_the_cli(cli, people, tmp_path_factory, fmt, data):
         message = result.stderr.splitlines()
         assert message[0].startswith("Error: ")
         located = message[1:] if message[0].endswith("the valid ones):") else message[:1]
-        assert all(_LOCATED.search(line) or _WHOLE_FILE.search(line) for line in located
-                   if not line.startswith("  and ")), result.stderr
+        assert all(
+            _LOCATED.search(line) or _WHOLE_FILE.search(line) for line in located if not line.startswith("  and ")
+        ), result.stderr
 
 
 # Specific hostile files -------------------------------------------------------------------
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
-    for i in range(9))
+    for i in range(9)
+)
 
 
-@pytest.mark.parametrize("command, name, content, message", [
-    ("flow", "bomb.yaml", BOMB.encode(), r"bomb\.yaml:1:\d+: .*anchor"),
-    ("flow", "huge.yaml", b"# padding\n" * 120_000, r"huge\.yaml:1:1: .*1 MiB"),
-    ("flow", "latin1.yaml", "name: caf\xe9\n".encode("latin-1"), r"latin1\.yaml:1:\d+: .*UTF-8"),
-    ("import", "latin1.csv", "email,name\na@example.com,Jos\xe9\n".encode("latin-1"),
-     r"^Error: line 2: not valid UTF-8 text"),
-    ("import", "wide.csv", b"email,bio\na@example.com," + b"x" * 200_000 + b"\n", r"^Error: line 2: .*field limit"),
-    ("import", "binary.json", bytes(range(256)) * 4, r"^Error: line 2: not valid UTF-8 text"),
-    ("import", "deep.json", b"[" * 50_000, r"^Error: line 1, column \d+: invalid JSON: nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "command, name, content, message",
+    [
+        ("flow", "bomb.yaml", BOMB.encode(), r"bomb\.yaml:1:\d+: .*anchor"),
+        ("flow", "huge.yaml", b"# padding\n" * 120_000, r"huge\.yaml:1:1: .*1 MiB"),
+        ("flow", "latin1.yaml", "name: caf\xe9\n".encode("latin-1"), r"latin1\.yaml:1:\d+: .*UTF-8"),
+        (
+            "import",
+            "latin1.csv",
+            "email,name\na@example.com,Jos\xe9\n".encode("latin-1"),
+            r"^Error: line 2: not valid UTF-8 text",
+        ),
+        ("import", "wide.csv", b"email,bio\na@example.com," + b"x" * 200_000 + b"\n", r"^Error: line 2: .*field limit"),
+        ("import", "binary.json", bytes(range(256)) * 4, r"^Error: line 2: not valid UTF-8 text"),
+        ("import", "deep.json", b"[" * 50_000, r"^Error: line 1, column \d+: invalid JSON: nested too deeply"),
+    ],
+)
 def test_hostile_files_are_refused_clearly(cli, people, tmp_path, command, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
@@ -146,13 +212,15 @@ def test_hostile_text_is_stored_shown_and_matched_as_given(cli, db, tmp_path):
     (tmp_path / "hostile.ndjson").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert _invoke(cli, "contact", "import", tmp_path / "hostile.ndjson", "-q").exit_code == 0
     listed = json.loads(_invoke(cli, "contact", "list", "--format", "json").stdout)
-    for i, (text, shown) in enumerate(zip(HOSTILE, listed)):
+    for i, (text, shown) in enumerate(zip(HOSTILE, listed, strict=True)):
         kept = text.strip()  # imports trim values; everything else is kept as it is
         assert (shown["name"], shown["attributes"]) == (kept, {f"k{i} {text}".strip(): kept})
         assert _invoke(cli, "note", text, "-c", f"h{i}@example.com", "-q").exit_code == 0
         key = f"k{i} {text}".strip()
-        expression = (f"name == {literal(kept)} and attr({literal(key)}) == {literal(kept)} "
-                      f"and name startswith {literal(kept[:3])}")
+        expression = (
+            f"name == {literal(kept)} and attr({literal(key)}) == {literal(kept)} "
+            f"and name startswith {literal(kept[:3])}"
+        )
         counted = _invoke(cli, "contact", "count", "-w", expression)
         assert (counted.exit_code, counted.stdout) == (0, "1\n"), (expression, counted.stderr)
     notes = db.execute("SELECT body FROM notes ORDER BY contact_id").fetchall()
@@ -169,11 +237,14 @@ def test_hostile_tag_names(cli, people):
     assert _invoke(cli, "contact", "count", "-w", f"tags in [{literal('%')}, {literal('_')}]").stdout == "1\n"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["tag", "create", "nul\x00tag"], "Error: a tag name must not contain NUL\n"),
-    (["tag", "create", "x" * 101], "Error: tag name longer than 100 characters: 'xxxxxxxxxxxxxxxxxxxx'…\n"),
-    (["note", " \n\t ", "--all"], "Error: a note must not be empty\n"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["tag", "create", "nul\x00tag"], "Error: a tag name must not contain NUL\n"),
+        (["tag", "create", "x" * 101], "Error: tag name longer than 100 characters: 'xxxxxxxxxxxxxxxxxxxx'…\n"),
+        (["note", " \n\t ", "--all"], "Error: a note must not be empty\n"),
+    ],
+)
 def test_hostile_text_that_cannot_be_stored_is_refused(cli, people, args, message):
     before = dump(people)
     result = _invoke(cli, *args)
@@ -182,8 +253,15 @@ def test_hostile_text_that_cannot_be_stored_is_refused(cli, people, args, messag
 
 
 def test_emails_with_wildcards_and_quotes_match_only_themselves(cli, db, tmp_path):
-    emails = ["a%b@example.com", "axxb@example.com", "a_b@example.com", "acb@example.com", "o'brien;--@example.com",
-              '"quoted"@example.com', "\u202eevil@example.com"]
+    emails = [
+        "a%b@example.com",
+        "axxb@example.com",
+        "a_b@example.com",
+        "acb@example.com",
+        "o'brien;--@example.com",
+        '"quoted"@example.com',
+        "\u202eevil@example.com",
+    ]
     (tmp_path / "e.ndjson").write_text("".join(json.dumps({"email": e}) + "\n" for e in emails))
     assert _invoke(cli, "contact", "import", tmp_path / "e.ndjson", "-q").exit_code == 0
     result = _invoke(cli, "delete", "a%b@example.com", "a_b@example.com", "o'brien;--@example.com", "--yes", "-q")
@@ -194,20 +272,31 @@ def test_emails_with_wildcards_and_quotes_match_only_themselves(cli, db, tmp_pat
     bad.write_text('email\n"nul\x00@example.com"\n"two@@example.com"\n')
     refused = _invoke(cli, "contact", "import", bad)
     assert refused.exit_code == 2
-    assert refused.stderr.splitlines()[1:] == ["  line 2: invalid email 'nul\\x00@example.com'",
-                                               "  line 3: invalid email 'two@@example.com'"]
+    assert refused.stderr.splitlines()[1:] == [
+        "  line 2: invalid email 'nul\\x00@example.com'",
+        "  line 3: invalid email 'two@@example.com'",
+    ]
 
 
 @settings(FUZZ, max_examples=15)
-@given(texts=st.lists(st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=60).filter(str.strip),
-                      min_size=1, max_size=5))
+@given(
+    texts=st.lists(
+        st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=60).filter(str.strip),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_any_text_round_trips(cli, people, tmp_path_factory, texts):
     path = tmp_path_factory.mktemp("round") / "in.ndjson"
-    path.write_text("".join(json.dumps({"email": f"r{i}@example.com", "name": text, "bio": text}) + "\n"
-                            for i, text in enumerate(texts)))
+    path.write_text(
+        "".join(
+            json.dumps({"email": f"r{i}@example.com", "name": text, "bio": text}) + "\n" for i, text in enumerate(texts)
+        )
+    )
     result = _invoke(cli, "contact", "import", path, "-q")
     assert result.exit_code == 0, result.stderr
-    listed = json.loads(_invoke(cli, "contact", "list", "-w", 'email endswith "@example.com" and bio exists',
-                                "--format", "json").stdout)
+    listed = json.loads(
+        _invoke(cli, "contact", "list", "-w", 'email endswith "@example.com" and bio exists', "--format", "json").stdout
+    )
     shown = {r["email"]: (r["name"], r["attributes"]["bio"]) for r in listed}
     assert [shown[f"r{i}@example.com"] for i in range(len(texts))] == [(t.strip(), t.strip()) for t in texts]

@@ -7,10 +7,10 @@ import io
 import json
 
 import pytest
+from conftest import NOW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import NOW
 from crmctl import importer
 from crmctl.errors import InvalidInput
 from crmctl.importer import ImportReport, import_contacts
@@ -52,19 +52,29 @@ def contact(db, email: str) -> dict:
     ).fetchone()
     assert row is not None, f"no contact {email}"
     keys = ("id", "email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked_at")
-    return dict(zip(keys, row))
+    return dict(zip(keys, row, strict=True))
 
 
 def attributes(db, email: str) -> dict:
-    return {key: (value, kind) for key, value, kind in db.execute(
-        "SELECT a.key, a.value, typeof(a.value) FROM attributes a JOIN contacts c ON c.id = a.contact_id "
-        "WHERE c.email = ?", [email])}
+    return {
+        key: (value, kind)
+        for key, value, kind in db.execute(
+            "SELECT a.key, a.value, typeof(a.value) FROM attributes a JOIN contacts c ON c.id = a.contact_id "
+            "WHERE c.email = ?",
+            [email],
+        )
+    }
 
 
 def tags(db, email: str) -> list[str]:
-    return sorted(r[0] for r in db.execute(
-        "SELECT t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id JOIN contacts c ON c.id = ct.contact_id "
-        "WHERE c.email = ?", [email]))
+    return sorted(
+        r[0]
+        for r in db.execute(
+            "SELECT t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id JOIN contacts c ON c.id = ct.contact_id "
+            "WHERE c.email = ?",
+            [email],
+        )
+    )
 
 
 def ndjson(*records) -> str:
@@ -79,48 +89,78 @@ CSV_PEOPLE = (
     "bob@example.org,Bob,,,,,,trial,\n"
 )
 JSON_PEOPLE = [
-    {"email": "ada@example.com", "name": "Ada", "phone": "+44 20 7946 0000", "user_id": "u1",
-     "created_at": "2024-03-01", "last_seen_at": "2026-10-01T08:30:00+02:00", "tags": ["vip", "beta"],
-     "plan": "pro", "score": 80},
+    {
+        "email": "ada@example.com",
+        "name": "Ada",
+        "phone": "+44 20 7946 0000",
+        "user_id": "u1",
+        "created_at": "2024-03-01",
+        "last_seen_at": "2026-10-01T08:30:00+02:00",
+        "tags": ["vip", "beta"],
+        "plan": "pro",
+        "score": 80,
+    },
     {"email": "bob@example.org", "name": "Bob", "plan": "trial"},
 ]
 
 
-@pytest.mark.parametrize("filename, data", [
-    ("people.csv", CSV_PEOPLE),
-    ("people.json", json.dumps(JSON_PEOPLE, indent=2)),
-    ("people.ndjson", ndjson(*JSON_PEOPLE)),
-])
+@pytest.mark.parametrize(
+    "filename, data",
+    [
+        ("people.csv", CSV_PEOPLE),
+        ("people.json", json.dumps(JSON_PEOPLE, indent=2)),
+        ("people.ndjson", ndjson(*JSON_PEOPLE)),
+    ],
+)
 def test_each_format_imports_the_same_contacts(db, filename, data):
     report = load(db, data, filename)
-    assert report.to_dict() == {"inserted": 2, "updated": 0, "unchanged": 0, "rejected": 0, "problems": [],
-                                "tags_created": ["beta", "vip"]}
+    assert report.to_dict() == {
+        "inserted": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "problems": [],
+        "tags_created": ["beta", "vip"],
+    }
     assert contact(db, "ada@example.com") == {
-        "id": 1, "email": "ada@example.com", "name": "Ada", "phone": "+44 20 7946 0000", "user_id": "u1",
-        "created_at": "2024-03-01T00:00:00Z", "last_seen_at": "2026-10-01T06:30:00Z", "blocked_at": None}
+        "id": 1,
+        "email": "ada@example.com",
+        "name": "Ada",
+        "phone": "+44 20 7946 0000",
+        "user_id": "u1",
+        "created_at": "2024-03-01T00:00:00Z",
+        "last_seen_at": "2026-10-01T06:30:00Z",
+        "blocked_at": None,
+    }
     assert contact(db, "bob@example.org")["created_at"] == NOW  # missing created_at: the import time
     assert attributes(db, "ada@example.com") == {"plan": ("pro", "text"), "score": (80, "integer")}
     assert attributes(db, "bob@example.org") == {"plan": ("trial", "text")}
     assert tags(db, "ada@example.com") == ["beta", "vip"]
 
 
-@pytest.mark.parametrize("filename, fmt, data", [
-    ("x.CSV", None, CSV_PEOPLE),
-    ("x.jsonl", None, ndjson(*JSON_PEOPLE)),
-    ("x.json", None, json.dumps(JSON_PEOPLE)),
-    ("-", "ndjson", ndjson(*JSON_PEOPLE)),
-    ("x.txt", "csv", CSV_PEOPLE),
-    ("x.csv", "json", json.dumps(JSON_PEOPLE)),  # --format wins over the extension
-])
+@pytest.mark.parametrize(
+    "filename, fmt, data",
+    [
+        ("x.CSV", None, CSV_PEOPLE),
+        ("x.jsonl", None, ndjson(*JSON_PEOPLE)),
+        ("x.json", None, json.dumps(JSON_PEOPLE)),
+        ("-", "ndjson", ndjson(*JSON_PEOPLE)),
+        ("x.txt", "csv", CSV_PEOPLE),
+        ("x.csv", "json", json.dumps(JSON_PEOPLE)),  # --format wins over the extension
+    ],
+)
 def test_format_from_extension_or_option(db, filename, fmt, data):
     assert load(db, data, filename, fmt=fmt).inserted == 2
 
 
-@pytest.mark.parametrize("filename, fmt, message", [
-    ("-", None, "cannot tell the format of stdin: pass --format"),
-    ("people.txt", None, "cannot tell the format of people.txt: pass --format csv, json or ndjson"),
-    ("people.csv", "xml", "unknown format 'xml': use csv, json or ndjson"),
-])
+@pytest.mark.parametrize(
+    "filename, fmt, message",
+    [
+        ("-", None, "cannot tell the format of stdin: pass --format"),
+        ("people.txt", None, "cannot tell the format of people.txt: pass --format csv, json or ndjson"),
+        ("people.csv", "xml", "unknown format 'xml': use csv, json or ndjson"),
+    ],
+)
 def test_unknown_format_is_refused(db, filename, fmt, message):
     assert refusal(db, CSV_PEOPLE, filename, fmt=fmt) == message
 
@@ -143,13 +183,23 @@ def test_spreadsheet_csv_with_bom_crlf_and_embedded_newlines(db):
 
 def test_csv_numbers_and_text(db):
     values = {
-        "a": ("007", "text"), "b": ("+4420", "text"), "c": ("0.5", "real"), "d": ("0", "integer"),
-        "e": ("-12", "integer"), "f": ("1.50", "real"), "g": ("1e5", "text"), "h": ("1,000", "text"),
-        "i": ("12345678901234567890123", "text"), "j": ("42", "integer"), "k": ("-0.25", "real"),
-        "l": (" 9 ", "integer"), "m": ("00.5", "text"), "n": ("5.", "text"),
+        "a": ("007", "text"),
+        "b": ("+4420", "text"),
+        "c": ("0.5", "real"),
+        "d": ("0", "integer"),
+        "e": ("-12", "integer"),
+        "f": ("1.50", "real"),
+        "g": ("1e5", "text"),
+        "h": ("1,000", "text"),
+        "i": ("12345678901234567890123", "text"),
+        "j": ("42", "integer"),
+        "k": ("-0.25", "real"),
+        "l": (" 9 ", "integer"),
+        "m": ("00.5", "text"),
+        "n": ("5.", "text"),
     }
     header = "email," + ",".join(values)
-    row = "ada@example.com," + ",".join(f"\"{text}\"" for text, _ in values.values())
+    row = "ada@example.com," + ",".join(f'"{text}"' for text, _ in values.values())
     load(db, f"{header}\n{row}\n")
     stored = attributes(db, "ada@example.com")
     assert {key: kind for key, (_, kind) in stored.items()} == {key: kind for key, (_, kind) in values.items()}
@@ -157,10 +207,29 @@ def test_csv_numbers_and_text(db):
 
 
 def test_json_values_keep_their_types(db):
-    load(db, ndjson({"email": "ada@example.com", "zip": "007", "n": 7, "r": 0.5, "yes": True, "no": False,
-                     "empty": "", "none": None}), "x.ndjson")
+    load(
+        db,
+        ndjson(
+            {
+                "email": "ada@example.com",
+                "zip": "007",
+                "n": 7,
+                "r": 0.5,
+                "yes": True,
+                "no": False,
+                "empty": "",
+                "none": None,
+            }
+        ),
+        "x.ndjson",
+    )
     assert attributes(db, "ada@example.com") == {
-        "zip": ("007", "text"), "n": (7, "integer"), "r": (0.5, "real"), "yes": (1, "integer"), "no": (0, "integer")}
+        "zip": ("007", "text"),
+        "n": (7, "integer"),
+        "r": (0.5, "real"),
+        "yes": (1, "integer"),
+        "no": (0, "integer"),
+    }
 
 
 def test_empty_csv_cells_mean_no_value(db):
@@ -185,33 +254,61 @@ def test_tags_split_on_semicolons_or_commas_and_reuse_the_catalog(db):
 
 def test_upsert_by_email_ignores_case_and_follows_update_rules(db):
     load(db, "email,name,phone,tags,plan,score\nAda@Example.com,Ada,0123,vip,pro,80\n")
-    report = load(db, ndjson({"email": "ada@EXAMPLE.com", "name": "Ada L.", "tags": ["beta"], "score": 90,
-                              "country": "GB"}), "x.ndjson")
+    report = load(
+        db,
+        ndjson({"email": "ada@EXAMPLE.com", "name": "Ada L.", "tags": ["beta"], "score": 90, "country": "GB"}),
+        "x.ndjson",
+    )
     assert (report.inserted, report.updated, report.unchanged) == (0, 1, 0)
     stored = contact(db, "ada@example.com")
     assert stored["email"] == "Ada@Example.com"  # the key keeps its stored spelling
     assert (stored["name"], stored["phone"]) == ("Ada L.", "0123")  # given overwrites, missing leaves
     assert tags(db, "ada@example.com") == ["beta", "vip"]  # added, never removed
     assert attributes(db, "ada@example.com") == {
-        "plan": ("pro", "text"), "score": (90, "integer"), "country": ("GB", "text")}
+        "plan": ("pro", "text"),
+        "score": (90, "integer"),
+        "country": ("GB", "text"),
+    }
     assert db.execute("SELECT count(*) FROM contacts").fetchone()[0] == 1
 
 
 def test_reimporting_the_same_file_changes_nothing(db):
     data = ndjson(
-        {"email": "ada@example.com", "name": "Ada", "tags": ["vip"], "score": 1.5, "blocked": True,
-         "conversations": [{"subject": "Hi", "messages": [
-             {"body": "hello", "sender": "contact", "sent_at": "2026-01-02T10:00:00Z"},
-             {"body": "hi!", "sender": "agent", "sent_at": "2026-01-02T11:00:00Z"}]}]},
-        {"email": "bob@example.org", "created_at": "2025-05-05", "blocked": "2026-02-02T00:00:00Z",
-         "conversations": [{"subject": None, "messages": []}]},
+        {
+            "email": "ada@example.com",
+            "name": "Ada",
+            "tags": ["vip"],
+            "score": 1.5,
+            "blocked": True,
+            "conversations": [
+                {
+                    "subject": "Hi",
+                    "messages": [
+                        {"body": "hello", "sender": "contact", "sent_at": "2026-01-02T10:00:00Z"},
+                        {"body": "hi!", "sender": "agent", "sent_at": "2026-01-02T11:00:00Z"},
+                    ],
+                }
+            ],
+        },
+        {
+            "email": "bob@example.org",
+            "created_at": "2025-05-05",
+            "blocked": "2026-02-02T00:00:00Z",
+            "conversations": [{"subject": None, "messages": []}],
+        },
     )
     first = load(db, data, "x.ndjson")
     assert (first.inserted, first.updated) == (2, 0)
     before = dump(db, TABLES[:6])
     again = load(db, data, "x.ndjson")
-    assert again.to_dict() == {"inserted": 0, "updated": 0, "unchanged": 2, "rejected": 0, "problems": [],
-                               "tags_created": []}
+    assert again.to_dict() == {
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 2,
+        "rejected": 0,
+        "problems": [],
+        "tags_created": [],
+    }
     assert dump(db, TABLES[:6]) == before
 
 
@@ -223,9 +320,16 @@ def test_repeated_email_in_one_file_is_a_bad_row(db):
     assert contact(db, "ada@example.com")["name"] == "Ada"
 
 
-@pytest.mark.parametrize("blocked, expected", [
-    ("true", NOW), ("yes", NOW), ("2026-02-03T04:05:06+01:00", "2026-02-03T03:05:06Z"), ("false", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "blocked, expected",
+    [
+        ("true", NOW),
+        ("yes", NOW),
+        ("2026-02-03T04:05:06+01:00", "2026-02-03T03:05:06Z"),
+        ("false", None),
+        ("", None),
+    ],
+)
 def test_blocked_column_on_insert(db, blocked, expected):
     load(db, f"email,blocked\nada@example.com,{blocked}\n")
     assert contact(db, "ada@example.com")["blocked_at"] == expected
@@ -243,48 +347,105 @@ def test_blocked_on_update(db):
 # Bad rows ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("filename, data, problem", [
-    ("x.csv", "email,name\nada@example.com,Ada\n,Nobody\n", "line 3: no email"),
-    ("x.csv", "email\nada@example.com\nnot an email\n", "line 3: invalid email 'not an email'"),
-    ("x.csv", "email,created_at\nada@example.com,yesterday\n",
-     "line 2: created_at: not an ISO-8601 date or time: 'yesterday'"),
-    ("x.csv", "email,last_seen_at\nada@example.com,2026-02-30\n",
-     "line 2: last_seen_at: not an ISO-8601 date or time: '2026-02-30'"),
-    ("x.csv", "email,created_at\nada@example.com,0005-01-01\n", "line 2: created_at: year out of range: '0005-01-01'"),
-    ("x.csv", "email,name\n\"ada@example.com\",\"Ada\nLovelace\"\nb@example.com,B,extra\n",
-     "line 4: 3 fields, but the header names 2"),
-    ("x.csv", "email,,name\nada@example.com,oops,Ada\n", "line 2: a value in column 2, which has no name in the header"),
-    ("x.csv", "email,blocked\nada@example.com,maybe\n",
-     "line 2: blocked must be true, false or an ISO-8601 time, not 'maybe'"),
-    ("x.csv", "email,blocked,blocked_at\nada@example.com,true,2026-01-01\n",
-     "line 2: give blocked or blocked_at, not both"),
-    ("x.ndjson", '{"email": "ada@example.com"}\n\n{"email": "b@example.com", "name": 5}\n',
-     "line 3: name must be text, not a number"),
-    ("x.ndjson", '{"email": "ada@example.com"}\n{"email": oops}\n', "line 2: invalid JSON at column 11: Expecting value"),
-    ("x.ndjson", '["ada@example.com"]\n', "line 1: expected an object, not a list"),
-    ("x.ndjson", '{"email": "ada@example.com", "name": "\\ud800"}\n',
-     "line 1: text with an unpaired surrogate escape (\\ud800-\\udfff) is not valid Unicode"),
-    ("x.json", '[{"email": "ada@example.com", "\\uDFFF": 1}]',
-     "record 1: text with an unpaired surrogate escape (\\ud800-\\udfff) is not valid Unicode"),
-    ("x.ndjson", '{"email": "ada@example.com", "tags": "vip", "TAGS": "x"}\n', "line 1: 'tags' is given twice"),
-    ("x.json", '[{"email": "ada@example.com"}, 7]', "record 2: expected an object, not a number"),
-    ("x.json", '[{"email": 7}]', "record 1: email must be text, not a number"),
-    ("x.json", '[{"email": "a@example.com", "tags": [1]}]', "record 1: tags must be a list of text, not of a number"),
-    ("x.json", '[{"email": "a@example.com", "plan": {"x": 1}}]',
-     "record 1: plan must be text, a number or a boolean, not an object"),
-    ("x.json", '[{"email": "a@example.com", "score": NaN}]', "record 1: score: not a finite number"),
-    ("x.json", '[{"email": "a@example.com", "n": 99999999999999999999}]', "record 1: n: number out of range"),
-    ("x.json", '[{"email": "a@example.com", "blocked": 1}]',
-     "record 1: blocked must be true, false or an ISO-8601 time, not a number"),
-    ("x.json", '[{"email": "a@example.com", "conversations": [{"subject": "Hi", "messages": [{"text": "x"}]}]}]',
-     "record 1: conversations[0].messages[0]: unknown key 'text' (expected body, sender, sent_at)"),
-    ("x.json", '[{"email": "a@example.com", "conversations": [{"messages": [{"sent_at": "soon"}]}]}]',
-     "record 1: conversations[0].messages[0].sent_at: not an ISO-8601 date or time: 'soon'"),
-])
+@pytest.mark.parametrize(
+    "filename, data, problem",
+    [
+        ("x.csv", "email,name\nada@example.com,Ada\n,Nobody\n", "line 3: no email"),
+        ("x.csv", "email\nada@example.com\nnot an email\n", "line 3: invalid email 'not an email'"),
+        (
+            "x.csv",
+            "email,created_at\nada@example.com,yesterday\n",
+            "line 2: created_at: not an ISO-8601 date or time: 'yesterday'",
+        ),
+        (
+            "x.csv",
+            "email,last_seen_at\nada@example.com,2026-02-30\n",
+            "line 2: last_seen_at: not an ISO-8601 date or time: '2026-02-30'",
+        ),
+        (
+            "x.csv",
+            "email,created_at\nada@example.com,0005-01-01\n",
+            "line 2: created_at: year out of range: '0005-01-01'",
+        ),
+        (
+            "x.csv",
+            'email,name\n"ada@example.com","Ada\nLovelace"\nb@example.com,B,extra\n',
+            "line 4: 3 fields, but the header names 2",
+        ),
+        (
+            "x.csv",
+            "email,,name\nada@example.com,oops,Ada\n",
+            "line 2: a value in column 2, which has no name in the header",
+        ),
+        (
+            "x.csv",
+            "email,blocked\nada@example.com,maybe\n",
+            "line 2: blocked must be true, false or an ISO-8601 time, not 'maybe'",
+        ),
+        (
+            "x.csv",
+            "email,blocked,blocked_at\nada@example.com,true,2026-01-01\n",
+            "line 2: give blocked or blocked_at, not both",
+        ),
+        (
+            "x.ndjson",
+            '{"email": "ada@example.com"}\n\n{"email": "b@example.com", "name": 5}\n',
+            "line 3: name must be text, not a number",
+        ),
+        (
+            "x.ndjson",
+            '{"email": "ada@example.com"}\n{"email": oops}\n',
+            "line 2: invalid JSON at column 11: Expecting value",
+        ),
+        ("x.ndjson", '["ada@example.com"]\n', "line 1: expected an object, not a list"),
+        (
+            "x.ndjson",
+            '{"email": "ada@example.com", "name": "\\ud800"}\n',
+            "line 1: text with an unpaired surrogate escape (\\ud800-\\udfff) is not valid Unicode",
+        ),
+        (
+            "x.json",
+            '[{"email": "ada@example.com", "\\uDFFF": 1}]',
+            "record 1: text with an unpaired surrogate escape (\\ud800-\\udfff) is not valid Unicode",
+        ),
+        ("x.ndjson", '{"email": "ada@example.com", "tags": "vip", "TAGS": "x"}\n', "line 1: 'tags' is given twice"),
+        ("x.json", '[{"email": "ada@example.com"}, 7]', "record 2: expected an object, not a number"),
+        ("x.json", '[{"email": 7}]', "record 1: email must be text, not a number"),
+        (
+            "x.json",
+            '[{"email": "a@example.com", "tags": [1]}]',
+            "record 1: tags must be a list of text, not of a number",
+        ),
+        (
+            "x.json",
+            '[{"email": "a@example.com", "plan": {"x": 1}}]',
+            "record 1: plan must be text, a number or a boolean, not an object",
+        ),
+        ("x.json", '[{"email": "a@example.com", "score": NaN}]', "record 1: score: not a finite number"),
+        ("x.json", '[{"email": "a@example.com", "n": 99999999999999999999}]', "record 1: n: number out of range"),
+        (
+            "x.json",
+            '[{"email": "a@example.com", "blocked": 1}]',
+            "record 1: blocked must be true, false or an ISO-8601 time, not a number",
+        ),
+        (
+            "x.json",
+            '[{"email": "a@example.com", "conversations": [{"subject": "Hi", "messages": [{"text": "x"}]}]}]',
+            "record 1: conversations[0].messages[0]: unknown key 'text' (expected body, sender, sent_at)",
+        ),
+        (
+            "x.json",
+            '[{"email": "a@example.com", "conversations": [{"messages": [{"sent_at": "soon"}]}]}]',
+            "record 1: conversations[0].messages[0].sent_at: not an ISO-8601 date or time: 'soon'",
+        ),
+    ],
+)
 def test_bad_row_messages(db, filename, data, problem):
     message = refusal(db, data, filename)
     assert message.splitlines() == [
-        "1 invalid record; nothing was imported (pass --skip-invalid to import the valid ones):", f"  {problem}"]
+        "1 invalid record; nothing was imported (pass --skip-invalid to import the valid ones):",
+        f"  {problem}",
+    ]
     report = load(db, data, filename, skip_invalid=True)
     assert (report.rejected, report.problems) == (1, [problem])
 
@@ -303,33 +464,66 @@ def test_all_or_nothing_lists_the_first_twenty_problems(db):
 
 def test_skip_invalid_imports_the_good_rows(db):
     report = load(db, "email,name\nnew@example.com,New\nbad,x\n,y\n", skip_invalid=True)
-    assert report.to_dict() == {"inserted": 1, "updated": 0, "unchanged": 0, "rejected": 2,
-                                "problems": ["line 3: invalid email 'bad'", "line 4: no email"], "tags_created": []}
+    assert report.to_dict() == {
+        "inserted": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 2,
+        "problems": ["line 3: invalid email 'bad'", "line 4: no email"],
+        "tags_created": [],
+    }
     assert db.execute("SELECT count(*) FROM contacts").fetchone()[0] == 1
 
 
-@pytest.mark.parametrize("filename, data, message", [
-    ("x.csv", b"email,name\na@example.com,A\nb@example.com,B\xe9\n",
-     "line 3: not valid UTF-8 text; save the file as UTF-8"),
-    ("x.csv", "email\n".encode("utf-16"), "line 1: the file is UTF-16; save it as UTF-8"),
-    ("x.json", "[]".encode("utf-16"), "line 1: the file is UTF-16; save it as UTF-8"),
-    ("x.ndjson", b'{"email": "a@example.com"}\n\n{"email": "\xe9"}\n',
-     "line 3: not valid UTF-8 text; save the file as UTF-8"),
-    ("x.json", b'[\n{"email": "a@example.com"},\n{"email": "\xe9"}]', "line 3: not valid UTF-8 text; save the file as UTF-8"),
-    ("x.json", b'[\n  {"email": "a@example.com"},\n  {"email": "b@example.com",}\n]',
-     "line 3, column 29: invalid JSON: Expecting property name enclosed in double quotes"),
-    ("x.json", b'[{"email": "a@example.com"}', "line 1, column 28: invalid JSON: expected ',' or ']' after a record"),
-    ("x.json", b'{"email": "a@example.com"}',
-     "line 1, column 1: invalid JSON: expected a JSON array of contacts (for one object per line, use --format ndjson)"),
-    ("x.json", b'[]\n[]', "line 2, column 1: invalid JSON: extra data after the array"),
-    ("x.json", b"  \n", "the input is empty: expected a JSON array of contacts"),
-    ("x.json", b"[" * 100000, "line 1, column 2: invalid JSON: nested too deeply"),
-    ("x.csv", b"", "the CSV file is empty: expected a header row naming the columns"),
-    ("x.csv", b"name,phone\nAda,1\n", "line 1: no 'email' column"),
-    ("x.csv", b"email,Name,name\n", "line 1: column 'name' appears twice"),
-    ("x.csv", b"email,conversations\n", "line 1: conversations cannot be imported from CSV (use JSON or NDJSON)"),
-    ("x.csv", b'email,name\na@example.com,"Ada\n', "line 2: unexpected end of data (a quoted field is never closed)"),
-])
+@pytest.mark.parametrize(
+    "filename, data, message",
+    [
+        (
+            "x.csv",
+            b"email,name\na@example.com,A\nb@example.com,B\xe9\n",
+            "line 3: not valid UTF-8 text; save the file as UTF-8",
+        ),
+        ("x.csv", "email\n".encode("utf-16"), "line 1: the file is UTF-16; save it as UTF-8"),
+        ("x.json", "[]".encode("utf-16"), "line 1: the file is UTF-16; save it as UTF-8"),
+        (
+            "x.ndjson",
+            b'{"email": "a@example.com"}\n\n{"email": "\xe9"}\n',
+            "line 3: not valid UTF-8 text; save the file as UTF-8",
+        ),
+        (
+            "x.json",
+            b'[\n{"email": "a@example.com"},\n{"email": "\xe9"}]',
+            "line 3: not valid UTF-8 text; save the file as UTF-8",
+        ),
+        (
+            "x.json",
+            b'[\n  {"email": "a@example.com"},\n  {"email": "b@example.com",}\n]',
+            "line 3, column 29: invalid JSON: Expecting property name enclosed in double quotes",
+        ),
+        (
+            "x.json",
+            b'[{"email": "a@example.com"}',
+            "line 1, column 28: invalid JSON: expected ',' or ']' after a record",
+        ),
+        (
+            "x.json",
+            b'{"email": "a@example.com"}',
+            "line 1, column 1: invalid JSON: expected a JSON array of contacts (for one object per line, use --format ndjson)",
+        ),
+        ("x.json", b"[]\n[]", "line 2, column 1: invalid JSON: extra data after the array"),
+        ("x.json", b"  \n", "the input is empty: expected a JSON array of contacts"),
+        ("x.json", b"[" * 100000, "line 1, column 2: invalid JSON: nested too deeply"),
+        ("x.csv", b"", "the CSV file is empty: expected a header row naming the columns"),
+        ("x.csv", b"name,phone\nAda,1\n", "line 1: no 'email' column"),
+        ("x.csv", b"email,Name,name\n", "line 1: column 'name' appears twice"),
+        ("x.csv", b"email,conversations\n", "line 1: conversations cannot be imported from CSV (use JSON or NDJSON)"),
+        (
+            "x.csv",
+            b'email,name\na@example.com,"Ada\n',
+            "line 2: unexpected end of data (a quoted field is never closed)",
+        ),
+    ],
+)
 def test_unreadable_input_is_refused_even_with_skip_invalid(db, filename, data, message):
     assert refusal(db, data, filename, skip_invalid=True) == message
 
@@ -343,13 +537,13 @@ def test_empty_inputs_import_nothing(db):
 def test_json_array_is_read_in_pieces(db, monkeypatch):
     """Tiny reads put chunk boundaries inside strings, numbers and between records."""
     monkeypatch.setattr(importer._JsonArray, "READ", 3)
-    records = [{"email": f"p{i}@example.com", "score": 10 ** i, "name": "Zoë " * i} for i in range(1, 8)]
+    records = [{"email": f"p{i}@example.com", "score": 10**i, "name": "Zoë " * i} for i in range(1, 8)]
     report = load(db, "\ufeff" + json.dumps(records, ensure_ascii=False, indent=1), "x.json")
     assert report.inserted == 7
-    assert attributes(db, "p6@example.com") == {"score": (10 ** 6, "integer")}
+    assert attributes(db, "p6@example.com") == {"score": (10**6, "integer")}
     assert contact(db, "p3@example.com")["name"] == "Zoë Zoë Zoë"
     bad = json.dumps(records, indent=1).replace('"p5@example.com"', "p5")
-    line = bad[:bad.index("p5,")].count("\n") + 1
+    line = bad[: bad.index("p5,")].count("\n") + 1
     assert refusal(db, bad, "x.json") == f"line {line}, column 12: invalid JSON: Expecting value"
 
 
@@ -364,16 +558,21 @@ def test_progress_is_reported(db, monkeypatch):
 
 
 def test_conversations_are_appended_once(db):
-    first = {"subject": "Invoice", "messages": [
-        {"body": "Where is it?", "sender": "contact", "sent_at": "2026-03-01T09:00:00Z"},
-        {"body": "Attached.", "sender": "agent", "sent_at": "2026-03-01T10:00:00+01:00"}]}
+    first = {
+        "subject": "Invoice",
+        "messages": [
+            {"body": "Where is it?", "sender": "contact", "sent_at": "2026-03-01T09:00:00Z"},
+            {"body": "Attached.", "sender": "agent", "sent_at": "2026-03-01T10:00:00+01:00"},
+        ],
+    }
     load(db, ndjson({"email": "ada@example.com", "conversations": [first]}), "x.ndjson")
     second = {"subject": "Login", "created_at": "2026-04-01", "messages": [{"body": "Locked out"}]}
     report = load(db, ndjson({"email": "ADA@example.com", "conversations": [first, second]}), "x.ndjson")
     assert report.updated == 1
     rows = db.execute(
         "SELECT v.subject, v.created_at, m.body, m.sender, m.sent_at FROM conversations v "
-        "JOIN messages m ON m.conversation_id = v.id ORDER BY v.id, m.id").fetchall()
+        "JOIN messages m ON m.conversation_id = v.id ORDER BY v.id, m.id"
+    ).fetchall()
     assert rows == [
         ("Invoice", "2026-03-01T09:00:00Z", "Where is it?", "contact", "2026-03-01T09:00:00Z"),
         ("Invoice", "2026-03-01T09:00:00Z", "Attached.", "agent", "2026-03-01T09:00:00Z"),
@@ -383,8 +582,11 @@ def test_conversations_are_appended_once(db):
 
 def test_audit_has_counts_and_ids_but_no_personal_data(db):
     load(db, "email,name\nkeep@example.com,Keep\n")
-    report = load(db, "email,name,tags\nkeep@example.com,Kept Person,fresh\nnew@example.com,New Person,\nbad,x,\n",
-                  skip_invalid=True)
+    report = load(
+        db,
+        "email,name,tags\nkeep@example.com,Kept Person,fresh\nnew@example.com,New Person,\nbad,x,\n",
+        skip_invalid=True,
+    )
     assert (report.inserted, report.updated, report.rejected) == (1, 1, 1)
     entries = db.execute("SELECT id, actor, action, contacts, detail FROM audit ORDER BY id").fetchall()
     assert [e[1:] for e in entries] == [
@@ -403,11 +605,25 @@ def test_audit_has_counts_and_ids_but_no_personal_data(db):
 def test_contact_list_output_imports_back(tmp_path, isolated_db, cli, fmt):
     """`contact list` writes `id` (ignored on import) and, in JSON, an `attributes` object."""
     source = open_db(isolated_db, create=True)
-    load(source, ndjson(
-        {"email": "Ada@example.com", "name": "Ada", "phone": "007", "created_at": "2025-01-01", "tags": ["vip", "b"],
-         "plan": "pro", "score": 80, "ltv": 12.5, "zip": "01234", "blocked": True},
-        {"email": "bob@example.org", "last_seen_at": "2026-10-01T10:00:00Z", "country": "DE"},
-    ), "x.ndjson")
+    load(
+        source,
+        ndjson(
+            {
+                "email": "Ada@example.com",
+                "name": "Ada",
+                "phone": "007",
+                "created_at": "2025-01-01",
+                "tags": ["vip", "b"],
+                "plan": "pro",
+                "score": 80,
+                "ltv": 12.5,
+                "zip": "01234",
+                "blocked": True,
+            },
+            {"email": "bob@example.org", "last_seen_at": "2026-10-01T10:00:00Z", "country": "DE"},
+        ),
+        "x.ndjson",
+    )
     exported = cli("contact", "list", "--format", fmt)
     assert exported.exit_code == 0, exported.stderr
     copy = open_db(tmp_path / "copy.db", create=True)
@@ -432,43 +648,69 @@ def test_cli_refusal_exits_2_with_the_problems_and_changes_nothing(cli, tmp_path
     assert result.exit_code == 2, result.stderr
     assert result.stderr == (
         "Error: 1 invalid record; nothing was imported (pass --skip-invalid to import the valid ones):\n"
-        "  line 3: invalid email 'x'\n")
+        "  line 3: invalid email 'x'\n"
+    )
     assert database.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0
     skipped = cli("contact", "import", str(bad), "--skip-invalid", "--json")
     assert skipped.exit_code == 0
-    assert json.loads(skipped.stdout) == {"inserted": 1, "updated": 0, "unchanged": 0, "rejected": 1,
-                                          "problems": ["line 3: invalid email 'x'"], "tags_created": []}
+    assert json.loads(skipped.stdout) == {
+        "inserted": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 1,
+        "problems": ["line 3: invalid email 'x'"],
+        "tags_created": [],
+    }
 
 
 # Hostile input ----------------------------------------------------------------------------
 
 _cells = st.text(max_size=12)
 _csv_texts = st.lists(st.lists(_cells, max_size=5), max_size=6).map(
-    lambda rows: "\n".join(",".join(row) for row in [["email", "name", "tags", "blocked", "x"], *rows]))
-_odd_text = st.text(st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010, categories=["Cs", "Co", "Lo", "Cn"]),
-                    max_size=3)  # includes lone surrogates, which JSON can escape but SQLite cannot store
+    lambda rows: "\n".join(",".join(row) for row in [["email", "name", "tags", "blocked", "x"], *rows])
+)
+_odd_text = st.text(
+    st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010, categories=["Cs", "Co", "Lo", "Cn"]), max_size=3
+)  # includes lone surrogates, which JSON can escape but SQLite cannot store
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | _odd_text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-_leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | _odd_text | st.sampled_from(
-    ["a@b.co", "2026-01-01", "2026-01-01T10:00:00+01:00", "true", "vip;x", "007", "0001-01-01T00:00:00+05:00"])
-_messages = st.lists(st.fixed_dictionaries({}, optional={"body": _leaves, "sender": _leaves, "sent_at": _leaves}),
-                     max_size=2)
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=8)
+    | _odd_text
+    | st.sampled_from(
+        ["a@b.co", "2026-01-01", "2026-01-01T10:00:00+01:00", "true", "vip;x", "007", "0001-01-01T00:00:00+05:00"]
+    )
+)
+_messages = st.lists(
+    st.fixed_dictionaries({}, optional={"body": _leaves, "sender": _leaves, "sent_at": _leaves}), max_size=2
+)
 _conversation_lists = st.lists(
-    st.fixed_dictionaries({}, optional={"subject": _leaves, "created_at": _leaves, "messages": _messages}), max_size=2)
-_records = st.builds(
-    lambda email, rest: {"email": email, **rest},
-    st.sampled_from(["a@b.co", "A@b.CO", "c@d.example"]) | _leaves,
-    st.dictionaries(
-        st.sampled_from(["EMAIL", "name", "tags", "created_at", "blocked", "blocked_at", "plan", " x ", ""])
-        | st.text(max_size=4),
-        _leaves | _json_values, max_size=5,
-    ),
-) | st.fixed_dictionaries({"email": st.just("e@f.co"), "conversations": _conversation_lists | _json_values}) | (
-    st.dictionaries(st.sampled_from(["name", "plan", "tags"]) | _odd_text, _odd_text, max_size=3)
-    .map(lambda rest: {**rest, "email": "g@h.co"})
+    st.fixed_dictionaries({}, optional={"subject": _leaves, "created_at": _leaves, "messages": _messages}), max_size=2
+)
+_records = (
+    st.builds(
+        lambda email, rest: {"email": email, **rest},
+        st.sampled_from(["a@b.co", "A@b.CO", "c@d.example"]) | _leaves,
+        st.dictionaries(
+            st.sampled_from(["EMAIL", "name", "tags", "created_at", "blocked", "blocked_at", "plan", " x ", ""])
+            | st.text(max_size=4),
+            _leaves | _json_values,
+            max_size=5,
+        ),
+    )
+    | st.fixed_dictionaries({"email": st.just("e@f.co"), "conversations": _conversation_lists | _json_values})
+    | (
+        st.dictionaries(st.sampled_from(["name", "plan", "tags"]) | _odd_text, _odd_text, max_size=3).map(
+            lambda rest: {**rest, "email": "g@h.co"}
+        )
+    )
 )
 _ndjson_texts = st.lists(_records | _json_values, max_size=5).map(lambda rs: "\n".join(json.dumps(r) for r in rs))
 

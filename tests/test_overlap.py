@@ -30,8 +30,9 @@ OTHER_FLOW = """
 
 
 def start(*args, stdin=None):
-    return subprocess.Popen([crmctl_executable(), *map(str, args)], stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [crmctl_executable(), *map(str, args)], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.fixture
@@ -43,8 +44,9 @@ def bulk_db(db):
 def test_flows_actions_reads_and_an_import_overlap_without_lock_errors(bulk_db, tmp_path):
     big, scoring = write_flow(tmp_path, FLOW, "big.yaml"), write_flow(tmp_path, OTHER_FLOW, "scoring.yaml")
     incoming = tmp_path / "incoming.ndjson"
-    incoming.write_text("".join(json.dumps({"email": f"new{i}@import.example", "plan": "imported"}) + "\n"
-                                for i in range(200)))
+    incoming.write_text(
+        "".join(json.dumps({"email": f"new{i}@import.example", "plan": "imported"}) + "\n" for i in range(200))
+    )
     commands = {
         "big 1": ["flow", "run", big, "--format", "json"],
         "big 2": ["flow", "run", big, "--format", "json"],
@@ -65,15 +67,22 @@ def test_flows_actions_reads_and_an_import_overlap_without_lock_errors(bulk_db, 
     assert not any("locked" in err for _, err in done.values())
 
     flow_reports = [json.loads(line) for name in ("big 1", "big 2", "both") for line in done[name][0].splitlines()]
-    matched = {flow: sorted(r["matched"] for r in flow_reports + [json.loads(done["scoring"][0])] if r["flow"] == flow)
-               for flow in ("big", "scoring")}
+    matched = {
+        flow: sorted(r["matched"] for r in flow_reports + [json.loads(done["scoring"][0])] if r["flow"] == flow)
+        for flow in ("big", "scoring")
+    }
     assert matched["big"] == [0, 0, 3000]
     assert matched["scoring"] == [0, 2940]  # score 51..99 of the 6000 bulk contacts
     db = bulk_db
-    assert db.execute("SELECT flow, count(*), count(DISTINCT contact_id) FROM flow_enrolments GROUP BY flow "
-                      "ORDER BY flow").fetchall() == [("big", 3000, 3000), ("scoring", 2940, 2940)]
-    assert db.execute("SELECT count(*) FROM (SELECT contact_id, body FROM notes GROUP BY contact_id, body "
-                      "HAVING count(*) > 1)").fetchone()[0] == 0  # no note twice
+    assert db.execute(
+        "SELECT flow, count(*), count(DISTINCT contact_id) FROM flow_enrolments GROUP BY flow ORDER BY flow"
+    ).fetchall() == [("big", 3000, 3000), ("scoring", 2940, 2940)]
+    assert (
+        db.execute(
+            "SELECT count(*) FROM (SELECT contact_id, body FROM notes GROUP BY contact_id, body HAVING count(*) > 1)"
+        ).fetchone()[0]
+        == 0
+    )  # no note twice
     assert db.execute("SELECT count(*) FROM notes WHERE body LIKE 'hello %'").fetchone()[0] == 3000
     assert db.execute("SELECT count(*) FROM notes WHERE body = 'checked'").fetchone()[0] == 300
     assert db.execute("SELECT count(*) FROM contacts").fetchone()[0] == 6200
@@ -99,14 +108,20 @@ def test_reads_and_opening_never_wait_for_the_write_lock(bulk_db, isolated_db, t
     bulk_db.execute("INSERT INTO meta(key, value) VALUES ('erase_pending', '1')")
     bulk_db.conn.commit()
     flow = write_flow(tmp_path, FLOW)
-    holder = subprocess.Popen([sys.executable, "-c", RAW_HOLDER, str(isolated_db), "30"], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", RAW_HOLDER, str(isolated_db), "30"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "holding\n"
         began = time.monotonic()
-        procs = [start("contact", "count"), start("contact", "list", "--format", "ndjson", "--limit", "2"),
-                 start("db", "check"), start("db", "backup", tmp_path / "copy.db"), start("flow", "validate", flow),
-                 start("log", "--limit", "1")]
+        procs = [
+            start("contact", "count"),
+            start("contact", "list", "--format", "ndjson", "--limit", "2"),
+            start("db", "check"),
+            start("db", "backup", tmp_path / "copy.db"),
+            start("flow", "validate", flow),
+            start("log", "--limit", "1"),
+        ]
         results = [(p.args[1:], p.wait(timeout=25), p.stderr.read()) for p in procs]
         took = time.monotonic() - began
     finally:
@@ -156,15 +171,18 @@ WRITER = textwrap.dedent("""
 
 def test_backup_while_others_write_is_a_consistent_copy(db, isolated_db, tmp_path):
     add_bulk_contacts(db, 12000)  # over 1024 pages: more than one backup step's worth, if it took steps
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(isolated_db), "2.5"], stdout=subprocess.PIPE,
-                                text=True) for _ in range(2)]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(isolated_db), "2.5"], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     copies = []
     try:
         assert [w.stdout.readline() for w in writers] == ["writing\n"] * 2
         for number in range(2):
             copy = tmp_path / f"copy{number}.db"
-            result = subprocess.run([crmctl_executable(), "db", "backup", copy, "-q"], capture_output=True, text=True,
-                                    timeout=60)
+            result = subprocess.run(
+                [crmctl_executable(), "db", "backup", copy, "-q"], capture_output=True, text=True, timeout=60
+            )
             assert (result.returncode, result.stderr) == (0, "")
             copies.append(copy)
     finally:
@@ -178,7 +196,8 @@ def test_backup_while_others_write_is_a_consistent_copy(db, isolated_db, tmp_pat
             # Every note command is one transaction with one audit entry counting its notes.
             notes, audited = conn.execute(
                 "SELECT (SELECT count(*) FROM notes), (SELECT coalesce(sum(contacts), 0) FROM audit "
-                "WHERE action = 'note')").fetchone()
+                "WHERE action = 'note')"
+            ).fetchone()
             assert notes == audited and notes > 0
         result = subprocess.run([crmctl_executable(), "--db", copy, "db", "check"], capture_output=True, text=True)
         assert (result.returncode, result.stderr) == (0, "ok: integrity and foreign keys checked\n")

@@ -12,11 +12,19 @@ def test_pipeline_list_into_tag_add(run, people):
     exe = crmctl_executable()
     pipeline = subprocess.run(
         f"'{exe}' contact list --format ndjson | '{exe}' tag add churned -c - --format json",
-        shell=True, capture_output=True, text=True, timeout=60,
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert pipeline.returncode == 0, pipeline.stderr
-    assert json.loads(pipeline.stdout) == {"action": "tag_add", "selected": 5, "changed": 4, "tags": ["churned"],
-                                           "dry_run": False}
+    assert json.loads(pipeline.stdout) == {
+        "action": "tag_add",
+        "selected": 5,
+        "changed": 4,
+        "tags": ["churned"],
+        "dry_run": False,
+    }
 
 
 def test_ids_on_stdin(run, people):
@@ -47,7 +55,8 @@ def test_python_dash_m(people):
 
 def test_stdout_closed_early_is_quiet(people):
     exe = crmctl_executable()
-    result = subprocess.run(f"'{exe}' contact list --format ndjson | head -1", shell=True, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        f"'{exe}' contact list --format ndjson | head -1", shell=True, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0
     assert "Traceback" not in result.stderr

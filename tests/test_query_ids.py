@@ -4,24 +4,33 @@ selects exactly the contacts its condition form selects."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
+from test_query_property import datasets, expressions, load
 
 from crmctl.errors import FilterError
 from crmctl.query import compile_filter
 from crmctl.selection import SelectionSpec, resolve
-from test_query_property import datasets, expressions, load
 
 FIXED = [
-    'plan == "pro"', "score < 2", 'tags contains "vip"', 'tags in ["vip", "trial"]', "tags exists",
-    "conversations > 1", "conversations in [1, 2]", 'plan == "pro" and tags contains "vip"',
-    'score < 2 or (tags contains "vip" and plan == "pro")', '(score < 2 or tags exists) and plan exists',
-    'attr("first name") startswith "a"', "plan",
+    'plan == "pro"',
+    "score < 2",
+    'tags contains "vip"',
+    'tags in ["vip", "trial"]',
+    "tags exists",
+    "conversations > 1",
+    "conversations in [1, 2]",
+    'plan == "pro" and tags contains "vip"',
+    'score < 2 or (tags contains "vip" and plan == "pro")',
+    "(score < 2 or tags exists) and plan exists",
+    'attr("first name") startswith "a"',
+    "plan",
 ]
 
 
 def both_forms(db, text: str):
     condition = compile_filter(db, text)
-    by_condition = [r[0] for r in db.execute(f"SELECT c.id FROM contacts AS c WHERE {condition.sql} ORDER BY 1",
-                                             condition.params)]
+    by_condition = [
+        r[0] for r in db.execute(f"SELECT c.id FROM contacts AS c WHERE {condition.sql} ORDER BY 1", condition.params)
+    ]
     if condition.ids is None:
         return by_condition, by_condition
     sql, params = condition.ids
@@ -30,21 +39,54 @@ def both_forms(db, text: str):
 
 
 def test_fixed_expressions(db):
-    load(db, [
-        {"email": "a", "name": None, "phone": None, "user_id": None, "created_at": None, "last_seen_at": None,
-         "blocked_at": None, "tags": {"vip"}, "attributes": {"plan": "pro", "score": 1, "first name": "Ann"},
-         "conversations": 2},
-        {"email": "b", "name": None, "phone": None, "user_id": None, "created_at": None, "last_seen_at": None,
-         "blocked_at": None, "tags": {"trial"}, "attributes": {"plan": 1, "score": 5}, "conversations": 1},
-        {"email": "c", "name": None, "phone": None, "user_id": None, "created_at": None, "last_seen_at": None,
-         "blocked_at": None, "tags": set(), "attributes": {}, "conversations": 0},
-    ])
+    load(
+        db,
+        [
+            {
+                "email": "a",
+                "name": None,
+                "phone": None,
+                "user_id": None,
+                "created_at": None,
+                "last_seen_at": None,
+                "blocked_at": None,
+                "tags": {"vip"},
+                "attributes": {"plan": "pro", "score": 1, "first name": "Ann"},
+                "conversations": 2,
+            },
+            {
+                "email": "b",
+                "name": None,
+                "phone": None,
+                "user_id": None,
+                "created_at": None,
+                "last_seen_at": None,
+                "blocked_at": None,
+                "tags": {"trial"},
+                "attributes": {"plan": 1, "score": 5},
+                "conversations": 1,
+            },
+            {
+                "email": "c",
+                "name": None,
+                "phone": None,
+                "user_id": None,
+                "created_at": None,
+                "last_seen_at": None,
+                "blocked_at": None,
+                "tags": set(),
+                "attributes": {},
+                "conversations": 0,
+            },
+        ],
+    )
     for text in FIXED:
         assert compile_filter(db, text).ids is not None, text
         by_condition, by_ids = both_forms(db, text)
         assert by_ids == by_condition, text
-        assert [r[0] for r in db.execute(f"SELECT id FROM temp.{resolve(db, SelectionSpec(where=text))}")] \
-            == by_condition, text
+        assert [
+            r[0] for r in db.execute(f"SELECT id FROM temp.{resolve(db, SelectionSpec(where=text))}")
+        ] == by_condition, text
     for text in ('not plan == "pro"', 'plan != "pro"', "conversations == 0", 'name == "x" or plan == "pro"'):
         assert compile_filter(db, text).ids is None, text
 

@@ -111,4 +111,4 @@ def test_hostile_text_is_only_ever_a_parameter(hostile_db):
 
 def test_long_lists_are_parameters_too(hostile_db):
     values = ", ".join(literal(f"v{i}") for i in range(2000))
-    assert selected(hostile_db, f'note in [{values}, {literal("%")}]') == [HOSTILE.index("%") + 1]
+    assert selected(hostile_db, f"note in [{values}, {literal('%')}]") == [HOSTILE.index("%") + 1]

@@ -48,7 +48,7 @@ def _value(value) -> str:
         ('name contains "ad"', "(contains name 'ad')"),
         ('name startswith "ad"', "(startswith name 'ad')"),
         ('name endswith "ad"', "(endswith name 'ad')"),
-        ('plan in ["a", \'b\', 3, true]', "(in plan 'a' 'b' 3 true)"),
+        ("plan in [\"a\", 'b', 3, true]", "(in plan 'a' 'b' 3 true)"),
         ('plan not in ["a"]', "(not in plan 'a')"),
         ("plan exists", "(exists plan)"),
         ("blocked", "blocked"),
@@ -79,14 +79,17 @@ def test_keywords_are_case_insensitive():
     lower = parse_filter('not plan in ["a"] and name contains "x" or plan not in [true, false] or x exists')
     assert show(upper) == show(lower)
     assert show(parse_filter("last_seen_at < NOW - 3d")) == "(< last_seen_at now-259200s)"
-    assert show(parse_filter('name StartsWith "a" and name ENDSWITH "b"')) == "(and (startswith name 'a') (endswith name 'b'))"
-    assert show(parse_filter('ATTR("k") == 1')) == "(== attr(\"k\") 1)"
+    assert (
+        show(parse_filter('name StartsWith "a" and name ENDSWITH "b"'))
+        == "(and (startswith name 'a') (endswith name 'b'))"
+    )
+    assert show(parse_filter('ATTR("k") == 1')) == '(== attr("k") 1)'
 
 
 def test_field_names_are_case_sensitive():
     # `Email` is not the built-in: it is an attribute key (which compile_filter would check).
-    assert parse_filter('Email == 1').field.quoted is False
-    assert show(parse_filter('Email == 1')) == "(== Email 1)"
+    assert parse_filter("Email == 1").field.quoted is False
+    assert show(parse_filter("Email == 1")) == "(== Email 1)"
 
 
 @pytest.mark.parametrize(
@@ -148,9 +151,21 @@ def error(text: str) -> FilterError:
         ("plan ==", "expected a value after '==' but found the end of the expression", 7),
         ("plan == and", "expected a value after '==' but found 'and'", 8),
         ("plan == trial", "expected a value after '==' but found 'trial' (write text in quotes: \"trial\")", 8),
-        ('plan "trial"', "expected an operator such as ==, contains or in after 'plan' but found the string \"trial\"", 5),
-        ("plan contain 'x'", "expected an operator such as ==, contains or in after 'plan' but found 'contain' (did you mean 'contains'?)", 5),
-        ('attr("a b") 3', "expected an operator such as ==, contains or in after 'attr(\"a b\")' but found the number 3", 12),
+        (
+            'plan "trial"',
+            "expected an operator such as ==, contains or in after 'plan' but found the string \"trial\"",
+            5,
+        ),
+        (
+            "plan contain 'x'",
+            "expected an operator such as ==, contains or in after 'plan' but found 'contain' (did you mean 'contains'?)",
+            5,
+        ),
+        (
+            'attr("a b") 3',
+            "expected an operator such as ==, contains or in after 'attr(\"a b\")' but found the number 3",
+            12,
+        ),
         ("plan not == 'x'", "expected 'in' after 'not' but found '=='", 9),
         ("plan in 'x'", "expected '[' after 'in' but found the string 'x'", 8),
         ("plan not in 'x'", "expected '[' after 'not in' but found the string 'x'", 12),
@@ -165,14 +180,30 @@ def error(text: str) -> FilterError:
         ("a == 1)", "unmatched ')'", 6),
         ("a == 1 b == 2", "expected 'and' or 'or' but found 'b'", 7),
         ("a == 1 and", "expected a field, 'not' or '(' but found the end of the expression", 10),
-        ("a == 1 or or b == 2", "expected a field, 'not' or '(' but found 'or' (an attribute called 'or' is written attr(\"or\"))", 10),
+        (
+            "a == 1 or or b == 2",
+            "expected a field, 'not' or '(' but found 'or' (an attribute called 'or' is written attr(\"or\"))",
+            10,
+        ),
         ("not", "expected a field, 'not' or '(' but found the end of the expression", 3),
         ("()", "expected a field, 'not' or '(' but found ')'", 1),
         ("== 1", "expected a field, 'not' or '(' but found '=='", 0),
         ('"plan" == 1', "expected a field, 'not' or '(' but found the string \"plan\"", 0),
-        ("exists == 1", "expected a field, 'not' or '(' but found 'exists' (an attribute called 'exists' is written attr(\"exists\"))", 0),
-        ("Now == 1", "expected a field, 'not' or '(' but found 'Now' (an attribute called 'Now' is written attr(\"Now\"))", 0),
-        ("`first name` == 1", "unexpected '`': write an attribute key that is not a plain name as attr(\"first name\")", 0),
+        (
+            "exists == 1",
+            "expected a field, 'not' or '(' but found 'exists' (an attribute called 'exists' is written attr(\"exists\"))",
+            0,
+        ),
+        (
+            "Now == 1",
+            "expected a field, 'not' or '(' but found 'Now' (an attribute called 'Now' is written attr(\"Now\"))",
+            0,
+        ),
+        (
+            "`first name` == 1",
+            "unexpected '`': write an attribute key that is not a plain name as attr(\"first name\")",
+            0,
+        ),
         ("plan == 'x' ; 1", "unexpected character ';'", 12),
         ("plan == 'x' \x00", "unexpected character '\\x00'", 12),
         ("plan == 'trial", "unterminated string: add the closing '", 8),
@@ -183,8 +214,16 @@ def error(text: str) -> FilterError:
         ("score == -x", "expected a number after '-' but found 'x'", 10),
         ("score == 30d", "a duration needs now: write now - 30d or now + 30d", 9),
         ("last_seen_at < now - 30", "expected a duration such as 30d after 'now -' but found the number 30", 21),
-        ("last_seen_at < now - 30y", "unknown duration unit 'y' in '30y': use m (minutes), h (hours), d (days) or w (weeks)", 21),
-        ("last_seen_at < now - 30D", "unknown duration unit 'D' in '30D': use m (minutes), h (hours), d (days) or w (weeks)", 21),
+        (
+            "last_seen_at < now - 30y",
+            "unknown duration unit 'y' in '30y': use m (minutes), h (hours), d (days) or w (weeks)",
+            21,
+        ),
+        (
+            "last_seen_at < now - 30D",
+            "unknown duration unit 'D' in '30D': use m (minutes), h (hours), d (days) or w (weeks)",
+            21,
+        ),
         ("last_seen_at < now - 1.5d", "a duration is a whole number followed by m, h, d or w, not '1.5d'", 21),
         ("last_seen_at < now - 99999999999d", "duration out of range: 99999999999d", 21),
         ("last_seen_at < now 30d", "expected 'and' or 'or' but found '30d'", 19),
@@ -216,23 +255,59 @@ def test_syntax_errors(text, message, column):
         ("conversations exists", "'conversations' is a count, always present: write conversations > 0", 14),
         ("conversations startswith '1'", "'startswith' works on text, but 'conversations' is a count", 14),
         # Times.
-        ("created_at > 'yesterday'", "not a date or time: 'yesterday' (write ISO-8601 such as \"2026-01-31\" or \"2026-01-31T09:30:00Z\", or now - 30d)", 13),
-        ("created_at > '2026-02-30'", "not a date or time: '2026-02-30' (write ISO-8601 such as \"2026-01-31\" or \"2026-01-31T09:30:00Z\", or now - 30d)", 13),
-        ("created_at in ['2026-01-01', 'x']", "not a date or time: 'x' (write ISO-8601 such as \"2026-01-31\" or \"2026-01-31T09:30:00Z\", or now - 30d)", 29),
-        ("created_at > 2026", "'created_at' is a time: compare it with a date such as \"2026-01-31\" or with now - 30d", 13),
-        ("last_seen_at == false", "'last_seen_at' is a time: compare it with a date such as \"2026-01-31\" or with now - 30d", 16),
+        (
+            "created_at > 'yesterday'",
+            'not a date or time: \'yesterday\' (write ISO-8601 such as "2026-01-31" or "2026-01-31T09:30:00Z", or now - 30d)',
+            13,
+        ),
+        (
+            "created_at > '2026-02-30'",
+            'not a date or time: \'2026-02-30\' (write ISO-8601 such as "2026-01-31" or "2026-01-31T09:30:00Z", or now - 30d)',
+            13,
+        ),
+        (
+            "created_at in ['2026-01-01', 'x']",
+            'not a date or time: \'x\' (write ISO-8601 such as "2026-01-31" or "2026-01-31T09:30:00Z", or now - 30d)',
+            29,
+        ),
+        (
+            "created_at > 2026",
+            "'created_at' is a time: compare it with a date such as \"2026-01-31\" or with now - 30d",
+            13,
+        ),
+        (
+            "last_seen_at == false",
+            "'last_seen_at' is a time: compare it with a date such as \"2026-01-31\" or with now - 30d",
+            16,
+        ),
         ("created_at startswith '2026'", "'startswith' works on text, but 'created_at' is a time", 11),
         ("created_at > '0999-01-01'", "date out of range: '0999-01-01'", 13),
-        ("created_at > '2026-01-01T10:00:00.5Z'", "times are stored to the second: drop the fraction in '2026-01-01T10:00:00.5Z'", 13),
+        (
+            "created_at > '2026-01-01T10:00:00.5Z'",
+            "times are stored to the second: drop the fraction in '2026-01-01T10:00:00.5Z'",
+            13,
+        ),
         # blocked.
         ("blocked == 'yes'", "'blocked' is true or false: compare it with true or false", 11),
         ("blocked > false", "'>' does not apply to 'blocked', which is true or false: write blocked or not blocked", 8),
         ("blocked exists", "'blocked' is always true or false: write blocked or not blocked", 8),
         ("blocked contains 'x'", "'contains' works on text, but 'blocked' is true or false", 8),
         # tags.
-        ("tags == 'vip'", "'==' does not apply to 'tags', a set of tag names: use tags contains \"vip\", tags in [\"vip\", \"trial\"] or tags exists", 5),
-        ("tags != 'vip'", "'!=' does not apply to 'tags', a set of tag names: use tags contains \"vip\", tags in [\"vip\", \"trial\"] or tags exists", 5),
-        ("tags startswith 'v'", "'startswith' does not apply to 'tags', a set of tag names: use tags contains \"vip\", tags in [\"vip\", \"trial\"] or tags exists", 5),
+        (
+            "tags == 'vip'",
+            '\'==\' does not apply to \'tags\', a set of tag names: use tags contains "vip", tags in ["vip", "trial"] or tags exists',
+            5,
+        ),
+        (
+            "tags != 'vip'",
+            '\'!=\' does not apply to \'tags\', a set of tag names: use tags contains "vip", tags in ["vip", "trial"] or tags exists',
+            5,
+        ),
+        (
+            "tags startswith 'v'",
+            '\'startswith\' does not apply to \'tags\', a set of tag names: use tags contains "vip", tags in ["vip", "trial"] or tags exists',
+            5,
+        ),
         ("tags contains 1", "'contains' needs a quoted string", 14),
         ("tags in ['a', 2]", "'tags' is text: compare it with a quoted string such as \"2\"", 14),
         # Fields alone.
@@ -264,7 +339,7 @@ def test_error_renders_expression_and_caret():
 
 
 def test_attribute_quoted_form_allows_any_key():
-    for key in ["first name", "and", "email", "a\"b", "a\\b", "'; DROP TABLE contacts; --", "größe ✓", "%_"]:
+    for key in ["first name", "and", "email", 'a"b', "a\\b", "'; DROP TABLE contacts; --", "größe ✓", "%_"]:
         literal = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
         node = parse_filter(f"attr({literal}) exists")
         assert isinstance(node, Test) and node.field.name == key and node.field.quoted

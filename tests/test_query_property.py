@@ -50,8 +50,18 @@ def load(db, rows) -> None:
     for number, row in enumerate(rows, start=1):
         row["id"] = number
         row["email"] = f"{row['email']}{number}@x"
-        contacts.append([number, row["email"], row["name"], row["phone"], row["user_id"], row["created_at"],
-                         row["last_seen_at"], row["blocked_at"]])
+        contacts.append(
+            [
+                number,
+                row["email"],
+                row["name"],
+                row["phone"],
+                row["user_id"],
+                row["created_at"],
+                row["last_seen_at"],
+                row["blocked_at"],
+            ]
+        )
         attributes.extend([number, key, value] for key, value in row["attributes"].items())
         tags.update(row["tags"])
         links.extend([number, NOW, tag] for tag in row["tags"])
@@ -93,13 +103,16 @@ def numbers(pool):
 booleans = st.sampled_from([True, False]).flatmap(
     lambda b: keyword("true" if b else "false").map(lambda word: ("bool", b, word))
 )
-DURATIONS = [("", timedelta(0)), (" - 1d", -timedelta(days=1)), (" + 30m", timedelta(minutes=30)),
-             (" - 1w", -timedelta(weeks=1)), ("-24h", -timedelta(hours=24))]
+DURATIONS = [
+    ("", timedelta(0)),
+    (" - 1d", -timedelta(days=1)),
+    (" + 30m", timedelta(minutes=30)),
+    (" - 1w", -timedelta(weeks=1)),
+    ("-24h", -timedelta(hours=24)),
+]
 times = st.one_of(
     strings(["2026-01-31", "2026-10-31T12:00:00Z", "2026-10-31T14:00:00+02:00", "2026-11-01 12:00", "2025-06-15"]),
-    st.tuples(keyword("now"), st.sampled_from(DURATIONS)).map(
-        lambda pair: ("now", pair[1][1], pair[0] + pair[1][0])
-    ),
+    st.tuples(keyword("now"), st.sampled_from(DURATIONS)).map(lambda pair: ("now", pair[1][1], pair[0] + pair[1][0])),
 )
 TEXT_VALUES = ["", "a", "A", "ada", "ADA", "Ada", "straße", "STRASSE", "ss", "%", "_", "a%", "é", "e", "Zoë", "ZOË"]
 ATTRIBUTE_TEXT = ["", "a", "A", "1", "2", "true", "Straße", "strasse", "b%", "%", "z"]
@@ -166,9 +179,7 @@ def combine(children):
             lambda t: (f"{wrap(t[0], kind)} {t[2]} {wrap(t[1], kind)}", (kind, t[0][1], t[1][1]))
         )
 
-    negation = st.tuples(children, keyword("not")).map(
-        lambda t: (f"{t[1]} {wrap(t[0], 'not')}", ("not", t[0][1]))
-    )
+    negation = st.tuples(children, keyword("not")).map(lambda t: (f"{t[1]} {wrap(t[0], 'not')}", ("not", t[0][1])))
     extra_parens = children.map(lambda t: (f"({t[0]})", t[1]))
     return st.one_of(node("and"), node("or"), negation, extra_parens)
 
@@ -225,8 +236,11 @@ def evaluate(meaning, row) -> bool:
         return value is not None
     if op in MATCH:
         needle = fold(values[0][1])
-        method = {"contains": lambda s: needle in s, "startswith": lambda s: s.startswith(needle),
-                  "endswith": lambda s: s.endswith(needle)}[op]
+        method = {
+            "contains": lambda s: needle in s,
+            "startswith": lambda s: s.startswith(needle),
+            "endswith": lambda s: s.endswith(needle),
+        }[op]
         return isinstance(value, str) and method(fold(value))
     literal_kind, literal, _ = values[0]
     compare = OPS[op]
@@ -283,8 +297,10 @@ def check(db, rows, text, meaning) -> None:
             return
         raise AssertionError(f"{text!r} names an attribute no contact has, yet compiled")
     condition = compile_filter(db, text)
-    got = [r[0] for r in db.execute(f"SELECT c.id FROM contacts AS c WHERE {condition.sql} ORDER BY c.id",
-                                    condition.params)]
+    got = [
+        r[0]
+        for r in db.execute(f"SELECT c.id FROM contacts AS c WHERE {condition.sql} ORDER BY c.id", condition.params)
+    ]
     expected = [row["id"] for row in rows if evaluate(meaning, row)]
     assert got == expected, (text, condition.sql, condition.params)
 

@@ -76,12 +76,31 @@ def test_missing_values_fail_every_test_except_not_equal(db):
 
 @pytest.mark.parametrize(
     "test",
-    ['plan == "pro"', 'plan < "m"', 'plan contains "r"', "plan exists", 'name > "A"', "score > 1",
-     'tags contains "vip"', "conversations > 0", "blocked", 'last_seen_at < now', 'plan in ["pro", 1]'],
+    [
+        'plan == "pro"',
+        'plan < "m"',
+        'plan contains "r"',
+        "plan exists",
+        'name > "A"',
+        "score > 1",
+        'tags contains "vip"',
+        "conversations > 0",
+        "blocked",
+        "last_seen_at < now",
+        'plan in ["pro", 1]',
+    ],
 )
 def test_not_is_exact_negation(db, test):
-    add(db, "a@x", name="Ada", attributes={"plan": "pro", "score": 2}, tags=["vip"], conversations=1,
-        last_seen_at="2026-01-01T00:00:00Z", blocked_at=NOW)
+    add(
+        db,
+        "a@x",
+        name="Ada",
+        attributes={"plan": "pro", "score": 2},
+        tags=["vip"],
+        conversations=1,
+        last_seen_at="2026-01-01T00:00:00Z",
+        blocked_at=NOW,
+    )
     add(db, "b@x", attributes={"plan": None, "score": "2"})
     add(db, "c@x", attributes={"plan": 5})
     add(db, "d@x")
@@ -388,8 +407,14 @@ def test_tag_and_attribute_tests_are_index_driven(db):
     assert "attributes_key_value (key=?)" in plan(db, 'plan contains "p"')
     assert "contacts_last_seen_at" in plan(db, "last_seen_at < now - 30d")
     assert "sqlite_autoindex_contacts_1 (email=?)" in plan(db, 'email == "A@X"')
-    for text in ['tags contains "vip"', 'not plan == "pro"', "conversations == 0", "tags exists",
-                 'plan in ["a", "b"] or score < 2', 'attr("plan") exists']:
+    for text in [
+        'tags contains "vip"',
+        'not plan == "pro"',
+        "conversations == 0",
+        "tags exists",
+        'plan in ["a", "b"] or score < 2',
+        'attr("plan") exists',
+    ]:
         assert "CORRELATED" not in plan(db, text), text
 
 
@@ -413,9 +438,17 @@ def test_selection_uses_the_compiled_filter(db):
 
 
 def test_value_expression_renders_fields(db):
-    first = add(db, "Ada@x", name="Ada", phone=None, created_at="2026-01-31T00:00:00Z", blocked_at=NOW,
-                tags=["vip", "Alpha", "beta"], conversations=2,
-                attributes={"plan": "pro", "score": 80, "ratio": 2.5, "first name": "Ada", "empty": None})
+    first = add(
+        db,
+        "Ada@x",
+        name="Ada",
+        phone=None,
+        created_at="2026-01-31T00:00:00Z",
+        blocked_at=NOW,
+        tags=["vip", "Alpha", "beta"],
+        conversations=2,
+        attributes={"plan": "pro", "score": 80, "ratio": 2.5, "first name": "Ada", "empty": None},
+    )
     add(db, "b@x")
 
     def rendered(name, contact_id=first):

@@ -64,7 +64,9 @@ def test_csv_and_ndjson_import_to_the_same_contacts(tmp_path):
 def test_the_sample_has_what_the_demos_need(tmp_path):
     db, report = _import(SAMPLE / "contacts.ndjson", tmp_path / "s.db")
     one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
-    assert {"vip", "newsletter", "churned", "trial-active", "beta", "partner", "spam-suspect"} <= set(report.tags_created)
+    assert {"vip", "newsletter", "churned", "trial-active", "beta", "partner", "spam-suspect"} <= set(
+        report.tags_created
+    )
     assert one("SELECT count(*) FROM contacts WHERE blocked_at IS NOT NULL") > 20
     assert one("SELECT count(*) FROM contacts WHERE last_seen_at IS NULL") > 50
     assert one("SELECT count(*) FROM contacts WHERE last_seen_at < '2024-11-01'") > 50
@@ -75,10 +77,11 @@ def test_the_sample_has_what_the_demos_need(tmp_path):
     assert one("SELECT min(created_at) FROM contacts") >= "2023-11-01"
     assert one("SELECT max(created_at) FROM contacts") < "2026-11-01"
     kinds = dict(db.execute("SELECT key, group_concat(DISTINCT typeof(value)) FROM attributes GROUP BY key"))
-    assert kinds == {"plan": "text", "country": "text", "company": "text", "score": "integer",
-                     "lifetime_value": "real"}
+    assert kinds == {"plan": "text", "country": "text", "company": "text", "score": "integer", "lifetime_value": "real"}
     plans = {r[0] for r in db.execute("SELECT DISTINCT value FROM attributes WHERE key = 'plan'")}
     assert plans == {"trial", "free", "pro", "enterprise", "paid"}
-    spam = one("SELECT count(*) FROM contacts c JOIN contact_tags ct ON ct.contact_id = c.id "
-               "JOIN tags t ON t.id = ct.tag_id WHERE t.name = 'spam-suspect' AND c.email LIKE '%@mailinator.com'")
+    spam = one(
+        "SELECT count(*) FROM contacts c JOIN contact_tags ct ON ct.contact_id = c.id "
+        "JOIN tags t ON t.id = ct.tag_id WHERE t.name = 'spam-suspect' AND c.email LIKE '%@mailinator.com'"
+    )
     assert spam > 0

@@ -42,7 +42,12 @@ def test_every_child_row_cascades_from_contacts(db):
         for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     }
     assert {t for t, actions in cascading.items() if actions} == {
-        "attributes", "contact_tags", "notes", "conversations", "flow_enrolments"}
+        "attributes",
+        "contact_tags",
+        "notes",
+        "conversations",
+        "flow_enrolments",
+    }
     assert all(a == ["CASCADE"] for a in cascading.values() if a)
 
 
@@ -83,5 +88,6 @@ def test_lock_holder_note_keeps_no_personal_data():
 
     assert command_line(["note", "divorced", "-c", "ada@example.com"]) == "crmctl note … -c …"
     assert command_line(["--db", "/srv/crm.db", "flow", "run", "flows/a.yaml", "--yes"]) == (
-        "crmctl --db /srv/crm.db flow run flows/a.yaml --yes")
+        "crmctl --db /srv/crm.db flow run flows/a.yaml --yes"
+    )
     assert command_line(["tag", "add", "vip", "-w", "name == 'Ada'"]) == "crmctl tag add … -w …"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import add_contacts
+
 from crmctl.store import transaction
 
 
@@ -27,9 +27,19 @@ def test_bulk_transaction_skips_foreign_key_lookups_and_restores_them(db):
 
 
 def test_a_flow_with_a_delete_step_still_cascades(cli, db, tmp_path):
-    add_contacts(db, [{"email": f"p{i}@example.com", "tags": ["vip"], "attributes": {"plan": "gone"},
-                       "notes": ["n"], "conversations": [{"subject": "s", "messages": [{"body": "b"}]}]}
-                      for i in range(3)])
+    add_contacts(
+        db,
+        [
+            {
+                "email": f"p{i}@example.com",
+                "tags": ["vip"],
+                "attributes": {"plan": "gone"},
+                "notes": ["n"],
+                "conversations": [{"subject": "s", "messages": [{"body": "b"}]}],
+            }
+            for i in range(3)
+        ],
+    )
     flow = tmp_path / "purge.yaml"
     flow.write_text("name: purge\nmatch: 'plan == \"gone\"'\nsteps:\n  - tag_add: [vip]\n  - delete\n")
     result = cli("flow", "run", flow, "--yes", "--format", "json")
@@ -39,8 +49,7 @@ def test_a_flow_with_a_delete_step_still_cascades(cli, db, tmp_path):
 
 
 def test_enrolments_are_written_where_contacts_end_up(cli, db, tmp_path):
-    add_contacts(db, [{"email": f"w{i}@example.com", "attributes": {"plan": "trial", "score": i}}
-                      for i in range(4)])
+    add_contacts(db, [{"email": f"w{i}@example.com", "attributes": {"plan": "trial", "score": i}} for i in range(4)])
     flow = tmp_path / "wait.yaml"
     flow.write_text(
         "name: split\nmatch: 'plan == \"trial\"'\nreentry: true\nsteps:\n"
@@ -49,8 +58,10 @@ def test_enrolments_are_written_where_contacts_end_up(cli, db, tmp_path):
     )
     report = json.loads(cli("flow", "run", flow, "--yes", "--format", "json").stdout)
     assert (report["matched"], report["parked"], report["completed"]) == (4, 2, 2)
-    rows = db.execute("SELECT contact_id, state, position, due_at IS NOT NULL, finished_at IS NOT NULL, "
-                      "entered_at, run_id FROM flow_enrolments ORDER BY contact_id").fetchall()
+    rows = db.execute(
+        "SELECT contact_id, state, position, due_at IS NOT NULL, finished_at IS NOT NULL, "
+        "entered_at, run_id FROM flow_enrolments ORDER BY contact_id"
+    ).fetchall()
     run_id = report["run_id"]
     assert rows == [
         (1, "active", "pause", 1, 0, "2026-11-01T12:00:00Z", run_id),
@@ -62,8 +73,12 @@ def test_enrolments_are_written_where_contacts_end_up(cli, db, tmp_path):
     again = json.loads(cli("flow", "run", flow, "--yes", "--format", "json").stdout)
     assert (again["matched"], again["completed"]) == (2, 2)
     rows = db.execute("SELECT contact_id, state, run_id FROM flow_enrolments ORDER BY contact_id").fetchall()
-    assert rows == [(1, "active", run_id), (2, "active", run_id), (3, "completed", again["run_id"]),
-                    (4, "completed", again["run_id"])]
+    assert rows == [
+        (1, "active", run_id),
+        (2, "active", run_id),
+        (3, "completed", again["run_id"]),
+        (4, "completed", again["run_id"]),
+    ]
 
 
 def test_a_delete_in_slices_removes_exactly_the_scope_and_cascades(db):

@@ -1,6 +1,7 @@
 """The contact action commands: parse the selection, call one action, render its summary."""
 
-from typing import Annotated, Callable, Optional
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
@@ -46,11 +47,13 @@ def run_action(
     emit_summary(summary, as_json=fmt is opt.SummaryFormat.json, quiet=quiet, human=human)
 
 
-ERASE_DEFERRED = ("note: other processes kept the database busy, so the deleted data is not yet overwritten "
-                  "in the file; the next crmctl command finishes erasing it")
+ERASE_DEFERRED = (
+    "note: other processes kept the database busy, so the deleted data is not yet overwritten "
+    "in the file; the next crmctl command finishes erasing it"
+)
 
 Tags = Annotated[list[str], typer.Argument(help="Tag names.", show_default=False)]
-Positional = Annotated[Optional[list[str]], typer.Argument(help="Contact ids or emails.", show_default=False)]
+Positional = Annotated[list[str] | None, typer.Argument(help="Contact ids or emails.", show_default=False)]
 
 
 @guarded
@@ -72,7 +75,10 @@ def tag_add(
     run_action(
         spec,
         lambda db, scope, ctx: actions.tag_add(db, scope, tags, ctx, create=create),
-        label="tag add", dry_run=dry_run, fmt=fmt, quiet=quiet,
+        label="tag add",
+        dry_run=dry_run,
+        fmt=fmt,
+        quiet=quiet,
     )
 
 
@@ -94,7 +100,10 @@ def tag_remove(
     run_action(
         spec,
         lambda db, scope, ctx: actions.tag_remove(db, scope, tags, ctx),
-        label="tag remove", dry_run=dry_run, fmt=fmt, quiet=quiet,
+        label="tag remove",
+        dry_run=dry_run,
+        fmt=fmt,
+        quiet=quiet,
     )
 
 
@@ -105,7 +114,7 @@ def note(
     where: opt.Where = None,
     everyone: opt.Everyone = False,
     ignore_missing: opt.IgnoreMissing = False,
-    author: Annotated[Optional[str], typer.Option("--author", help="Author name (default: OS user).")] = None,
+    author: Annotated[str | None, typer.Option("--author", help="Author name (default: OS user).")] = None,
     dry_run: opt.DryRun = False,
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
@@ -122,7 +131,10 @@ def note(
     run_action(
         spec,
         lambda db, scope, ctx: actions.note(db, scope, text, ctx, author=author),
-        label="note", dry_run=dry_run, fmt=fmt, quiet=quiet,
+        label="note",
+        dry_run=dry_run,
+        fmt=fmt,
+        quiet=quiet,
     )
 
 
@@ -176,7 +188,12 @@ def delete(
     run_action(
         spec,
         lambda db, scope, ctx: actions.delete(db, scope, ctx, confirm=confirm, suppress=suppress),
-        label="delete", dry_run=dry_run, fmt=fmt, quiet=quiet, prompts=confirm is not None, deletes=True,
+        label="delete",
+        dry_run=dry_run,
+        fmt=fmt,
+        quiet=quiet,
+        prompts=confirm is not None,
+        deletes=True,
     )
 
 

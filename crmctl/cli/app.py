@@ -7,7 +7,7 @@ all commands load them all.
 
 import importlib
 from collections.abc import Iterator, MutableMapping
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -105,8 +105,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     db: Annotated[
-        Optional[str],
-        typer.Option("--db", help="Database file (default: $CRMCTL_DB, then the per-user default).", show_default=False),
+        str | None,
+        typer.Option(
+            "--db", help="Database file (default: $CRMCTL_DB, then the per-user default).", show_default=False
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -131,4 +133,3 @@ def init(
         message += f"; sample data: {report.inserted} inserted, {report.updated} updated"
     if not quiet:
         note_on_stderr(message)
-

@@ -1,7 +1,7 @@
 """`crmctl contact …`: import, list, show, count."""
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,9 +18,11 @@ app = typer.Typer(help="Contacts: import, list, show, count.", no_args_is_help=T
 @guarded
 def import_contacts(
     file: Annotated[str, typer.Argument(help="CSV, JSON array or NDJSON file; `-` for stdin.")],
-    fmt: Annotated[Optional[str], typer.Option("--format", help="csv, json or ndjson (default: by extension).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, json or ndjson (default: by extension).")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the good rows, report the bad.")] = False,
-    json_summary: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object on stdout.")] = False,
+    json_summary: Annotated[
+        bool, typer.Option("--json", help="Print the report as one JSON object on stdout.")
+    ] = False,
     allow_suppressed: Annotated[
         bool, typer.Option("--allow-suppressed", help="Import addresses erased with `delete --suppress` (and lift it).")
     ] = False,
@@ -40,7 +42,13 @@ def import_contacts(
     stream = sys.stdin.buffer if file == "-" else _open_input(file)
     with _progress("importing") as progress, transaction(db):
         report = run_import(
-            db, stream, fmt=fmt, filename=file, skip_invalid=skip_invalid, actor=current_user(), progress=progress,
+            db,
+            stream,
+            fmt=fmt,
+            filename=file,
+            skip_invalid=skip_invalid,
+            actor=current_user(),
+            progress=progress,
             allow_suppressed=allow_suppressed,
         )
     if json_summary:
@@ -49,8 +57,11 @@ def import_contacts(
         note_on_stderr(
             f"imported: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged, "
             f"{report.rejected} rejected"
-            + (f"; {report.readmitted} suppressed address{'es' if report.readmitted != 1 else ''} readmitted"
-               if report.readmitted else "")
+            + (
+                f"; {report.readmitted} suppressed address{'es' if report.readmitted != 1 else ''} readmitted"
+                if report.readmitted
+                else ""
+            )
         )
         for problem in report.problems:
             note_on_stderr(f"  {problem}")

@@ -2,7 +2,7 @@
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -55,8 +55,10 @@ def run(
         float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for another run to finish.")
     ] = 60.0,
     on_missing_wait: Annotated[
-        Optional[str],
-        typer.Option("--on-missing-wait", help="`end`: end the enrolment of contacts parked at a wait the flow no longer has."),
+        str | None,
+        typer.Option(
+            "--on-missing-wait", help="`end`: end the enrolment of contacts parked at a wait the flow no longer has."
+        ),
     ] = None,
 ) -> None:
     """Run flow files in order, each in its own transaction."""
@@ -67,8 +69,15 @@ def run(
     db = open_database(lock_timeout=lock_timeout)
     worst = EXIT_OK
     for path in files:
-        code = _run_one(db, path, dry_run=dry_run, yes=yes, as_json=fmt is opt.SummaryFormat.json,
-                        quiet=quiet, on_missing_wait=on_missing_wait)
+        code = _run_one(
+            db,
+            path,
+            dry_run=dry_run,
+            yes=yes,
+            as_json=fmt is opt.SummaryFormat.json,
+            quiet=quiet,
+            on_missing_wait=on_missing_wait,
+        )
         worst = max(worst, code)
     if worst:
         raise typer.Exit(worst)
@@ -84,11 +93,20 @@ def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: b
     except FlowInvalid as exc:
         for problem in exc.problems:
             note_on_stderr(problem)
-        _print_json(as_json, {"flow": None, "source": path, "status": "invalid", "dry_run": dry_run,
-                              "error": f"{len(exc.problems)} problem(s)"})
+        _print_json(
+            as_json,
+            {
+                "flow": None,
+                "source": path,
+                "status": "invalid",
+                "dry_run": dry_run,
+                "error": f"{len(exc.problems)} problem(s)",
+            },
+        )
         return EXIT_USAGE
-    options = RunOptions(dry_run=dry_run, confirm_deletes=None if yes else _confirm_deletes,
-                         on_missing_wait=on_missing_wait)
+    options = RunOptions(
+        dry_run=dry_run, confirm_deletes=None if yes else _confirm_deletes, on_missing_wait=on_missing_wait
+    )
     may_prompt = not (yes or dry_run) and is_terminal()
     try:
         with working(f"running {flow.name}…", enabled=not (quiet or may_prompt)):
@@ -96,8 +114,9 @@ def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: b
     except CrmError as exc:
         status = "invalid" if exc.exit_code == EXIT_USAGE else "refused"
         sys.stderr.write(f"Error: {flow.name}: {exc}\n")
-        _print_json(as_json, {"flow": flow.name, "source": path, "status": status, "dry_run": dry_run,
-                              "error": str(exc)})
+        _print_json(
+            as_json, {"flow": flow.name, "source": path, "status": status, "dry_run": dry_run, "error": str(exc)}
+        )
         return exc.exit_code
     if report.deleted and not dry_run:
         from crmctl.actions import erase_leftovers
@@ -145,15 +164,27 @@ def _render_report(report) -> None:
         note_on_stderr("dry run: nothing was written")
 
 
-RUN_COLUMNS = ["run_id", "flow", "started_at", "duration_ms", "matched", "resumed", "parked", "exited",
-               "completed", "changed", "status", "dry_run"]
+RUN_COLUMNS = [
+    "run_id",
+    "flow",
+    "started_at",
+    "duration_ms",
+    "matched",
+    "resumed",
+    "parked",
+    "exited",
+    "completed",
+    "changed",
+    "status",
+    "dry_run",
+]
 TABLE_COLUMNS = ["run_id", "flow", "started_at", "duration_ms", "matched", "resumed", "changed", "status", "dry_run"]
 
 
 @app.command("runs")
 @guarded
 def runs(
-    flow: Annotated[Optional[str], typer.Option("--flow", help="Only this flow's runs.")] = None,
+    flow: Annotated[str | None, typer.Option("--flow", help="Only this flow's runs.")] = None,
     limit: opt.Limit = 20,
     fmt: opt.Listing = opt.ListFormat.table,
 ) -> None:
@@ -201,8 +232,10 @@ def _add_steps(node, steps, last: dict, parked: dict) -> None:
         counts = last.get(step.path)
         suffix = f"  [dim]({counts['contacts']} reached, {counts['changed']} changed)[/dim]" if counts else ""
         if step.kind == "wait":
-            label = (f"[yellow]⏸ wait {_duration(step.seconds)}[/yellow] {_escape('[' + step.key + ']')}  "
-                     f"{parked.get(step.key, 0)} parked")
+            label = (
+                f"[yellow]⏸ wait {_duration(step.seconds)}[/yellow] {_escape('[' + step.key + ']')}  "
+                f"{parked.get(step.key, 0)} parked"
+            )
             node.add(label)
         elif step.kind == "if":
             branch = node.add(f"if {_escape(step.condition)}{suffix}")
@@ -264,12 +297,19 @@ def status(
         {"path": waits.get(pos, pos), "contacts": n, "next_due": first, "last_due": last}
         for pos, n, first, last in flow_sql.positions(db, name)
     ]
-    payload = {"flow": name, "in_progress": counts["active"], "completed": counts["completed"],
-               "exited": counts["exited"], "waiting": waiting}
+    payload = {
+        "flow": name,
+        "in_progress": counts["active"],
+        "completed": counts["completed"],
+        "exited": counts["exited"],
+        "waiting": waiting,
+    }
     if fmt is opt.SummaryFormat.json:
         print(to_json(payload))
         return
-    print(f"flow {name}: {payload['in_progress']} in progress, {payload['completed']} completed, "
-          f"{payload['exited']} exited")
+    print(
+        f"flow {name}: {payload['in_progress']} in progress, {payload['completed']} completed, "
+        f"{payload['exited']} exited"
+    )
     for w in waiting:
         print(f"  parked at {w['path']}: {w['contacts']} (due {w['next_due']} .. {w['last_due']})")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import sqlite3
 import sys
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import typer
 
@@ -34,8 +35,11 @@ def guarded(function: F) -> F:
         except sqlite3.DatabaseError as exc:
             raise fail(_database_message(exc), EXIT_FAILED) from None
         except UnicodeError:  # e.g. an argument whose bytes are not UTF-8 reaching SQLite
-            raise fail("text that is not valid UTF-8 (in an argument or on standard input): "
-                       "crmctl reads and stores UTF-8 only", EXIT_USAGE) from None
+            raise fail(
+                "text that is not valid UTF-8 (in an argument or on standard input): "
+                "crmctl reads and stores UTF-8 only",
+                EXIT_USAGE,
+            ) from None
         except KeyboardInterrupt:
             raise fail("interrupted; nothing was changed", EXIT_INTERRUPTED) from None
         except BrokenPipeError:

@@ -1,6 +1,6 @@
 """`crmctl log`: the audit log, newest first."""
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,10 @@ COLUMNS = ["id", "at", "actor", "action", "contacts", "detail", "run_id"]
 
 @guarded
 def log(
-    contact: Annotated[Optional[str], typer.Option("--contact", "-c", help="Only entries touching this contact id (or email, while it exists).")] = None,
+    contact: Annotated[
+        str | None,
+        typer.Option("--contact", "-c", help="Only entries touching this contact id (or email, while it exists)."),
+    ] = None,
     limit: opt.Limit = None,
     fmt: opt.Listing = opt.ListFormat.table,
 ) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from crmctl.cli.options import ListFormat
 
@@ -110,7 +111,7 @@ def _emit_plain_table(records: Iterable[dict], columns: Sequence[str], title: st
     for row in rows:
         cells = [
             " " * (width - _width(cell)) + cell if right else cell + " " * (width - _width(cell))
-            for cell, width, right in zip(row, widths, numeric)
+            for cell, width, right in zip(row, widths, numeric, strict=True)
         ]
         out.write("  ".join(cells).rstrip() + "\n")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, fields, replace
-from typing import Any, Optional
+from typing import Any
 
 from crmctl import __version__
 from crmctl.flows.model import Flow, Step, digest_of
@@ -28,7 +28,7 @@ _STEP_FIELDS = {f.name for f in fields(Step)}
 _FLOW_FIELDS = {f.name for f in fields(Flow)} - {"steps", "source", "text", "digest"}
 
 
-def recall(db, source: str, text: str) -> Optional[Flow]:
+def recall(db, source: str, text: str) -> Flow | None:
     """The flow this exact text was checked into before, or None to check it in full."""
     found = flow_sql.checked_flow(db, text_sha256(text), CHECKER)
     if found is None:

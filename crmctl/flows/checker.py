@@ -6,7 +6,7 @@ pydantic, so a run of an already checked flow never imports it.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -27,7 +27,7 @@ _MERGE = _TAG + "merge"
 Loc = tuple  # a path into the document: ("steps", 2, "then", 0, "tag_add")
 
 
-def check_text(source: str, text: str, db=None) -> tuple[list[str], Optional[Flow]]:
+def check_text(source: str, text: str, db=None) -> tuple[list[str], Flow | None]:
     """Every problem in `text` (as `SOURCE:LINE:COL: message`), and the Flow when there are none."""
     return _Checker(source, text, db).run()
 
@@ -67,7 +67,7 @@ class _Composer(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _compose(text: str) -> tuple[Optional[Node], Optional[tuple[int, int, str]]]:
+def _compose(text: str) -> tuple[Node | None, tuple[int, int, str] | None]:
     """The root node, or a problem (line, column, message)."""
     loader = None
     try:
@@ -165,14 +165,14 @@ class _Tree:
             if tag == _TAG + "float":
                 return _scalars.construct_yaml_float(node)
         except (ValueError, TypeError, ArithmeticError, yaml.YAMLError):
-            kind = {"int": "integer", "float": "number"}.get(tag[len(_TAG):], tag[len(_TAG):])
+            kind = {"int": "integer", "float": "number"}.get(tag[len(_TAG) :], tag[len(_TAG) :])
             self.refuse(node, path, f"{_prefix(path)}{node.value[:40]!r} is not a valid {kind}")
             return node.value
         return node.value  # text, and timestamps kept as the text written
 
 
 def _short(tag: str) -> str:
-    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
 
 def _kind_of_node(node: Node) -> str:
@@ -197,7 +197,7 @@ class _Checker:
         self.db = db
         self.found: list[tuple[int, int, int, str]] = []  # (line, column, order, message)
 
-    def run(self) -> tuple[list[str], Optional[Flow]]:
+    def run(self) -> tuple[list[str], Flow | None]:
         flow = self._check()
         ordered = sorted(set(self.found), key=lambda p: (p[0], p[1], p[2]))
         problems, seen = [], set()
@@ -223,7 +223,7 @@ class _Checker:
 
     # The stages ---------------------------------------------------------------------------
 
-    def _check(self) -> Optional[Flow]:
+    def _check(self) -> Flow | None:
         root, problem = _compose(self.text)
         if problem:
             self.at(*problem)
@@ -287,14 +287,14 @@ class _Checker:
             return
         self.at_node(self.tree.nodes[node_path], f"{_loc(node_path)}: {_clean(error)}")
 
-    def _step_list(self, items: list, path: Loc) -> Optional[list[Step]]:
-        steps: list[Optional[Step]] = [self._step(item, path + (i,)) for i, item in enumerate(items)]
+    def _step_list(self, items: list, path: Loc) -> list[Step] | None:
+        steps: list[Step | None] = [self._step(item, path + (i,)) for i, item in enumerate(items)]
         self._check_after_delete(items, path)
         if any(step is None for step in steps):
             return None
         return steps  # type: ignore[return-value]
 
-    def _step(self, value: Any, path: Loc) -> Optional[Step]:
+    def _step(self, value: Any, path: Loc) -> Step | None:
         node = self.tree.nodes[path]
         where = _loc(path)
         position = dict(path=where, line=node.start_mark.line + 1, column=node.start_mark.column + 1)
@@ -337,8 +337,9 @@ class _Checker:
                 branches[key] = self._step_list(items, path + (key,)) if isinstance(items, list) and items else []
             if model is None or branches["then"] is None or branches["else"] is None:
                 return None
-            return Step(kind="if", id=ident, condition=model.if_, then=branches["then"],
-                        otherwise=branches["else"], **position)
+            return Step(
+                kind="if", id=ident, condition=model.if_, then=branches["then"], otherwise=branches["else"], **position
+            )
         if kind == "note" and isinstance(value.get("note"), str):
             self._template(value, path + ("note",))
         if kind == "set" and isinstance(value.get("set"), dict):
@@ -422,16 +423,22 @@ class _Checker:
                 self._check_ids(item.get("else"), here + ("else",), seen)
 
 
-def _ends_contacts(item: Any) -> Optional[str]:
+def _ends_contacts(item: Any) -> str | None:
     """Why no contact gets past this step, or None when some may."""
-    kind = item if isinstance(item, str) else next((k for k in item if k in STEP_KINDS), None) \
-        if isinstance(item, dict) else None
+    kind = (
+        item
+        if isinstance(item, str)
+        else next((k for k in item if k in STEP_KINDS), None)
+        if isinstance(item, dict)
+        else None
+    )
     if kind == "delete":
         return "a delete"
     if kind == "if" and isinstance(item, dict):
         then, other = item.get("then"), item.get("else")
-        if all(isinstance(branch, list) and branch and any(_ends_contacts(s) for s in branch)
-               for branch in (then, other)):
+        if all(
+            isinstance(branch, list) and branch and any(_ends_contacts(s) for s in branch) for branch in (then, other)
+        ):
             return "an if whose branches both delete"
     return None
 
@@ -482,7 +489,7 @@ def _clean(error: dict) -> str:
     if kind in _MESSAGES:
         return _MESSAGES[kind]
     if kind == "value_error" and message.startswith("Value error, "):
-        return message[len("Value error, "):]
+        return message[len("Value error, ") :]
     if kind.endswith("_type") and "input" in error:
         value = error["input"]
         hint = " (quote it to make it text)" if kind == "string_type" and isinstance(value, (bool, int, float)) else ""
@@ -503,7 +510,7 @@ def _position_in(node: Node, text: str, offset: int) -> tuple[int, int]:
     if style is None and single_line:
         return line, column + offset
     if style in ("'", '"') and single_line:
-        return line, column + 1 + _source_offset(text[start.index + 1:end.index - 1], offset, style)
+        return line, column + 1 + _source_offset(text[start.index + 1 : end.index - 1], offset, style)
     if style == "|":
         return _in_literal_block(node, text, offset)
     return line, column
@@ -529,7 +536,7 @@ def _in_literal_block(node: Node, text: str, offset: int) -> tuple[int, int]:
     value = node.value
     row = value.count("\n", 0, offset)
     col = offset - (value.rfind("\n", 0, offset) + 1)
-    lines = text[start.index:node.end_mark.index].split("\n")
+    lines = text[start.index : node.end_mark.index].split("\n")
     body = lines[1:]  # after the `|` header line
     indent = next((len(s) - len(s.lstrip(" ")) for s in body if s.strip()), 0)
     if row >= len(body):

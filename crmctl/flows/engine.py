@@ -7,9 +7,9 @@ it (a temp table of ids), using the same action functions as the CLI commands.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
 
 from sqlite_utils import Database
 
@@ -31,8 +31,13 @@ class StepStats:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "action": self.action, "contacts": self.contacts, "changed": self.changed,
-                **self.extra}
+        return {
+            "path": self.path,
+            "action": self.action,
+            "contacts": self.contacts,
+            "changed": self.changed,
+            **self.extra,
+        }
 
 
 @dataclass
@@ -59,10 +64,18 @@ class RunReport:
 
     def to_dict(self) -> dict:
         return {
-            "flow": self.flow, "run_id": self.run_id, "dry_run": self.dry_run, "status": self.status,
-            "matched": self.matched, "resumed": self.resumed, "parked": self.parked, "exited": self.exited,
-            "completed": self.completed, "deleted": self.deleted,
-            "steps": [s.to_dict() for s in self.steps], "changed": self.changed_by_action(),
+            "flow": self.flow,
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "status": self.status,
+            "matched": self.matched,
+            "resumed": self.resumed,
+            "parked": self.parked,
+            "exited": self.exited,
+            "completed": self.completed,
+            "deleted": self.deleted,
+            "steps": [s.to_dict() for s in self.steps],
+            "changed": self.changed_by_action(),
             **({"error": self.error} if self.error else {}),
         }
 
@@ -111,8 +124,9 @@ class _Runner:
     def run(self) -> RunReport:
         flow_sql.remember_definition(self.db, self.flow.name, self.flow.digest, self.flow.text, self.now)
         checked.remember(self.db, self.flow, self.now)
-        run_id = flow_sql.start_run(self.db, self.flow.name, self.flow.digest, self.flow.source, self.now,
-                                    self.options.dry_run)
+        run_id = flow_sql.start_run(
+            self.db, self.flow.name, self.flow.digest, self.flow.source, self.now, self.options.dry_run
+        )
         self.report.run_id = run_id
         self.ctx = actions.Context(actor=f"flow:{self.flow.name}", now=self.now, run_id=run_id)
         self._register_steps(self.flow.steps)
@@ -159,8 +173,7 @@ class _Runner:
     def _resume_due(self) -> None:
         for wait in self.flow.wait_steps():
             ready = self._scope()
-            flow_sql.due(self.db, ready, self.flow.name, wait.key, self.now,
-                         include_blocked=self.flow.include_blocked)
+            flow_sql.due(self.db, ready, self.flow.name, wait.key, self.now, include_blocked=self.flow.include_blocked)
             count = scopes.count(self.db, ready)
             if count:
                 self.report.resumed += count
@@ -174,9 +187,16 @@ class _Runner:
         if self.flow.reentry not in (True, False):
             cutoff = clock.format_time(self.moment - timedelta(seconds=self.flow.reentry))
         flow_sql.candidates(
-            self.db, entering, self.flow.name, condition.sql, condition.params,
-            include_blocked=self.flow.include_blocked, reentry=self.flow.reentry, cutoff=cutoff,
-            run_id=self.ctx.run_id, ids=condition.ids,
+            self.db,
+            entering,
+            self.flow.name,
+            condition.sql,
+            condition.params,
+            include_blocked=self.flow.include_blocked,
+            reentry=self.flow.reentry,
+            cutoff=cutoff,
+            run_id=self.ctx.run_id,
+            ids=condition.ids,
         )
         self.report.matched = scopes.count(self.db, entering)
         if self.report.matched:
@@ -208,8 +228,9 @@ class _Runner:
         count = scopes.count(self.db, scope)
         if count:
             if entering:
-                flow_sql.enter(self.db, scope, self.flow.name, self.flow.digest, self.now, self.ctx.run_id,
-                               state="completed")
+                flow_sql.enter(
+                    self.db, scope, self.flow.name, self.flow.digest, self.now, self.ctx.run_id, state="completed"
+                )
             else:
                 flow_sql.finish(self.db, scope, self.flow.name, "completed", self.now, self.ctx.run_id)
             self.report.completed += count
@@ -254,8 +275,17 @@ class _Runner:
             return
         due_at = clock.format_time(self.moment + timedelta(seconds=step.seconds))
         if entering:
-            flow_sql.enter(self.db, scope, self.flow.name, self.flow.digest, self.now, self.ctx.run_id,
-                           state="active", position=step.key, due_at=due_at)
+            flow_sql.enter(
+                self.db,
+                scope,
+                self.flow.name,
+                self.flow.digest,
+                self.now,
+                self.ctx.run_id,
+                state="active",
+                position=step.key,
+                due_at=due_at,
+            )
         else:
             flow_sql.park(self.db, scope, self.flow.name, step.key, due_at, self.flow.digest, self.ctx.run_id)
         self.stats[step.path].changed += reached
@@ -325,8 +355,16 @@ class _Runner:
         from crmctl.store import audit
 
         if count:
-            audit.record(self.db, at=self.now, actor=self.ctx.actor, action=action, detail=detail,
-                         scope=scope, contacts=count, run_id=self.ctx.run_id)
+            audit.record(
+                self.db,
+                at=self.now,
+                actor=self.ctx.actor,
+                action=action,
+                detail=detail,
+                scope=scope,
+                contacts=count,
+                run_id=self.ctx.run_id,
+            )
 
 
 def _walk(steps: list):

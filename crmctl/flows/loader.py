@@ -28,7 +28,6 @@ version of crmctl; if so, only the checks that depend on the database are repeat
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from crmctl.errors import FlowInvalid
 from crmctl.flows.model import Flow
@@ -80,7 +79,7 @@ def _from_text(source: str, text: str, db) -> Flow:
 # Stage 0: the file ------------------------------------------------------------------------
 
 
-def _read(path: str) -> tuple[list[str], str, Optional[str]]:
+def _read(path: str) -> tuple[list[str], str, str | None]:
     """([], source, text) for a readable UTF-8 file of at most 1 MiB, else ([problem], source, None)."""
     source = os.fspath(path)
     try:
@@ -97,7 +96,7 @@ def _read(path: str) -> tuple[list[str], str, Optional[str]]:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        column = len(raw[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
         byte = raw[exc.start]
         return [f"{source}:{line}:{column}: not UTF-8 text (byte 0x{byte:02x}): save the file as UTF-8"], source, None
     return [], source, text.removeprefix("\ufeff")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any
 
 STEP_KINDS = ("tag_add", "tag_remove", "note", "set", "block", "unblock", "delete", "if", "wait")
 BARE_WORDS = ("block", "unblock", "delete")
@@ -24,7 +25,6 @@ DURATION_PATTERN = re.compile(r"([0-9]+)([mhdw])")
 DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 DURATION_MAX_SECONDS = 3650 * 86400  # ten years: later than that is a mistake, and overflows dates
 DURATION_RULE = "a duration like 30m, 12h, 3d or 2w"
-
 
 
 def parse_duration(text: str) -> int:
@@ -76,13 +76,13 @@ class Step:
     path: str
     line: int
     column: int
-    id: Optional[str] = None
+    id: str | None = None
     tags: list[str] = field(default_factory=list)
     template: str = ""
     values: dict[str, Any] = field(default_factory=dict)
     condition: str = ""
-    then: list["Step"] = field(default_factory=list)
-    otherwise: list["Step"] = field(default_factory=list)
+    then: list[Step] = field(default_factory=list)
+    otherwise: list[Step] = field(default_factory=list)
     seconds: int = 0
     duration: str = ""  # the wait as written, e.g. "3d"
 
@@ -93,7 +93,7 @@ class Step:
     def __hash__(self) -> int:
         return hash((self.kind, self.path, self.id))
 
-    def walk(self) -> Iterator["Step"]:
+    def walk(self) -> Iterator[Step]:
         """This step, then the steps inside it, depth-first (then before else)."""
         yield self
         for inner in (*self.then, *self.otherwise):
@@ -138,11 +138,11 @@ class Flow:
     name: str
     match: str
     steps: list[Step]
-    description: Optional[str] = None
+    description: str | None = None
     include_blocked: bool = False
     reentry: bool | int = False  # False, True, or seconds
-    max_deletes: Optional[int] = None
-    exit_when: Optional[str] = None
+    max_deletes: int | None = None
+    exit_when: str | None = None
     source: str = ""
     text: str = ""
     digest: str = ""
@@ -167,7 +167,7 @@ class Flow:
         own = [self.match] + ([self.exit_when] if self.exit_when else [])
         return own + [step.condition for step in self.all_steps() if step.kind == "if"]
 
-    def find_step(self, key: str) -> Optional[Step]:
+    def find_step(self, key: str) -> Step | None:
         """The step whose id, or else path, is `key`."""
         for step in self.all_steps():
             if step.id == key:

@@ -8,7 +8,7 @@ the database (conditions, note placeholders, steps after a delete, duplicate ids
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -23,12 +23,12 @@ class FlowHead(BaseModel):
     model_config = _STRICT
 
     name: str
-    description: Optional[str] = None
+    description: str | None = None
     match: str
     include_blocked: bool = False
     reentry: Any = False
-    max_deletes: Optional[int] = Field(default=None, ge=0)
-    exit_when: Optional[str] = None
+    max_deletes: int | None = Field(default=None, ge=0)
+    exit_when: str | None = None
     steps: list[Any] = Field(min_length=1)
 
     @field_validator("name")
@@ -38,7 +38,7 @@ class FlowHead(BaseModel):
 
     @field_validator("match", "exit_when")
     @classmethod
-    def _expression(cls, value: Optional[str]) -> Optional[str]:
+    def _expression(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must not be empty")
         return value
@@ -56,11 +56,11 @@ class FlowHead(BaseModel):
 class _StepModel(BaseModel):
     model_config = _STRICT
 
-    id: Optional[str] = None
+    id: str | None = None
 
     @field_validator("id")
     @classmethod
-    def _id(cls, value: Optional[str]) -> Optional[str]:
+    def _id(cls, value: str | None) -> str | None:
         return check_name(value, "step id")
 
 
@@ -168,7 +168,7 @@ class WaitStep(_StepModel):
 class IfStep(_StepModel):
     if_: str = Field(alias="if")
     then: list[Any] = Field(min_length=1)
-    else_: Optional[list[Any]] = Field(default=None, alias="else")
+    else_: list[Any] | None = Field(default=None, alias="else")
 
     @field_validator("if_")
     @classmethod

@@ -60,7 +60,7 @@ def _literal(text: str, start: int, end: int, parts: list, problems: list) -> No
         closer = _CLOSERS.get(mark)
         stop = chunk.find(closer, found.end()) if closer else -1
         snippet_end = stop + len(closer) if stop >= 0 else found.end()
-        snippet = chunk[found.start():snippet_end]
+        snippet = chunk[found.start() : snippet_end]
         if len(snippet) > _SNIPPET_MAX:
             snippet = snippet[:_SNIPPET_MAX] + "…"
         if mark == "}}":
@@ -92,7 +92,7 @@ def template_problems(text: str, db=None, declared_keys=()) -> list[tuple[int, s
 def _unknown(name: str, reason: str) -> str:
     hint = ""
     if "(did you mean" in reason:
-        hint = " " + reason[reason.index("(did you mean"):]
+        hint = " " + reason[reason.index("(did you mean") :]
     return f"unknown placeholder {{{{ contact.{name} }}}}: no field or data point '{name}'{hint}"
 
 

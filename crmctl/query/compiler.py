@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import difflib
 import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -88,8 +89,7 @@ def value_expression(db: Database, field_name: str, declared_keys: Iterable[str]
         if reference.name not in set(declared_keys):
             _require_attribute(db, reference, field_name)
         return (
-            "coalesce(CAST((SELECT a.value FROM attributes AS a "
-            "WHERE a.contact_id = c.id AND a.key = ?) AS TEXT), '')",
+            "coalesce(CAST((SELECT a.value FROM attributes AS a WHERE a.contact_id = c.id AND a.key = ?) AS TEXT), '')",
             [reference.name],
         )
     if known.kind == "number":
@@ -196,8 +196,10 @@ class _Compiler:
             if any(part is None for part in parts):
                 return None
             # Compound operators all bind alike, left to right: a nested and/or is a subquery.
-            members = [f"SELECT * FROM ({sql})" if isinstance(operand, (And, Or)) else sql
-                       for operand, (sql, _) in zip(node.operands, parts)]
+            members = [
+                f"SELECT * FROM ({sql})" if isinstance(operand, (And, Or)) else sql
+                for operand, (sql, _) in zip(node.operands, parts, strict=True)
+            ]
             joiner = " INTERSECT " if isinstance(node, And) else " UNION "
             return joiner.join(members), [p for _, ps in parts for p in ps]
         if isinstance(node, Truth):

@@ -4,8 +4,9 @@ each kind of field accepts. Any other name is an attribute key."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NoReturn
+from typing import NoReturn
 
 from crmctl import clock
 from crmctl.errors import FilterError
@@ -150,7 +151,7 @@ def _check_time_literal(value: Value, fail: Callable[[str, int], NoReturn]) -> N
         if "out of range" in str(exc):
             fail(f"date out of range: {value.text}", value.position)
         fail(
-            f"not a date or time: {value.text} (write ISO-8601 such as \"2026-01-31\" "
+            f'not a date or time: {value.text} (write ISO-8601 such as "2026-01-31" '
             'or "2026-01-31T09:30:00Z", or now - 30d)',
             value.position,
         )

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-KEYWORDS = frozenset(
-    {"and", "or", "not", "in", "exists", "contains", "startswith", "endswith", "true", "false", "now"}
-)
+KEYWORDS = frozenset({"and", "or", "not", "in", "exists", "contains", "startswith", "endswith", "true", "false", "now"})
 DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Whole durations beyond this many of a unit cannot be added to a date anyway.
 DURATION_MAX = {"m": 10**10, "h": 10**9, "d": 10**7, "w": 10**6}

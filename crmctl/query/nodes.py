@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Union
 
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 ORDERINGS = ("<", "<=", ">", ">=")
@@ -32,7 +31,7 @@ class Value:
     'now' (a timedelta offset from the clock's now, resolved when compiling)."""
 
     kind: str
-    value: Union[str, int, float, bool, timedelta]
+    value: str | int | float | bool | timedelta
     position: int
     text: str
 
@@ -62,21 +61,21 @@ class Truth:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
     position: int
 
 
 @dataclass(frozen=True)
 class And:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
-Node = Union[Test, Truth, Not, And, Or]
+Node = Test | Truth | Not | And | Or
 
 
 def show_field(name: str, quoted: bool) -> str:
@@ -84,4 +83,3 @@ def show_field(name: str, quoted: bool) -> str:
         escaped = name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
         return f'attr("{escaped}")'
     return name
-

@@ -219,11 +219,12 @@ class _Parser:
         self.advance()
         duration = self.peek()
         if duration.kind != "duration":
-            self.fail(f"expected a duration such as 30d after 'now {sign.text}' but found {duration.describe()}", duration)
+            self.fail(
+                f"expected a duration such as 30d after 'now {sign.text}' but found {duration.describe()}", duration
+            )
         self.advance()
         offset = duration.value if sign.text == "+" else -duration.value
         return Value("now", offset, token.position, self._span(token, duration))
 
     def _span(self, first: Token, last: Token) -> str:
         return self.text[first.position : last.position + len(last.text)]
-

@@ -7,7 +7,7 @@ into two indexes; `audit_contacts` is a view that lists them one id per row.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlite_utils import Database
 
@@ -49,7 +49,8 @@ def link(db: Database, audit_id: int, scope: str) -> None:
             FROM chunks WHERE chunk IS NOT NULL
         )
         INSERT INTO audit_sets(audit_id, chunk, bits)
-        SELECT ?, chunk, (SELECT sum(1 << (id & 63)) FROM temp.{scope} WHERE id BETWEEN chunk << 6 AND (chunk << 6) + 63)
+        SELECT ?, chunk,
+               (SELECT sum(1 << (id & 63)) FROM temp.{scope} WHERE id BETWEEN chunk << 6 AND (chunk << 6) + 63)
         FROM chunks WHERE chunk IS NOT NULL
         """,
         [audit_id],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -28,9 +29,7 @@ def set_blocked_at(db: Database, scope: str, value: str | None) -> None:
     )
 
 
-def add_notes(
-    db: Database, scope: str, body_sql: str, body_params: Sequence, author: str | None, now: str
-) -> None:
+def add_notes(db: Database, scope: str, body_sql: str, body_params: Sequence, author: str | None, now: str) -> None:
     """One note per contact of scope, in id order; body_sql is `?` or a template compiled over
     alias `c` (only then are the contacts' rows read)."""
     if body_sql == "?":
@@ -103,4 +102,3 @@ def delete(db: Database, scope: str, slice_size: int = DELETE_SLICE) -> None:
         if last is None:
             return
         after = last[0]
-

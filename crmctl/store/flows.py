@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlite_utils import Database
 
@@ -24,11 +24,14 @@ def checked_flow(db: Database, text_sha256: str, checker: str) -> tuple[str, str
     ).fetchone()
 
 
-def remember_checked(db: Database, text_sha256: str, checker: str, flow: str, digest: str, structure: str,
-                     now: str) -> None:
+def remember_checked(
+    db: Database, text_sha256: str, checker: str, flow: str, digest: str, structure: str, now: str
+) -> None:
     """Keep this text as the flow's checked one, replacing any earlier text of the same flow."""
-    db.execute("DELETE FROM flow_checked WHERE flow = ? AND NOT (text_sha256 = ? AND checker = ?)",
-               [flow, text_sha256, checker])
+    db.execute(
+        "DELETE FROM flow_checked WHERE flow = ? AND NOT (text_sha256 = ? AND checker = ?)",
+        [flow, text_sha256, checker],
+    )
     db.execute(
         "INSERT OR IGNORE INTO flow_checked(text_sha256, checker, flow, digest, structure, checked_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -49,9 +52,17 @@ def finish_run(db: Database, run_id: int, summary: dict, duration_ms: int) -> No
         "UPDATE flow_runs SET status = ?, matched = ?, resumed = ?, parked = ?, exited = ?, completed = ?, "
         "changed = ?, steps = ?, error = ?, duration_ms = ? WHERE id = ?",
         [
-            summary["status"], summary.get("matched", 0), summary.get("resumed", 0), summary.get("parked", 0),
-            summary.get("exited", 0), summary.get("completed", 0), json.dumps(summary.get("changed", {})),
-            json.dumps(summary.get("steps", [])), summary.get("error"), duration_ms, run_id,
+            summary["status"],
+            summary.get("matched", 0),
+            summary.get("resumed", 0),
+            summary.get("parked", 0),
+            summary.get("exited", 0),
+            summary.get("completed", 0),
+            json.dumps(summary.get("changed", {})),
+            json.dumps(summary.get("steps", [])),
+            summary.get("error"),
+            duration_ms,
+            run_id,
         ],
     )
 
@@ -71,10 +82,20 @@ def runs(db: Database, flow: str | None, limit: int | None) -> Iterator[dict]:
         params.append(limit)
     for row in db.execute(sql, params):
         yield {
-            "run_id": row[0], "flow": row[1], "started_at": row[2], "duration_ms": row[3],
-            "dry_run": bool(row[4]), "status": row[5], "matched": row[6], "resumed": row[7], "parked": row[8],
-            "exited": row[9], "completed": row[10], "changed": json.loads(row[11] or "{}"),
-            "steps": json.loads(row[12] or "[]"), "error": row[13],
+            "run_id": row[0],
+            "flow": row[1],
+            "started_at": row[2],
+            "duration_ms": row[3],
+            "dry_run": bool(row[4]),
+            "status": row[5],
+            "matched": row[6],
+            "resumed": row[7],
+            "parked": row[8],
+            "exited": row[9],
+            "completed": row[10],
+            "changed": json.loads(row[11] or "{}"),
+            "steps": json.loads(row[12] or "[]"),
+            "error": row[13],
         }
 
 
@@ -133,8 +154,16 @@ def candidates(
 
 
 def enter(
-    db: Database, scope: str, flow: str, digest: str, now: str, run_id: int, *,
-    state: str, position: str | None = None, due_at: str | None = None,
+    db: Database,
+    scope: str,
+    flow: str,
+    digest: str,
+    now: str,
+    run_id: int,
+    *,
+    state: str,
+    position: str | None = None,
+    due_at: str | None = None,
 ) -> None:
     """Enrolments of contacts this run enrolled, written where they ended up: parked at a wait
     (`active`, with position and due time) or `completed`. A finished enrolment from an
@@ -184,8 +213,10 @@ def parked_at(db: Database, target: str, flow: str, positions: Sequence[str]) ->
 
 
 def due(db: Database, target: str, flow: str, position: str, now: str, *, include_blocked: bool) -> None:
-    blocked = "" if include_blocked else (
-        "AND NOT EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = e.contact_id AND c.blocked_at IS NOT NULL)"
+    blocked = (
+        ""
+        if include_blocked
+        else ("AND NOT EXISTS (SELECT 1 FROM contacts AS c WHERE c.id = e.contact_id AND c.blocked_at IS NOT NULL)")
     )
     db.execute(
         f"INSERT INTO temp.{_checked(target)}(id) SELECT e.contact_id FROM flow_enrolments AS e "

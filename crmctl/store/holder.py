@@ -39,8 +39,11 @@ def command_line(argv: list[str]) -> str:
 
 
 def announce(db_file: str) -> None:
-    record = {"pid": os.getpid(), "command": command_line(sys.argv[1:]),
-              "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    record = {
+        "pid": os.getpid(),
+        "command": command_line(sys.argv[1:]),
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     path = holder_file(db_file)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)

@@ -23,7 +23,12 @@ from crmctl.store.script import run_script
 TOUCHED = "imported"
 
 _TABLES = (
-    "import_rows", "import_tags", "import_attributes", "import_conversations", "import_messages", "import_tag_names",
+    "import_rows",
+    "import_tags",
+    "import_attributes",
+    "import_conversations",
+    "import_messages",
+    "import_tag_names",
 )
 
 _STAGING = """
@@ -71,8 +76,15 @@ class Batch:
     conversations: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)
 
-    def add(self, pos: int, label: str, row: tuple, tags: list[str], attributes: list[tuple[str, Any]],
-            conversations: list[tuple]) -> None:
+    def add(
+        self,
+        pos: int,
+        label: str,
+        row: tuple,
+        tags: list[str],
+        attributes: list[tuple[str, Any]],
+        conversations: list[tuple],
+    ) -> None:
         self.rows.append((pos, label, *row))
         if tags:
             self.tags.extend([(pos, name) for name in tags])
@@ -106,14 +118,21 @@ def drop_staging(db: Database) -> None:
 
 def stage(db: Database, batch: Batch) -> None:
     conn = db.conn
-    conn.executemany("INSERT INTO temp.import_rows(pos, label, email, name, phone, user_id, created_at, "
-                     "last_seen_at, block, blocked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch.rows)
+    conn.executemany(
+        "INSERT INTO temp.import_rows(pos, label, email, name, phone, user_id, created_at, "
+        "last_seen_at, block, blocked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        batch.rows,
+    )
     conn.executemany("INSERT INTO temp.import_tags(pos, name) VALUES (?, ?)", batch.tags)
     conn.executemany("INSERT INTO temp.import_attributes(pos, key, value) VALUES (?, ?, ?)", batch.attributes)
-    conn.executemany("INSERT INTO temp.import_conversations(pos, seq, subject, created_at, first_sent_at) "
-                     "VALUES (?, ?, ?, ?, ?)", batch.conversations)
-    conn.executemany("INSERT INTO temp.import_messages(pos, seq, mseq, body, sender, sent_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", batch.messages)
+    conn.executemany(
+        "INSERT INTO temp.import_conversations(pos, seq, subject, created_at, first_sent_at) VALUES (?, ?, ?, ?, ?)",
+        batch.conversations,
+    )
+    conn.executemany(
+        "INSERT INTO temp.import_messages(pos, seq, mseq, body, sender, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+        batch.messages,
+    )
 
 
 def index_staging(db: Database) -> None:
@@ -134,7 +153,8 @@ def repeated_emails(db: Database, limit: int) -> tuple[list[tuple[int, str, str]
     total = db.execute(f"SELECT count(*) {_REPEATS}").fetchone()[0]
     shown = db.execute(
         f"SELECT d.pos, d.label, f.label {_REPEATS} JOIN temp.import_rows AS f ON f.pos = g.first "
-        "ORDER BY d.pos LIMIT ?", [limit],
+        "ORDER BY d.pos LIMIT ?",
+        [limit],
     ).fetchall()
     return shown, total
 
@@ -217,12 +237,18 @@ def mark_changed(db: Database) -> None:
     if not db.execute("SELECT 1 FROM temp.import_rows WHERE existed LIMIT 1").fetchone():
         return
     _mark_changed_fields(db)
-    _mark(db, "SELECT t.pos FROM temp.import_tags AS t JOIN temp.import_rows AS r ON r.pos = t.pos "
-              "JOIN temp.import_tag_names AS n ON n.name = t.name WHERE r.existed AND NOT EXISTS ("
-              "SELECT 1 FROM contact_tags AS ct WHERE ct.tag_id = n.tag_id AND ct.contact_id = r.contact_id)")
-    _mark(db, "SELECT a.pos FROM temp.import_attributes AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
-              "WHERE r.existed AND NOT EXISTS (SELECT 1 FROM attributes AS x WHERE x.contact_id = r.contact_id "
-              "AND x.key = a.key AND x.value = a.value AND typeof(x.value) = typeof(a.value))")
+    _mark(
+        db,
+        "SELECT t.pos FROM temp.import_tags AS t JOIN temp.import_rows AS r ON r.pos = t.pos "
+        "JOIN temp.import_tag_names AS n ON n.name = t.name WHERE r.existed AND NOT EXISTS ("
+        "SELECT 1 FROM contact_tags AS ct WHERE ct.tag_id = n.tag_id AND ct.contact_id = r.contact_id)",
+    )
+    _mark(
+        db,
+        "SELECT a.pos FROM temp.import_attributes AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
+        "WHERE r.existed AND NOT EXISTS (SELECT 1 FROM attributes AS x WHERE x.contact_id = r.contact_id "
+        "AND x.key = a.key AND x.value = a.value AND typeof(x.value) = typeof(a.value))",
+    )
     _mark(db, "SELECT pos FROM temp.import_conversations WHERE NOT skip")
 
 
@@ -361,11 +387,16 @@ def record_audit(db: Database, outcome: Outcome, *, now: str, actor: str, reject
     if not outcome.inserted and not outcome.updated:
         return
     scopes.create(db, TOUCHED)
-    db.execute(
-        f"INSERT INTO temp.{TOUCHED}(id) SELECT contact_id FROM temp.import_rows AS r WHERE {_WRITTEN}"
-    )
+    db.execute(f"INSERT INTO temp.{TOUCHED}(id) SELECT contact_id FROM temp.import_rows AS r WHERE {_WRITTEN}")
     detail = (
         f"inserted {outcome.inserted}, updated {outcome.updated}, unchanged {outcome.unchanged}, rejected {rejected}"
     )
-    audit.record(db, at=now, actor=actor, action="import", detail=detail, scope=TOUCHED,
-                 contacts=outcome.inserted + outcome.updated)
+    audit.record(
+        db,
+        at=now,
+        actor=actor,
+        action="import",
+        detail=detail,
+        scope=TOUCHED,
+        contacts=outcome.inserted + outcome.updated,
+    )

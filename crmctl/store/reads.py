@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlite_utils import Database
 
@@ -78,9 +78,7 @@ def find_contact_id(db: Database, identifier: str) -> int | None:
 def full_contact(db: Database, contact_id: int) -> dict:
     line = db.execute(f"SELECT {RECORD_JSON} FROM contacts AS c WHERE c.id = ?", [contact_id]).fetchone()[0]
     record = json.loads(line)
-    record["blocked_at"] = db.execute(
-        "SELECT blocked_at FROM contacts WHERE id = ?", [contact_id]
-    ).fetchone()[0]
+    record["blocked_at"] = db.execute("SELECT blocked_at FROM contacts WHERE id = ?", [contact_id]).fetchone()[0]
     record["notes"] = [
         {"body": b, "author": a, "created_at": at}
         for b, a, at in db.execute(

@@ -104,7 +104,7 @@ def m001_core(db: Database) -> None:
             value TEXT
         );
         INSERT INTO meta(key, value) VALUES ('application', 'crmctl');
-        """
+        """,
     )
 
 

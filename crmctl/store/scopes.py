@@ -11,7 +11,7 @@ contacts in index order instead of id order.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlite_utils import Database
 
@@ -59,7 +59,9 @@ def add_where(db: Database, name: str, condition_sql: str, params: Sequence, ids
     (their ids there always name a contact: foreign keys are enforced on every write)."""
     if ids is not None:
         sql, ids_params = ids
-        db.execute(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT * FROM ({sql}) ORDER BY 1", list(ids_params))
+        db.execute(
+            f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT * FROM ({sql}) ORDER BY 1", list(ids_params)
+        )
         return
     db.execute(
         f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) "
@@ -95,7 +97,6 @@ def keep_where(db: Database, source: str, target: str, condition_sql: str, param
         f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
         list(params),
     )
-
 
 
 # Identifiers (ids and emails given on the command line or stdin) --------------------------

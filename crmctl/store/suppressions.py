@@ -68,7 +68,5 @@ def forget_staged(db: Database) -> int:
     if not count(db):
         return 0
     function = _register(db)
-    cursor = db.execute(
-        f"DELETE FROM suppressions WHERE digest IN (SELECT {function}(email) FROM temp.import_rows)"
-    )
+    cursor = db.execute(f"DELETE FROM suppressions WHERE digest IN (SELECT {function}(email) FROM temp.import_rows)")
     return cursor.rowcount

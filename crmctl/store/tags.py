@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlite_utils import Database
 
@@ -42,7 +42,6 @@ def listing(db: Database) -> list[dict]:
 
 def rename(db: Database, tag_id: int, new_name: str) -> None:
     db.execute("UPDATE tags SET name = ? WHERE id = ?", [new_name, tag_id])
-
 
 
 def tagged_contacts(db: Database, tag_ids: list[int], target: str) -> None:
