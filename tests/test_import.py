@@ -11,7 +11,7 @@ from conftest import NOW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmctl import importer
+from crmctl.importer import readers, run
 from crmctl.errors import InvalidInput
 from crmctl.importer import ImportReport, import_contacts
 from crmctl.store import open_db, transaction
@@ -536,7 +536,7 @@ def test_empty_inputs_import_nothing(db):
 
 def test_json_array_is_read_in_pieces(db, monkeypatch):
     """Tiny reads put chunk boundaries inside strings, numbers and between records."""
-    monkeypatch.setattr(importer._JsonArray, "READ", 3)
+    monkeypatch.setattr(readers._JsonArray, "READ", 3)
     records = [{"email": f"p{i}@example.com", "score": 10**i, "name": "Zoë " * i} for i in range(1, 8)]
     report = load(db, "\ufeff" + json.dumps(records, ensure_ascii=False, indent=1), "x.json")
     assert report.inserted == 7
@@ -548,7 +548,7 @@ def test_json_array_is_read_in_pieces(db, monkeypatch):
 
 
 def test_progress_is_reported(db, monkeypatch):
-    monkeypatch.setattr(importer, "CHUNK", 2)
+    monkeypatch.setattr(run, "CHUNK", 2)
     seen = []
     load(db, "email\n" + "".join(f"p{i}@example.com\n" for i in range(5)), progress=seen.append)
     assert seen == [2, 4, 5]

@@ -1,0 +1,264 @@
+"""The three input formats, each read as a stream of (label, record): CSV by lines (with the
+header's layout), NDJSON by lines, a JSON array element by element from a sliding window.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import PurePath
+from typing import Any, BinaryIO
+
+from crmctl.errors import InvalidInput
+from crmctl.importer.decoding import _lines, _not_utf8, _Utf8Chunks
+from crmctl.importer.records import _Bad, _canonical
+
+FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
+EXTENSIONS = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+
+
+def choose_format(fmt: str | None, filename: str) -> str:
+    if fmt is not None:
+        if fmt.lower() not in FORMATS:
+            raise InvalidInput(f"unknown format {fmt!r}: use csv, json or ndjson")
+        return FORMATS[fmt.lower()]
+    if filename in ("", "-"):
+        raise InvalidInput("cannot tell the format of stdin: pass --format")
+    suffix = PurePath(filename).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise InvalidInput(f"cannot tell the format of {filename}: pass --format csv, json or ndjson")
+    return EXTENSIONS[suffix]
+
+
+def _read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """(label, fields) per record; label is the physical line where the record starts."""
+    try:
+        reader = csv.reader(_lines(stream), strict=True)
+    except UnicodeDecodeError:
+        raise _not_utf8(1) from None
+    done = 0  # lines read before the current record
+    try:
+        layout = _CsvLayout(_header(reader), f"line {reader.line_num}")
+        done = reader.line_num
+        for cells in reader:
+            start, done = done + 1, reader.line_num
+            if any(cells):
+                yield f"line {start}", layout.fields(cells, multiline=done > start)
+    except UnicodeDecodeError:
+        raise _not_utf8(reader.line_num + 1) from None
+    except csv.Error as exc:
+        hint = " (a quoted field is never closed)" if str(exc) == "unexpected end of data" else ""
+        raise InvalidInput(f"line {done + 1}: {exc}{hint}") from None
+
+
+def _header(reader) -> list[str]:
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            return cells
+    raise InvalidInput("the CSV file is empty: expected a header row naming the columns")
+
+
+class _CsvLayout:
+    """Where each field is in a row, worked out once from the header."""
+
+    def __init__(self, header: list[str], line: str):
+        self.names = [_canonical(name) for name in header]
+        self.width = len(header)
+        seen: set[str] = set()
+        for name in self.names:
+            if name and name in seen:
+                raise InvalidInput(f"{line}: column {name!r} appears twice")
+            seen.add(name)
+        if "email" not in seen:
+            raise InvalidInput(f"{line}: no 'email' column")
+        if "conversations" in seen:
+            raise InvalidInput(f"{line}: conversations cannot be imported from CSV (use JSON or NDJSON)")
+        self.nameless = [i for i, name in enumerate(self.names) if not name]
+
+    def fields(self, cells: list[str], *, multiline: bool) -> dict[str, str] | _Bad:
+        """Non-empty trimmed values by field name. Line breaks inside a value become "\n"."""
+        if len(cells) != self.width or self.nameless:
+            problem = self._misfit(cells)
+            if problem:
+                return problem
+        fields = {
+            name: value for name, cell in zip(self.names, cells, strict=False) if cell and (value := cell.strip())
+        }
+        fields.pop("", None)
+        if multiline:
+            fields = {name: value.replace("\r\n", "\n") for name, value in fields.items()}
+        return fields
+
+    def _misfit(self, cells: list[str]) -> _Bad | None:
+        """Too many cells, or a value in a nameless column. (Too few is fine: empty.)"""
+        if len(cells) > self.width and any(cell.strip() for cell in cells[self.width :]):
+            return _Bad(f"{len(cells)} fields, but the header names {self.width}")
+        for i in self.nameless:
+            if i < len(cells) and cells[i].strip():
+                return _Bad(f"a value in column {i + 1}, which has no name in the header")
+        return None
+
+
+def _read_ndjson(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """(label, value) per non-blank line. A line that is not JSON is a bad record, not the end."""
+    number = 0
+    try:
+        for number, line in enumerate(_lines(stream), start=1):
+            if line.strip():
+                yield f"line {number}", _json_line(line)
+    except UnicodeDecodeError:
+        raise _not_utf8(number + 1) from None
+
+
+def _json_line(line: str) -> Any:
+    try:
+        return _no_lone_surrogates(json.loads(line), line, 0, len(line))
+    except json.JSONDecodeError as exc:
+        return _Bad(f"invalid JSON at column {exc.colno}: {exc.msg}")
+    except RecursionError:
+        return _Bad("invalid JSON: nested too deeply")
+    except ValueError as exc:  # e.g. an integer with more digits than int() accepts
+        return _Bad(f"invalid JSON: {exc}")
+
+
+def _read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    for number, value in enumerate(_JsonArray(_Utf8Chunks(stream)), start=1):
+        yield f"record {number}", value
+
+
+class _JsonArray:
+    """The elements of a top-level JSON array, parsed one at a time from a sliding text window,
+    so memory holds about one chunk (or one record, if larger) rather than the whole file."""
+
+    READ = 1 << 20
+    _SPACE = re.compile(r"[ \t\n\r]*")
+
+    def __init__(self, text: _Utf8Chunks):
+        self.text = text
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.lines = 0  # newlines before buf[0]
+        self.column = 0  # characters between the last of them and buf[0]
+        self.decoder = json.JSONDecoder()
+
+    def __iter__(self) -> Iterator[Any]:
+        self._open()
+        more = not self._next_is("]")
+        while more:
+            yield self._value()
+            more = not self._next_is("]")
+            if more and not self._next_is(","):
+                raise self._invalid(self.pos, "expected ',' or ']' after a record")
+        self._close()
+
+    def _open(self) -> None:
+        first = self._peek()
+        if first == "":
+            raise InvalidInput("the input is empty: expected a JSON array of contacts")
+        if first != "[":
+            hint = " (for one object per line, use --format ndjson)" if first == "{" else ""
+            raise self._invalid(self.pos, f"expected a JSON array of contacts{hint}")
+        self.pos += 1
+
+    def _close(self) -> None:
+        if self._peek() != "":
+            raise self._invalid(self.pos, "extra data after the array")
+
+    def _next_is(self, char: str) -> bool:
+        if self._peek() == char:
+            self.pos += 1
+            return True
+        return False
+
+    def _peek(self) -> str:
+        """The next non-space character ("" at the end), without consuming it."""
+        while True:
+            self.pos = self._SPACE.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self._maybe_cut(exc) and self._fill():
+                    continue
+                raise self._invalid(exc.pos, exc.msg) from None
+            except RecursionError:
+                raise self._invalid(self.pos, "nested too deeply") from None
+            except ValueError as exc:
+                raise self._invalid(self.pos, str(exc)) from None
+            if end == len(self.buf) and self._fill():  # a number may go on in the next chunk
+                continue
+            start, self.pos = self.pos, end
+            return _no_lone_surrogates(value, self.buf, start, end)
+
+    def _maybe_cut(self, exc: json.JSONDecodeError) -> bool:
+        return exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated string")
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        more = self.text.read(max(self.READ, len(self.buf)))
+        if not more:
+            self.eof = True
+            return False
+        self._discard_consumed()
+        self.buf += more
+        return True
+
+    def _discard_consumed(self) -> None:
+        newlines = self.buf.count("\n", 0, self.pos)
+        if newlines:
+            self.column = self.pos - self.buf.rfind("\n", 0, self.pos) - 1
+        else:
+            self.column += self.pos
+        self.lines += newlines
+        self.buf = self.buf[self.pos :]
+        self.pos = 0
+
+    def _invalid(self, pos: int, message: str) -> InvalidInput:
+        newlines = self.buf.count("\n", 0, pos)
+        line = self.lines + newlines + 1
+        column = pos - self.buf.rfind("\n", 0, pos) if newlines else self.column + pos + 1
+        return InvalidInput(f"line {line}, column {column}: invalid JSON: {message}")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_lone_surrogates(value: Any, text: str, start: int, end: int) -> Any:
+    """JSON can escape half a UTF-16 pair ("\\ud800"), which is no character at all and
+    cannot be stored. Only records whose text has such an escape are searched."""
+    if not _SURROGATE_ESCAPE.search(text, start, end):
+        return value
+    try:
+        found = _has_surrogate(value)
+    except RecursionError:
+        return _Bad("invalid JSON: nested too deeply")
+    return _Bad("text with an unpaired surrogate escape (\\ud800-\\udfff) is not valid Unicode") if found else value
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(key) or _has_surrogate(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    return False
+
+
+_READERS: dict[str, Callable[[BinaryIO], Iterator[tuple[str, Any]]]] = {
+    "csv": _read_csv,
+    "json": _read_json_array,
+    "ndjson": _read_ndjson,
+}

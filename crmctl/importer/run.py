@@ -1,0 +1,174 @@
+"""The import pipeline: read records, validate each, stage the valid ones in chunks, reject
+repeats and suppressed addresses, and apply everything set-based (SQL in crmctl.store.imports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from sqlite_utils import Database
+
+from crmctl import clock
+from crmctl.errors import InvalidInput
+from crmctl.importer.readers import _READERS, choose_format
+from crmctl.importer.records import _Bad, _contact
+from crmctl.store import audit
+from crmctl.store import imports as store
+from crmctl.store import suppressions as suppression_sql
+
+CHUNK = 5000  # records per executemany round, and per progress call
+SHOWN = 20  # problems listed in a refusal
+KEPT = 1000  # problems kept in a report
+
+
+@dataclass
+class ImportReport:
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)
+    tags_created: list[str] = field(default_factory=list)
+    readmitted: int = 0  # suppressed addresses imported with allow_suppressed (and no longer suppressed)
+
+    def to_dict(self) -> dict:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "problems": list(self.problems),
+            "tags_created": list(self.tags_created),
+            **({"readmitted": self.readmitted} if self.readmitted else {}),
+        }
+
+
+def import_contacts(
+    db: Database,
+    stream: BinaryIO,
+    *,
+    fmt: str | None = None,
+    filename: str = "-",
+    skip_invalid: bool = False,
+    actor: str = "unknown",
+    progress: Callable[[int], None] | None = None,
+    allow_suppressed: bool = False,
+) -> ImportReport:
+    """Upsert contacts from `stream` by email. Raises InvalidInput, changing nothing, when the
+    input cannot be read, or when any record is bad and `skip_invalid` is false.
+
+    An address erased with `delete --suppress` makes its record bad, unless `allow_suppressed`:
+    then it is imported and no longer suppressed (the operator has decided it may come back)."""
+    chosen = choose_format(fmt, filename)
+    records, typed = _READERS[chosen](stream), chosen != "csv"
+    now = clock.now_text()
+    store.create_staging(db)
+    readmitted = 0
+    try:
+        problems = _stage_all(db, records, typed, progress)
+        store.index_staging(db)
+        _reject_repeats(db, problems)
+        if not allow_suppressed:
+            _reject_suppressed(db, problems)
+        if problems.total and not skip_invalid:
+            raise InvalidInput(problems.refusal())
+        outcome = store.apply(db, now=now, actor=actor, rejected=problems.total)
+        if allow_suppressed:
+            readmitted = _readmit(db, now, actor)
+    finally:
+        store.drop_staging(db)
+    return ImportReport(
+        inserted=outcome.inserted,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+        rejected=problems.total,
+        problems=problems.listing(),
+        tags_created=outcome.tags_created,
+        readmitted=readmitted,
+    )
+
+
+# Loading ----------------------------------------------------------------------------------
+
+
+class _Problems:
+    """Bad records by position. Counts them all, keeps the first KEPT messages."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.kept: list[tuple[int, str]] = []
+
+    def add(self, pos: int, message: str) -> None:
+        self.total += 1
+        self.kept.append((pos, message))
+        if len(self.kept) > 2 * KEPT:
+            self.kept = sorted(self.kept)[:KEPT]
+
+    def listing(self) -> list[str]:
+        shown = [message for _, message in sorted(self.kept)[:KEPT]]
+        if self.total > len(shown):
+            shown.append(f"and {self.total - len(shown)} more")
+        return shown
+
+    def refusal(self) -> str:
+        shown = [message for _, message in sorted(self.kept)[:SHOWN]]
+        lines = [
+            f"{self.total} invalid record{'s' if self.total != 1 else ''}; nothing was imported "
+            "(pass --skip-invalid to import the valid ones):"
+        ]
+        lines += [f"  {message}" for message in shown]
+        if self.total > len(shown):
+            lines.append(f"  and {self.total - len(shown)} more")
+        return "\n".join(lines)
+
+
+def _stage_all(
+    db: Database, records: Iterator[tuple[str, Any]], typed: bool, progress: Callable[[int], None] | None
+) -> _Problems:
+    problems, batch, pos = _Problems(), store.Batch(), 0
+    for pos, (label, item) in enumerate(records, start=1):
+        try:
+            contact = _contact(item, typed)
+        except _Bad as bad:
+            problems.add(pos, f"{label}: {bad}")
+        else:
+            batch.add(pos, label, *contact)
+        if pos % CHUNK == 0:
+            store.stage(db, batch)
+            batch = store.Batch()
+            if progress is not None:
+                progress(pos)
+    store.stage(db, batch)
+    if progress is not None:
+        progress(pos)
+    return problems
+
+
+def _reject_repeats(db: Database, problems: _Problems) -> None:
+    """A second record with the same email (ignoring case) is a bad record, not a merge."""
+    shown, total = store.repeated_emails(db, KEPT)
+    for pos, label, first in shown:
+        problems.add(pos, f"{label}: same email as {first}")
+    problems.total += total - len(shown)
+    if total:
+        store.drop_repeats(db)
+
+
+def _reject_suppressed(db: Database, problems: _Problems) -> None:
+    """An address erased with `delete --suppress` is a bad record: it must not come back unnoticed."""
+    shown, total = suppression_sql.staged_matches(db, KEPT)
+    for pos, label in shown:
+        problems.add(pos, f"{label}: address was erased and suppressed (pass --allow-suppressed to import it again)")
+    problems.total += total - len(shown)
+    if total:
+        suppression_sql.drop_staged_matches(db)
+        store.drop_orphans(db)
+
+
+def _readmit(db: Database, now: str, actor: str) -> int:
+    readmitted = suppression_sql.forget_staged(db)
+    if readmitted:
+        audit.record(db, at=now, actor=actor, action="unsuppress", detail=f"readmitted {readmitted}")
+    return readmitted
