@@ -11,9 +11,8 @@ from conftest import NOW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmctl.importer import readers, run
 from crmctl.errors import InvalidInput
-from crmctl.importer import ImportReport, import_contacts
+from crmctl.importer import ImportReport, import_contacts, readers, run
 from crmctl.store import open_db, transaction
 
 TABLES = ("contacts", "tags", "contact_tags", "attributes", "conversations", "messages", "audit", "audit_contacts")
