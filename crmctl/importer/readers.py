@@ -5,15 +5,20 @@ header's layout), NDJSON by lines, a JSON array element by element from a slidin
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, BinaryIO
 
+from crmctl.csvcells import unguard
 from crmctl.errors import InvalidInput
-from crmctl.importer.decoding import _lines, _not_utf8, _Utf8Chunks
-from crmctl.importer.records import _Bad, _canonical
+from crmctl.importer.decoding import TextLines, _not_utf8, _Utf8Chunks
+from crmctl.importer.dialect import Dialect, detect, looks_delimited
+from crmctl.importer.mapping import Mapping, plan_csv
+from crmctl.importer.records import Verbatim, _Bad
 
 FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
 EXTENSIONS = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
@@ -25,29 +30,52 @@ def choose_format(fmt: str | None, filename: str) -> str:
             raise InvalidInput(f"unknown format {fmt!r}: use csv, json or ndjson")
         return FORMATS[fmt.lower()]
     if filename in ("", "-"):
-        raise InvalidInput("cannot tell the format of stdin: pass --format")
+        raise InvalidInput("cannot tell the format of stdin: pass --input-format")
     suffix = PurePath(filename).suffix.lower()
     if suffix not in EXTENSIONS:
-        raise InvalidInput(f"cannot tell the format of {filename}: pass --format csv, json or ndjson")
+        raise InvalidInput(f"cannot tell the format of {filename}: pass --input-format csv, json or ndjson")
     return EXTENSIONS[suffix]
 
 
-def _read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+@dataclass
+class Reading:
+    """What a reader needs (encoding, delimiter, mapping) and what it found out (the dialect,
+    where each column went, mapped columns missing from the file), for the report."""
+
+    codec: str = "utf-8"
+    delimiter: str | None = None
+    mapping: Mapping = field(default_factory=Mapping)
+    dialect: Dialect | None = None
+    columns: list[dict[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _read_csv(stream: BinaryIO, reading: Reading) -> Iterator[tuple[str, Any]]:
     """(label, fields) per record; label is the physical line where the record starts."""
+    text = TextLines(stream, reading.codec)
+    lines = iter(text)
+    peeked: list[str] = []
     try:
-        reader = csv.reader(_lines(stream), strict=True)
+        for first in lines:  # the header line (after blank ones) decides the delimiter
+            peeked.append(first)
+            if first.strip():
+                break
     except UnicodeDecodeError:
-        raise _not_utf8(1) from None
+        raise _not_utf8(len(peeked) + 1, reading.codec) from None
+    head = peeked[-1] if peeked else ""
+    delimiter = reading.delimiter or detect(head)
+    reading.dialect = Dialect(delimiter, reading.delimiter is None, reading.codec, text.bom, head.endswith("\r\n"))
+    reader = csv.reader(itertools.chain(peeked, lines), delimiter=delimiter, strict=True)
     done = 0  # lines read before the current record
     try:
-        layout = _CsvLayout(_header(reader), f"line {reader.line_num}")
+        layout = _CsvLayout(_header(reader), reading)
         done = reader.line_num
         for cells in reader:
             start, done = done + 1, reader.line_num
             if any(cells):
                 yield f"line {start}", layout.fields(cells, multiline=done > start)
     except UnicodeDecodeError:
-        raise _not_utf8(reader.line_num + 1) from None
+        raise _not_utf8(reader.line_num + 1, reading.codec) from None
     except csv.Error as exc:
         hint = " (a quoted field is never closed)" if str(exc) == "unexpected end of data" else ""
         raise InvalidInput(f"line {done + 1}: {exc}{hint}") from None
@@ -56,39 +84,58 @@ def _read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
 def _header(reader) -> list[str]:
     for cells in reader:
         if any(cell.strip() for cell in cells):
-            return cells
+            return [unguard(cell) or cell for cell in cells]
     raise InvalidInput("the CSV file is empty: expected a header row naming the columns")
 
 
 class _CsvLayout:
-    """Where each field is in a row, worked out once from the header."""
+    """Where each field is in a row, worked out once from the header and the mapping."""
 
-    def __init__(self, header: list[str], line: str):
-        self.names = [_canonical(name) for name in header]
+    def __init__(self, header: list[str], reading: Reading):
+        plan = plan_csv(header, reading.mapping)
+        reading.columns, reading.missing = plan.columns, plan.missing
+        self.names = plan.keys
+        self.steps = plan.steps
         self.width = len(header)
-        seen: set[str] = set()
-        for name in self.names:
-            if name and name in seen:
-                raise InvalidInput(f"{line}: column {name!r} appears twice")
-            seen.add(name)
-        if "email" not in seen:
-            raise InvalidInput(f"{line}: no 'email' column")
-        if "conversations" in seen:
-            raise InvalidInput(f"{line}: conversations cannot be imported from CSV (use JSON or NDJSON)")
-        self.nameless = [i for i, name in enumerate(self.names) if not name]
+        self.crlf = reading.dialect is not None and reading.dialect.crlf
+        if "email" not in self.names:
+            raise InvalidInput(f"line 1: no 'email' column{_no_email_hint(header, reading)}")
+        if "conversations" in self.names:
+            raise InvalidInput("line 1: conversations cannot be imported from CSV (use JSON or NDJSON)")
+        self.nameless = [i for i, name in enumerate(header) if not name.strip() and not self.names[i]]
 
     def fields(self, cells: list[str], *, multiline: bool) -> dict[str, str] | _Bad:
-        """Non-empty trimmed values by field name. Line breaks inside a value become "\n"."""
+        """Non-empty trimmed values by field name (a guarded cell exactly as written). Line
+        breaks inside a value become "\n" in a file whose lines end in CRLF."""
         if len(cells) != self.width or self.nameless:
             problem = self._misfit(cells)
             if problem:
                 return problem
-        fields = {
-            name: value for name, cell in zip(self.names, cells, strict=False) if cell and (value := cell.strip())
-        }
+        joined = "\x00".join(cells)
+        if joined.startswith("'") or "\x00'" in joined:
+            fields = self._guarded(cells)
+        else:
+            fields = {
+                name: value for name, cell in zip(self.names, cells, strict=False) if cell and (value := cell.strip())
+            }
         fields.pop("", None)
-        if multiline:
-            fields = {name: value.replace("\r\n", "\n") for name, value in fields.items()}
+        if multiline and self.crlf:
+            fields = {name: type(value)(value.replace("\r\n", "\n")) for name, value in fields.items()}
+        for step in self.steps:
+            try:
+                step(fields)
+            except ValueError as exc:
+                return _Bad(str(exc))
+        return fields
+
+    def _guarded(self, cells: list[str]) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        for name, cell in zip(self.names, cells, strict=False):
+            value = unguard(cell)
+            if value is not None:
+                fields[name] = Verbatim(value)
+            elif cell and (value := cell.strip()):
+                fields[name] = value
         return fields
 
     def _misfit(self, cells: list[str]) -> _Bad | None:
@@ -101,15 +148,24 @@ class _CsvLayout:
         return None
 
 
-def _read_ndjson(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+def _no_email_hint(header: list[str], reading: Reading) -> str:
+    used = reading.dialect.delimiter if reading.dialect else ","
+    other = looks_delimited(header, used)
+    if other is not None:
+        return f" (the header is one column containing {other!r}: pass --delimiter {other!r})"
+    shown = ", ".join(repr(h) for h in header[:8]) + (", …" if len(header) > 8 else "")
+    return f" (columns: {shown}; map one with --map 'COLUMN=email')"
+
+
+def _read_ndjson(stream: BinaryIO, reading: Reading) -> Iterator[tuple[str, Any]]:
     """(label, value) per non-blank line. A line that is not JSON is a bad record, not the end."""
     number = 0
     try:
-        for number, line in enumerate(_lines(stream), start=1):
+        for number, line in enumerate(TextLines(stream, reading.codec), start=1):
             if line.strip():
                 yield f"line {number}", _json_line(line)
     except UnicodeDecodeError:
-        raise _not_utf8(number + 1) from None
+        raise _not_utf8(number + 1, reading.codec) from None
 
 
 def _json_line(line: str) -> Any:
@@ -123,8 +179,8 @@ def _json_line(line: str) -> Any:
         return _Bad(f"invalid JSON: {exc}")
 
 
-def _read_json_array(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
-    for number, value in enumerate(_JsonArray(_Utf8Chunks(stream)), start=1):
+def _read_json_array(stream: BinaryIO, reading: Reading) -> Iterator[tuple[str, Any]]:
+    for number, value in enumerate(_JsonArray(_Utf8Chunks(stream, reading.codec)), start=1):
         yield f"record {number}", value
 
 
@@ -159,7 +215,7 @@ class _JsonArray:
         if first == "":
             raise InvalidInput("the input is empty: expected a JSON array of contacts")
         if first != "[":
-            hint = " (for one object per line, use --format ndjson)" if first == "{" else ""
+            hint = " (for one object per line, use --input-format ndjson)" if first == "{" else ""
             raise self._invalid(self.pos, f"expected a JSON array of contacts{hint}")
         self.pos += 1
 
@@ -257,7 +313,7 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
-_READERS: dict[str, Callable[[BinaryIO], Iterator[tuple[str, Any]]]] = {
+_READERS: dict[str, Callable[[BinaryIO, Reading], Iterator[tuple[str, Any]]]] = {
     "csv": _read_csv,
     "json": _read_json_array,
     "ndjson": _read_ndjson,

@@ -5,14 +5,17 @@ or `_Bad` with the reason.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from crmctl import clock
 from crmctl.actions import clean_tag_names
 from crmctl.errors import InvalidInput
+from crmctl.importer.dates import DateReader
+from crmctl.importer.mapping import KeyPlan, Mapping
 
 KNOWN = (
     "email",
@@ -31,6 +34,7 @@ KNOWN = (
 _KNOWN = frozenset(KNOWN)
 _CONVERSATION_KEYS = frozenset({"subject", "created_at", "messages"})
 _MESSAGE_KEYS = frozenset({"body", "sender", "sent_at"})
+_NOTE_KEYS = frozenset({"body", "author", "created_at"})
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
 _INT64 = (-(2**63), 2**63 - 1)
@@ -50,46 +54,68 @@ class Contact(NamedTuple):
     tags: list[str]
     attributes: list[tuple[str, Any]]
     conversations: list[tuple]
+    notes: list[tuple] = []  # (body, author, created_at)
+    kept_id: int | None = None  # the record's id, with --keep-ids
 
 
 class _Bad(Exception):
     """One record's problem; reported as `LABEL: message`."""
 
 
-def _contact(item: Any, typed: bool) -> Contact:
+class Verbatim(str):
+    """A CSV cell that was protected with a leading apostrophe: kept exactly, always text."""
+
+
+@dataclass
+class Rules:
+    """How a record's values are read: dates, JSON key resolution, exactness, ids."""
+
+    dates: DateReader = field(default_factory=DateReader)
+    keys: KeyPlan = field(default_factory=lambda: KeyPlan(Mapping()))
+    exact: bool = False  # strings kept as written (crmctl's own exports; CSV cells are trimmed earlier)
+    keep_ids: bool = False
+
+
+def _contact(item: Any, typed: bool, rules: Rules) -> Contact:
     """A record's fields (CSV: non-empty trimmed text; JSON: any value) → a Contact."""
     if isinstance(item, _Bad):
         raise item
-    fields = _json_fields(item) if typed else item
+    fields = _json_fields(item, rules.keys) if typed else item
+    exact, dates = rules.exact, rules.dates
     email = _email(fields.pop("email", None))
     row = (
         email,
-        _text(fields.pop("name", None), "name"),
-        _text(fields.pop("phone", None), "phone"),
-        _user_id(fields.pop("user_id", None)),
-        _time(fields.pop("created_at", None), "created_at"),
-        _time(fields.pop("last_seen_at", None), "last_seen_at"),
-        *_block(fields.pop("blocked", None), fields.pop("blocked_at", None)),
+        _text(fields.pop("name", None), "name", exact),
+        _text(fields.pop("phone", None), "phone", exact),
+        _user_id(fields.pop("user_id", None), exact),
+        _time(fields.pop("created_at", None), "created_at", dates),
+        _time(fields.pop("last_seen_at", None), "last_seen_at", dates),
+        *_block(fields.pop("blocked", None), fields.pop("blocked_at", None), dates),
     )
     tags = _tags(fields.pop("tags", None))
-    conversations = _conversations(fields.pop("conversations", None))
-    fields.pop("id", None)  # as written by `contact list`: contacts are matched by email, never by id
+    given_id = fields.pop("id", None)  # contacts are matched by email; the id is kept only with --keep-ids
+    kept = _kept_id(given_id) if rules.keep_ids else None
     if typed:
-        _merge_attributes(fields, fields.pop("attributes", None))
-        attributes = [(key, value) for key, raw in fields.items() if (value := _json_value(key, raw)) is not None]
-    else:
-        attributes = [(key, _csv_value(raw)) for key, raw in fields.items()]
-    return Contact(row, tags, attributes, conversations)
+        conversations = _conversations(fields.pop("conversations", None), rules)
+        notes = _notes(fields.pop("notes", None), rules)
+        _merge_attributes(fields, fields.pop("attributes", None), exact, "attributes")
+        _merge_attributes(fields, fields.pop("properties", None), exact, "properties")
+        attributes = [
+            (key, value) for key, raw in fields.items() if (value := _json_value(key, raw, exact)) is not None
+        ]
+        return Contact(row, tags, attributes, conversations, notes, kept)
+    attributes = [(key, _csv_value(raw)) for key, raw in fields.items()]
+    return Contact(row, tags, attributes, [], [], kept)
 
 
-def _merge_attributes(fields: dict[str, Any], nested: Any) -> None:
-    """JSON records may carry data points as an `attributes` object (as `contact list` writes them)."""
+def _merge_attributes(fields: dict[str, Any], nested: Any, exact: bool, what: str) -> None:
+    """JSON records may carry properties as an object (`attributes`, as `contact list` writes them)."""
     if nested is None:
         return
     if not isinstance(nested, dict):
-        raise _Bad(f"attributes must be an object, not {_kind(nested)}")
+        raise _Bad(f"{what} must be an object, not {_kind(nested)}")
     for key, value in nested.items():
-        name = key.strip()
+        name = key if exact else key.strip()
         if name in fields:
             raise _Bad(f"{name!r} is given twice")
         fields[name] = value
@@ -103,16 +129,32 @@ def _canonical(key: str) -> str:
     return lowered if lowered in _KNOWN else name
 
 
-def _json_fields(item: Any) -> dict[str, Any]:
+def _json_fields(item: Any, keys: KeyPlan) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise _Bad(f"expected an object, not {_kind(item)}")
     fields: dict[str, Any] = {}
     for key, value in item.items():
-        name = _canonical(key)
+        name = keys.key(key)
+        if not name:
+            continue
         if name in fields:
             raise _Bad(f"{name!r} is given twice")
         fields[name] = value
+    for step in keys.steps:
+        try:
+            step(fields)
+        except ValueError as exc:
+            raise _Bad(str(exc)) from None
     return fields
+
+
+def _kept_id(value: Any) -> int:
+    """--keep-ids: the record's id, a positive whole number."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise _Bad("--keep-ids needs an id, a positive whole number" if value is None else f"invalid id {value!r}")
+    return value
 
 
 def _kind(value: Any) -> str:
@@ -146,21 +188,23 @@ def _email(value: Any) -> str:
     return email
 
 
-def _text(value: Any, what: str) -> str | None:
+def _text(value: Any, what: str, exact: bool = False) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise _Bad(f"{what} must be text, not {_kind(value)}")
+    if exact:
+        return str(value) if value else None
     return value.strip() or None
 
 
-def _user_id(value: Any) -> str | None:
+def _user_id(value: Any, exact: bool = False) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return _text(value, "user_id")
+    return _text(value, "user_id", exact)
 
 
-def _time(value: Any, what: str) -> str | None:
+def _time(value: Any, what: str, dates: DateReader) -> str | None:
     text = _text(value, what)
     if text is None:
         return None
@@ -171,20 +215,23 @@ def _time(value: Any, what: str) -> str | None:
         except ValueError:
             pass
     try:
-        stored = clock.normalise_time(text)
+        return dates.stored(text)
     except ValueError as exc:
         raise _Bad(f"{what}: {exc}") from None
-    return stored
 
 
-def _block(blocked: Any, blocked_at: Any) -> tuple[int | None, str | None]:
+def _block(blocked: Any, blocked_at: Any, dates: DateReader) -> tuple[int | None, str | None]:
     """(block, blocked_at): true blocks now (keeping an earlier block time), a time blocks
-    since then, false unblocks, nothing leaves the contact as it is."""
-    if blocked_at is not None and blocked is not None:
-        raise _Bad("give blocked or blocked_at, not both")
-    if blocked_at is not None:
-        at = _time(blocked_at, "blocked_at")
-        return (None, None) if at is None else (1, at)
+    since then, false unblocks, nothing leaves the contact as it is. blocked_at with
+    blocked (as full exports write them) must agree with it."""
+    at = _time(blocked_at, "blocked_at", dates) if blocked_at is not None else None
+    if at is not None:
+        state = _block(blocked, None, dates) if blocked is not None else (1, None)
+        if state[0] == 0:
+            raise _Bad("blocked is false but blocked_at is given")
+        if state[1] is not None and state[1] != at:
+            raise _Bad("blocked and blocked_at give different times")
+        return 1, at
     if blocked is None or isinstance(blocked, bool):
         return (None if blocked is None else int(blocked)), None
     if not isinstance(blocked, str):
@@ -195,7 +242,7 @@ def _block(blocked: Any, blocked_at: Any) -> tuple[int | None, str | None]:
     if word in _TRUE or word in _FALSE:
         return int(word in _TRUE), None
     try:
-        return 1, _time(blocked, "blocked")
+        return 1, _time(blocked, "blocked", dates)
     except _Bad:
         raise _Bad(f"blocked must be true, false or an ISO-8601 time, not {_shown(blocked.strip())}") from None
 
@@ -204,7 +251,7 @@ def _tags(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        names = _TAG_SPLIT.split(value)
+        names = _tag_list(value) if value.startswith("[") else _TAG_SPLIT.split(value)
     elif isinstance(value, list):
         names = value
         odd = [name for name in names if not isinstance(name, str)]
@@ -218,8 +265,21 @@ def _tags(value: Any) -> list[str]:
         raise _Bad(f"tags: {exc}") from None
 
 
+def _tag_list(value: str) -> list[str]:
+    """A cell holding a JSON array of names (how CSV exports write tags containing , or ;)."""
+    try:
+        names = json.loads(value)
+    except ValueError:
+        return _TAG_SPLIT.split(value)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return _TAG_SPLIT.split(value)
+    return names
+
+
 def _csv_value(text: str) -> Any:
     """CSV cells arrive trimmed and non-empty; plain numbers become numbers."""
+    if type(text) is Verbatim:
+        return str(text)
     if text[0] not in _NUMBER_START or not _NUMBER.fullmatch(text):
         return text
     if "." in text:
@@ -231,13 +291,13 @@ def _csv_value(text: str) -> Any:
     return number if _INT64[0] <= number <= _INT64[1] else text
 
 
-def _json_value(key: str, value: Any) -> Any:
+def _json_value(key: str, value: Any, exact: bool = False) -> Any:
     if not key:
         raise _Bad("an attribute name must not be empty")
     if value is None or isinstance(value, bool):
         return None if value is None else int(value)
     if isinstance(value, str):
-        return value.strip() or None
+        return (value or None) if exact else (value.strip() or None)
     if isinstance(value, int):
         if not _INT64[0] <= value <= _INT64[1]:
             raise _Bad(f"{key}: number out of range")
@@ -249,15 +309,15 @@ def _json_value(key: str, value: Any) -> Any:
     raise _Bad(f"{key} must be text, a number or a boolean, not {_kind(value)}")
 
 
-def _conversations(value: Any) -> list[tuple]:
+def _conversations(value: Any, rules: Rules) -> list[tuple]:
     if value is None:
         return []
     if not isinstance(value, list):
         raise _Bad(f"conversations must be a list, not {_kind(value)}")
-    return [_conversation(item, f"conversations[{i}]") for i, item in enumerate(value)]
+    return [_conversation(item, f"conversations[{i}]", rules) for i, item in enumerate(value)]
 
 
-def _conversation(item: Any, where: str) -> tuple:
+def _conversation(item: Any, where: str, rules: Rules) -> tuple:
     """(subject, created_at, first_sent_at, messages); created_at defaults to the first message's time."""
     _check_object(item, where, _CONVERSATION_KEYS)
     messages = item.get("messages")
@@ -265,21 +325,39 @@ def _conversation(item: Any, where: str) -> tuple:
         messages = []
     if not isinstance(messages, list):
         raise _Bad(f"{where}.messages must be a list, not {_kind(messages)}")
-    parsed = [_message(message, f"{where}.messages[{j}]") for j, message in enumerate(messages)]
+    parsed = [_message(message, f"{where}.messages[{j}]", rules) for j, message in enumerate(messages)]
     sent = [message[2] for message in parsed if message[2] is not None]
     first = min(sent) if sent else None
-    created_at = _time(item.get("created_at"), f"{where}.created_at") or first
-    return _text(item.get("subject"), f"{where}.subject"), created_at, first, parsed
+    created_at = _time(item.get("created_at"), f"{where}.created_at", rules.dates) or first
+    return _text(item.get("subject"), f"{where}.subject", rules.exact), created_at, first, parsed
 
 
-def _message(item: Any, where: str) -> tuple:
+def _message(item: Any, where: str, rules: Rules) -> tuple:
     """(body, sender, sent_at)"""
     _check_object(item, where, _MESSAGE_KEYS)
     return (
-        _text(item.get("body"), f"{where}.body"),
-        _text(item.get("sender"), f"{where}.sender"),
-        _time(item.get("sent_at"), f"{where}.sent_at"),
+        _text(item.get("body"), f"{where}.body", rules.exact),
+        _text(item.get("sender"), f"{where}.sender", rules.exact),
+        _time(item.get("sent_at"), f"{where}.sent_at", rules.dates),
     )
+
+
+def _notes(value: Any, rules: Rules) -> list[tuple]:
+    """[(body, author, created_at)]: bodies and authors exactly as written, like `crmctl note`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Bad(f"notes must be a list, not {_kind(value)}")
+    notes = []
+    for i, item in enumerate(value):
+        where = f"notes[{i}]"
+        _check_object(item, where, _NOTE_KEYS)
+        body = item.get("body")
+        if not isinstance(body, str) or not body.strip():
+            raise _Bad(f"{where}.body must be text that is not empty")
+        author = _text(item.get("author"), f"{where}.author", exact=True)
+        notes.append((body, author, _time(item.get("created_at"), f"{where}.created_at", rules.dates)))
+    return notes
 
 
 def _check_object(item: Any, where: str, keys: frozenset[str]) -> None:

@@ -11,9 +11,13 @@ from typing import Any, BinaryIO
 from sqlite_utils import Database
 
 from crmctl import clock
-from crmctl.errors import InvalidInput
-from crmctl.importer.readers import _READERS, choose_format
-from crmctl.importer.records import _Bad, _contact
+from crmctl.errors import InvalidInput, Refused
+from crmctl.importer import dates, decoding, dialect
+from crmctl.importer.dates import DateReader
+from crmctl.importer.dialect import Dialect
+from crmctl.importer.mapping import KeyPlan, Mapping
+from crmctl.importer.readers import _READERS, Reading, choose_format
+from crmctl.importer.records import Rules, _Bad, _contact
 from crmctl.store import audit
 from crmctl.store import imports as store
 from crmctl.store import suppressions as suppression_sql
@@ -21,6 +25,9 @@ from crmctl.store import suppressions as suppression_sql
 CHUNK = 5000  # records per executemany round, and per progress call
 SHOWN = 20  # problems listed in a refusal
 KEPT = 1000  # problems kept in a report
+
+
+EXPORT_KEY = "crmctl_export"  # the key of the catalog record that opens a `contact export`
 
 
 @dataclass
@@ -32,6 +39,11 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)
     tags_created: list[str] = field(default_factory=list)
     readmitted: int = 0  # suppressed addresses imported with allow_suppressed (and no longer suppressed)
+    format: str = "csv"
+    dialect: Dialect | None = None
+    columns: list[dict[str, str]] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)
+    mapping: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -42,6 +54,11 @@ class ImportReport:
             "problems": list(self.problems),
             "tags_created": list(self.tags_created),
             **({"readmitted": self.readmitted} if self.readmitted else {}),
+            "format": self.format,
+            **({"dialect": self.dialect.to_dict()} if self.dialect else {}),
+            **({"mapping": self.mapping} if self.mapping else {}),
+            "columns": list(self.columns),
+            **({"missing_columns": list(self.missing_columns)} if self.missing_columns else {}),
         }
 
 
@@ -55,25 +72,50 @@ def import_contacts(
     actor: str = "unknown",
     progress: Callable[[int], None] | None = None,
     allow_suppressed: bool = False,
+    mapping: Mapping | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date_formats: tuple[str, ...] = (),
+    timezone: str | None = None,
+    keep_ids: bool = False,
 ) -> ImportReport:
     """Upsert contacts from `stream` by email. Raises InvalidInput, changing nothing, when the
     input cannot be read, or when any record is bad and `skip_invalid` is false.
 
     An address erased with `delete --suppress` makes its record bad, unless `allow_suppressed`:
-    then it is imported and no longer suppressed (the operator has decided it may come back)."""
+    then it is imported and no longer suppressed (the operator has decided it may come back).
+
+    `mapping` says where columns go (see crmctl.importer.mapping); `encoding`, `delimiter`,
+    `date_formats` and `timezone` override the mapping's own. With `keep_ids`, new contacts
+    get the records' ids; a record whose id or email belongs to another contact refuses the
+    import (crmctl.errors.Refused)."""
+    mapping = mapping or Mapping()
     chosen = choose_format(fmt, filename)
-    records, typed = _READERS[chosen](stream), chosen != "csv"
+    reading = Reading(
+        codec=decoding.encoding(encoding or mapping.encoding),
+        delimiter=dialect.delimiter(delimiter) or mapping.delimiter,
+        mapping=mapping,
+    )
+    rules = Rules(
+        dates=DateReader(date_formats or mapping.formats, dates.zone(timezone or mapping.timezone)),
+        keys=KeyPlan(mapping),
+        exact=chosen == "csv",
+        keep_ids=keep_ids,
+    )
+    records, typed = _READERS[chosen](stream, reading), chosen != "csv"
     now = clock.now_text()
     store.create_staging(db)
     readmitted = 0
     try:
-        problems = _stage_all(db, records, typed, progress)
+        problems = _stage_all(db, records, typed, rules, progress)
         store.index_staging(db)
         _reject_repeats(db, problems)
         if not allow_suppressed:
             _reject_suppressed(db, problems)
         if problems.total and not skip_invalid:
             raise InvalidInput(problems.refusal())
+        if keep_ids:
+            _check_kept_ids(db)
         outcome = store.apply(db, now=now, actor=actor, rejected=problems.total)
         if allow_suppressed:
             readmitted = _readmit(db, now, actor)
@@ -87,7 +129,26 @@ def import_contacts(
         problems=problems.listing(),
         tags_created=outcome.tags_created,
         readmitted=readmitted,
+        format=chosen,
+        dialect=reading.dialect,
+        columns=reading.columns if chosen == "csv" else rules.keys.columns(),
+        missing_columns=reading.missing,
+        mapping=mapping.name,
     )
+
+
+def _check_kept_ids(db: Database) -> None:
+    repeated = store.repeated_ids(db)
+    if repeated:
+        raise InvalidInput("--keep-ids: ids must be unique in the file:\n" + "\n".join(f"  {m}" for m in repeated))
+    shown, total = store.kept_id_conflicts(db, SHOWN)
+    if total:
+        records = f"{total} record{'s' if total != 1 else ''}"
+        lines = [f"--keep-ids: {records} clash with contacts already here; nothing was imported:"]
+        lines += [f"  {message}" for message in shown]
+        if total > len(shown):
+            lines.append(f"  and {total - len(shown)} more")
+        raise Refused("\n".join(lines))
 
 
 # Loading ----------------------------------------------------------------------------------
@@ -125,12 +186,22 @@ class _Problems:
 
 
 def _stage_all(
-    db: Database, records: Iterator[tuple[str, Any]], typed: bool, progress: Callable[[int], None] | None
+    db: Database,
+    records: Iterator[tuple[str, Any]],
+    typed: bool,
+    rules: Rules,
+    progress: Callable[[int], None] | None,
 ) -> _Problems:
     problems, batch, pos = _Problems(), store.Batch(), 0
     for pos, (label, item) in enumerate(records, start=1):
+        if typed and isinstance(item, dict) and EXPORT_KEY in item:
+            if pos == 1:
+                _catalog_record(db, item, rules)
+            else:
+                problems.add(pos, f"{label}: a catalog record ({EXPORT_KEY}) may only come first")
+            continue
         try:
-            contact = _contact(item, typed)
+            contact = _contact(item, typed, rules)
         except _Bad as bad:
             problems.add(pos, f"{label}: {bad}")
         else:
@@ -144,6 +215,18 @@ def _stage_all(
     if progress is not None:
         progress(pos)
     return problems
+
+
+def _catalog_record(db: Database, item: dict, rules: Rules) -> None:
+    """The first record of a `contact export`: its tag catalog, and the promise that every
+    value is written exactly (so strings are not trimmed)."""
+    if item.get(EXPORT_KEY) != 1:
+        raise InvalidInput(f"record 1: {EXPORT_KEY} {item.get(EXPORT_KEY)!r} is not a version this crmctl reads")
+    tags = item.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+        raise InvalidInput(f"record 1: {EXPORT_KEY}: tags must be a list of tag names")
+    rules.exact = True
+    store.stage_catalog_tags(db, [t.strip() for t in tags])
 
 
 def _reject_repeats(db: Database, problems: _Problems) -> None:

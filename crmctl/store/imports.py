@@ -7,6 +7,7 @@ Staging tables (all TEMP, all keyed by `pos`, the record's position in the file)
   import_attributes     (pos, key, value)
   import_conversations  (pos, seq, subject, created_at, first_sent_at, conversation_id, skip)
   import_messages       (pos, seq, mseq, body, sender, sent_at)
+  import_notes          (pos, seq, body, author, created_at, skip)
   import_tag_names      the distinct tag names, their catalog id and whether the import made them
 """
 
@@ -28,6 +29,7 @@ _TABLES = (
     "import_attributes",
     "import_conversations",
     "import_messages",
+    "import_notes",
     "import_tag_names",
 )
 
@@ -39,6 +41,7 @@ CREATE TEMP TABLE import_rows (
     name TEXT, phone TEXT, user_id TEXT, created_at TEXT, last_seen_at TEXT,
     block INTEGER,            -- NULL: leave as is, 0: unblock, 1: block
     blocked_at TEXT,          -- with block = 1: this time, or NULL for "now unless already blocked"
+    kept_id INTEGER,          -- --keep-ids: the id the record asks for
     contact_id INTEGER,
     existed INTEGER NOT NULL DEFAULT 0,
     changed INTEGER NOT NULL DEFAULT 0
@@ -56,6 +59,10 @@ CREATE TEMP TABLE import_messages (
     pos INTEGER NOT NULL, seq INTEGER NOT NULL, mseq INTEGER NOT NULL, body TEXT, sender TEXT, sent_at TEXT,
     PRIMARY KEY (pos, seq, mseq)
 ) WITHOUT ROWID;
+CREATE TEMP TABLE import_notes (
+    pos INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, author TEXT, created_at TEXT,
+    skip INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pos, seq)
+) WITHOUT ROWID;
 CREATE TEMP TABLE import_tag_names (
     name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY, tag_id INTEGER, created INTEGER NOT NULL DEFAULT 0
 );
@@ -68,6 +75,7 @@ class Batch:
 
     row: (email, name, phone, user_id, created_at, last_seen_at, block, blocked_at)
     conversations: [(subject, created_at, first_sent_at, [(body, sender, sent_at), …]), …]
+    notes: [(body, author, created_at), …]
     """
 
     rows: list[tuple] = field(default_factory=list)
@@ -75,6 +83,7 @@ class Batch:
     attributes: list[tuple] = field(default_factory=list)
     conversations: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)
+    notes: list[tuple] = field(default_factory=list)
 
     def add(
         self,
@@ -84,8 +93,12 @@ class Batch:
         tags: list[str],
         attributes: list[tuple[str, Any]],
         conversations: list[tuple],
+        notes: list[tuple] = (),  # type: ignore[assignment]
+        kept_id: int | None = None,
     ) -> None:
-        self.rows.append((pos, label, *row))
+        self.rows.append((pos, label, *row, kept_id))
+        if notes:
+            self.notes.extend((pos, seq, *note) for seq, note in enumerate(notes))
         if tags:
             self.tags.extend([(pos, name) for name in tags])
         self.attributes.extend([(pos, key, value) for key, value in attributes])
@@ -120,8 +133,11 @@ def stage(db: Database, batch: Batch) -> None:
     conn = db.conn
     conn.executemany(
         "INSERT INTO temp.import_rows(pos, label, email, name, phone, user_id, created_at, "
-        "last_seen_at, block, blocked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "last_seen_at, block, blocked_at, kept_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         batch.rows,
+    )
+    conn.executemany(
+        "INSERT INTO temp.import_notes(pos, seq, body, author, created_at) VALUES (?, ?, ?, ?, ?)", batch.notes
     )
     conn.executemany("INSERT INTO temp.import_tags(pos, name) VALUES (?, ?)", batch.tags)
     conn.executemany("INSERT INTO temp.import_attributes(pos, key, value) VALUES (?, ?, ?)", batch.attributes)
@@ -166,7 +182,7 @@ def drop_repeats(db: Database) -> None:
 
 def drop_orphans(db: Database) -> None:
     """Staged tags, data points and conversations of records no longer in import_rows."""
-    for table in ("import_tags", "import_attributes", "import_conversations", "import_messages"):
+    for table in ("import_tags", "import_attributes", "import_conversations", "import_messages", "import_notes"):
         db.execute(f"DELETE FROM temp.{table} WHERE pos NOT IN (SELECT pos FROM temp.import_rows)")
 
 
@@ -178,12 +194,14 @@ def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
     match_existing(db)
     tags_created = create_tags(db, now)
     skip_known_conversations(db)
+    skip_known_notes(db)
     mark_changed(db)
     insert_new_contacts(db, now)
     update_changed_contacts(db, now)
     link_tags(db, now)
     set_attributes(db)
     append_conversations(db, now)
+    append_notes(db, now)
     outcome = Outcome(*counts(db), tags_created=tags_created)
     if tags_created:
         audit.record(db, at=now, actor=actor, action="tag_create", detail=", ".join(tags_created))
@@ -196,6 +214,44 @@ def match_existing(db: Database) -> None:
         "UPDATE temp.import_rows SET contact_id = (SELECT c.id FROM contacts AS c WHERE c.email = import_rows.email)"
     )
     db.execute("UPDATE temp.import_rows SET existed = 1 WHERE contact_id IS NOT NULL")
+
+
+def stage_catalog_tags(db: Database, names: list[str]) -> None:
+    """Tags named by an export's catalog record, so that tags no contact has come back too."""
+    db.conn.executemany("INSERT OR IGNORE INTO temp.import_tag_names(name) VALUES (?)", [(n,) for n in names])
+
+
+def kept_id_conflicts(db: Database, limit: int) -> tuple[list[str], int]:
+    """--keep-ids: records whose id belongs to another contact, or whose email is a contact
+    with another id. Returns (messages for the first `limit`, total)."""
+    sql = """
+        FROM temp.import_rows AS r
+        LEFT JOIN contacts AS by_id ON by_id.id = r.kept_id
+        LEFT JOIN contacts AS by_email ON by_email.email = r.email
+        WHERE (by_id.id IS NOT NULL AND by_id.email != r.email)
+           OR (by_email.id IS NOT NULL AND by_email.id != r.kept_id)
+    """
+    total = db.execute(f"SELECT count(*) {sql}").fetchone()[0]
+    rows = db.execute(
+        f"SELECT r.label, r.kept_id, by_id.id IS NOT NULL AND by_id.email != r.email, by_email.id {sql} "
+        "ORDER BY r.pos LIMIT ?",
+        [limit],
+    ).fetchall()
+    shown = [
+        f"{label}: id {kept} belongs to another contact" if taken else f"{label}: this email has id {other}, not {kept}"
+        for label, kept, taken, other in rows
+    ]
+    return shown, total
+
+
+def repeated_ids(db: Database) -> list[str]:
+    return [
+        f"{label}: id {kept} is given twice"
+        for label, kept in db.execute(
+            "SELECT d.label, d.kept_id FROM temp.import_rows AS d WHERE d.kept_id IS NOT NULL AND EXISTS ("
+            "SELECT 1 FROM temp.import_rows AS f WHERE f.kept_id = d.kept_id AND f.pos < d.pos) ORDER BY d.pos LIMIT 20"
+        )
+    ]
 
 
 def create_tags(db: Database, now: str) -> list[str]:
@@ -232,6 +288,18 @@ def skip_known_conversations(db: Database) -> None:
     )
 
 
+def skip_known_notes(db: Database) -> None:
+    """A note the contact already has (same body, author and time) is not added again."""
+    db.execute(
+        """
+        UPDATE temp.import_notes SET skip = 1 WHERE EXISTS (
+            SELECT 1 FROM temp.import_rows AS r JOIN notes AS n ON n.contact_id = r.contact_id
+            WHERE r.pos = import_notes.pos AND n.body = import_notes.body
+              AND n.author IS import_notes.author AND n.created_at IS import_notes.created_at)
+        """
+    )
+
+
 def mark_changed(db: Database) -> None:
     """Flag the existing contacts that this import changes in any way."""
     if not db.execute("SELECT 1 FROM temp.import_rows WHERE existed LIMIT 1").fetchone():
@@ -250,6 +318,7 @@ def mark_changed(db: Database) -> None:
         "AND x.key = a.key AND x.value = a.value AND typeof(x.value) = typeof(a.value))",
     )
     _mark(db, "SELECT pos FROM temp.import_conversations WHERE NOT skip")
+    _mark(db, "SELECT pos FROM temp.import_notes WHERE NOT skip")
 
 
 def _mark(db: Database, positions_sql: str) -> None:
@@ -290,11 +359,16 @@ def insert_new_contacts(db: Database, now: str) -> None:
 
 
 def _number_new_rows(db: Database) -> None:
-    base = db.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchone()[0]
+    db.execute("UPDATE temp.import_rows SET contact_id = kept_id WHERE NOT existed AND kept_id IS NOT NULL")
+    base = db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
+        "coalesce((SELECT max(kept_id) FROM temp.import_rows), 0))"
+    ).fetchone()[0]
     db.execute(
         """
         UPDATE temp.import_rows SET contact_id = :base + n.rn
-        FROM (SELECT pos, row_number() OVER (ORDER BY pos) AS rn FROM temp.import_rows WHERE NOT existed) AS n
+        FROM (SELECT pos, row_number() OVER (ORDER BY pos) AS rn FROM temp.import_rows
+              WHERE NOT existed AND kept_id IS NULL) AS n
         WHERE n.pos = import_rows.pos
         """,
         {"base": base},
@@ -369,6 +443,15 @@ def append_conversations(db: Database, now: str) -> None:
         "SELECT v.conversation_id, m.body, m.sender, m.sent_at FROM temp.import_messages AS m "
         "JOIN temp.import_conversations AS v ON v.pos = m.pos AND v.seq = m.seq "
         "WHERE v.conversation_id IS NOT NULL ORDER BY v.conversation_id, m.mseq"
+    )
+
+
+def append_notes(db: Database, now: str) -> None:
+    db.execute(
+        "INSERT INTO notes(contact_id, body, author, created_at) "
+        "SELECT r.contact_id, n.body, n.author, coalesce(n.created_at, ?) FROM temp.import_notes AS n "
+        "JOIN temp.import_rows AS r ON r.pos = n.pos WHERE NOT n.skip ORDER BY n.pos, n.seq",
+        [now],
     )
 
 
