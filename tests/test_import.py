@@ -42,7 +42,7 @@ def refusal(db, data: bytes | str, filename: str = "people.csv", **options) -> s
 
 def counts(report: dict) -> dict:
     """The report without its description of the input (format, dialect, columns)."""
-    return {k: v for k, v in report.items() if k not in ("format", "dialect", "columns", "mapping")}
+    return {k: v for k, v in report.items() if k not in ("format", "dialect", "columns", "mapping", "dry_run")}
 
 
 def dump(db, tables=TABLES) -> dict:
