@@ -134,7 +134,7 @@ def parse_target(text: str, origin: str) -> Rule:
         name = text[len(PROPERTY_PREFIX) :].strip()
         if not name:
             raise InvalidInput(f"{origin}: a property needs a name after {PROPERTY_PREFIX!r}")
-        if name.lower() in FIELDS or name.lower() in STRUCTURED:
+        if name in FIELDS or name in STRUCTURED:
             raise InvalidInput(f"{origin}: {name!r} is a built-in field's name, not a property")
         return Rule(name, is_property=True, origin=origin)
     lowered = text.lower()
@@ -212,6 +212,9 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
             if not name:
                 where[i] = "nowhere (no name)"
 
+    for i, key in enumerate(keys):
+        if key in FIELDS and where[i].startswith("property"):
+            raise InvalidInput(f"line 1: {key!r} is a built-in field's name, not a property")
     final = [key or "" for key in keys]
     _refuse_repeats(header, final, normals)
     columns = [{"column": header[i], "to": where[i]} for i in range(len(header)) if header[i] or final[i]]
