@@ -82,7 +82,7 @@ def csv_lines(db: Database, scope: str | None = None, limit: int | None = None, 
 
 def tags_cell(names: list[str]) -> str:
     if any("," in n or ";" in n for n in names) or (names and names[0].startswith("[")):
-        return json.dumps(names, ensure_ascii=False)
+        return json.dumps(names, ensure_ascii=False, separators=(",", ":"))
     return ";".join(names)
 
 

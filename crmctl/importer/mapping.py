@@ -134,8 +134,6 @@ def parse_target(text: str, origin: str) -> Rule:
         name = text[len(PROPERTY_PREFIX) :].strip()
         if not name:
             raise InvalidInput(f"{origin}: a property needs a name after {PROPERTY_PREFIX!r}")
-        if name in FIELDS or name in STRUCTURED:
-            raise InvalidInput(f"{origin}: {name!r} is a built-in field's name, not a property")
         return Rule(name, is_property=True, origin=origin)
     lowered = text.lower()
     if lowered in FIELDS:
@@ -212,20 +210,26 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
             if not name:
                 where[i] = "nowhere (no name)"
 
-    for i, key in enumerate(keys):
-        if key in FIELDS and where[i].startswith("property"):
-            raise InvalidInput(f"line 1: {key!r} is a built-in field's name, not a property")
-    final = [key or "" for key in keys]
+    final = [_marked(key) if where[i].startswith("property") else key or "" for i, key in enumerate(keys)]
     _refuse_repeats(header, final, normals)
     columns = [{"column": header[i], "to": where[i]} for i in range(len(header)) if header[i] or final[i]]
     return Plan(final, steps, columns, missing)
+
+
+MARK = "\x01"  # before a property key that is spelled like a built-in field, in a record's fields
+
+
+def _marked(key: str | None) -> str:
+    if key and (key in FIELDS or key in STRUCTURED):
+        return MARK + key
+    return key or ""
 
 
 def _rule_key(rule: Rule) -> tuple[str, str]:
     if rule.target == IGNORE:
         return "", "ignored"
     if rule.is_property:
-        return rule.target, f"property {rule.target!r}"
+        return _marked(rule.target), f"property {rule.target!r}"
     return rule.target, rule.target
 
 
@@ -355,8 +359,11 @@ class KeyPlan:
             key, self.where[name] = _rule_key(rule)
             return key
         kind, target = automatic(name)
-        self.where[name] = target if kind == "field" else f"property {target!r}"
-        return target
+        if kind == "field":
+            self.where[name] = target
+            return target
+        self.where[name] = f"property {target!r}"
+        return _marked(target)
 
     def columns(self) -> list[dict[str, str]]:
         return [{"column": key, "to": where} for key, where in self.where.items()]

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from crmctl.actions import clean_tag_names
 from crmctl.errors import InvalidInput
 from crmctl.importer.dates import DateReader
-from crmctl.importer.mapping import KeyPlan, Mapping
+from crmctl.importer.mapping import MARK, KeyPlan, Mapping
 
 KNOWN = (
     "email",
@@ -42,6 +42,9 @@ _INT64 = (-(2**63), 2**63 - 1)
 # A CSV attribute value becomes a number only when it is plainly one: no leading zero
 # (so "007" stays text), no sign other than "-" (so "+44…" stays text), no exponent.
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+# …or a decimal in the exponent form Python's repr writes (1e+16, 5e-324, -1.5e-07): a
+# lowercase e, a sign and two or more digits, so that codes such as 1e5 or 2E3 stay text.
+_REPR_FLOAT = re.compile(r"-?[1-9](?:\.[0-9]+)?e[+-][0-9]{2,3}")
 _NUMBER_START = frozenset("-0123456789")
 _CONTROL = r"\x00-\x1f\x7f"
 _EMAIL = re.compile(rf"[^@\s{_CONTROL}]+@[^@\s{_CONTROL}.]+(?:\.[^@\s{_CONTROL}.]+)+")
@@ -101,10 +104,12 @@ def _contact(item: Any, typed: bool, rules: Rules) -> Contact:
         _merge_attributes(fields, fields.pop("attributes", None), exact, "attributes")
         _merge_attributes(fields, fields.pop("properties", None), exact, "properties")
         attributes = [
-            (key, value) for key, raw in fields.items() if (value := _json_value(key, raw, exact)) is not None
+            (key if key[:1] != MARK else key[1:], value)
+            for key, raw in fields.items()
+            if (value := _json_value(key, raw, exact)) is not None
         ]
         return Contact(row, tags, attributes, conversations, notes, kept)
-    attributes = [(key, _csv_value(raw)) for key, raw in fields.items()]
+    attributes = [(key if key[:1] != MARK else key[1:], _csv_value(raw)) for key, raw in fields.items()]
     return Contact(row, tags, attributes, [], [], kept)
 
 
@@ -281,6 +286,9 @@ def _csv_value(text: str) -> Any:
     if type(text) is Verbatim:
         return str(text)
     if text[0] not in _NUMBER_START or not _NUMBER.fullmatch(text):
+        if text[0] in _NUMBER_START and _REPR_FLOAT.fullmatch(text):
+            number = float(text)
+            return number if math.isfinite(number) and repr(number) == text else text
         return text
     if "." in text:
         number = float(text)
