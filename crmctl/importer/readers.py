@@ -17,7 +17,7 @@ from crmctl.csvcells import unguard
 from crmctl.errors import InvalidInput
 from crmctl.importer.decoding import TextLines, _not_utf8, _Utf8Chunks
 from crmctl.importer.dialect import Dialect, detect, looks_delimited
-from crmctl.importer.mapping import Mapping, plan_csv
+from crmctl.importer.mapping import MARK, Mapping, plan_csv
 from crmctl.importer.records import Verbatim, _Bad
 
 FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
@@ -100,7 +100,9 @@ class _CsvLayout:
         self.crlf = reading.dialect is not None and reading.dialect.crlf
         if "email" not in self.names:
             raise InvalidInput(f"line 1: no 'email' column{_no_email_hint(header, reading)}")
-        if "conversations" in self.names:
+        if any(
+            h.strip().lower() == "conversations" and k == MARK + "conversations" for h, k in zip(header, self.names)
+        ):
             raise InvalidInput("line 1: conversations cannot be imported from CSV (use JSON or NDJSON)")
         self.nameless = [i for i, name in enumerate(header) if not name.strip() and not self.names[i]]
 
