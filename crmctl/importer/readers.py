@@ -101,7 +101,8 @@ class _CsvLayout:
         if "email" not in self.names:
             raise InvalidInput(f"line 1: no 'email' column{_no_email_hint(header, reading)}")
         if any(
-            h.strip().lower() == "conversations" and k == MARK + "conversations" for h, k in zip(header, self.names)
+            h.strip().lower() == "conversations" and k == MARK + "conversations"
+            for h, k in zip(header, self.names, strict=True)
         ):
             raise InvalidInput("line 1: conversations cannot be imported from CSV (use JSON or NDJSON)")
         self.nameless = [i for i, name in enumerate(header) if not name.strip() and not self.names[i]]
