@@ -216,13 +216,23 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
     return Plan(final, steps, columns, missing)
 
 
-MARK = "\x01"  # before a property key that is spelled like a built-in field, in a record's fields
+class Marked(tuple):
+    """A property's key in a record's fields when the name is spelled exactly like a built-in
+    field (`id`, `tags`): a tuple, so it can never be taken for the field itself."""
+
+    @property
+    def name(self) -> str:
+        return self[0]
 
 
-def _marked(key: str | None) -> str:
+def _marked(key: str | None) -> Any:
     if key and (key in FIELDS or key in STRUCTURED):
-        return MARK + key
+        return Marked((key,))
     return key or ""
+
+
+def unmarked(key: Any) -> str:
+    return key if type(key) is str else key[0]
 
 
 def _rule_key(rule: Rule) -> tuple[str, str]:

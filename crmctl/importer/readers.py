@@ -17,7 +17,7 @@ from crmctl.csvcells import unguard
 from crmctl.errors import InvalidInput
 from crmctl.importer.decoding import TextLines, _not_utf8, _Utf8Chunks
 from crmctl.importer.dialect import Dialect, detect, looks_delimited
-from crmctl.importer.mapping import MARK, Mapping, plan_csv
+from crmctl.importer.mapping import Mapping, Marked, plan_csv
 from crmctl.importer.records import Verbatim, _Bad
 
 FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
@@ -101,7 +101,7 @@ class _CsvLayout:
         if "email" not in self.names:
             raise InvalidInput(f"line 1: no 'email' column{_no_email_hint(header, reading)}")
         if any(
-            h.strip().lower() == "conversations" and k == MARK + "conversations"
+            h.strip().lower() == "conversations" and k == Marked(("conversations",))
             for h, k in zip(header, self.names, strict=True)
         ):
             raise InvalidInput("line 1: conversations cannot be imported from CSV (use JSON or NDJSON)")

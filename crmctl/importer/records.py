@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from crmctl.actions import clean_tag_names
 from crmctl.errors import InvalidInput
 from crmctl.importer.dates import DateReader
-from crmctl.importer.mapping import MARK, KeyPlan, Mapping
+from crmctl.importer.mapping import KeyPlan, Mapping, unmarked
 
 KNOWN = (
     "email",
@@ -104,12 +104,12 @@ def _contact(item: Any, typed: bool, rules: Rules) -> Contact:
         _merge_attributes(fields, fields.pop("attributes", None), exact, "attributes")
         _merge_attributes(fields, fields.pop("properties", None), exact, "properties")
         attributes = [
-            (key if key[:1] != MARK else key[1:], value)
+            (unmarked(key), value)
             for key, raw in fields.items()
-            if (value := _json_value(key, raw, exact)) is not None
+            if (value := _json_value(unmarked(key), raw, exact)) is not None
         ]
         return Contact(row, tags, attributes, conversations, notes, kept)
-    attributes = [(key if key[:1] != MARK else key[1:], _csv_value(raw)) for key, raw in fields.items()]
+    attributes = [(key if type(key) is str else key[0], _csv_value(raw)) for key, raw in fields.items()]
     return Contact(row, tags, attributes, [], [], kept)
 
 
