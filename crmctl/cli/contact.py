@@ -95,7 +95,7 @@ def import_contacts(
     if file is None:
         raise InvalidInput("missing FILE: give a file to import, or `-` for stdin")
     mapping = _mapping(mapping_file, preset, maps or [])
-    formats = ()
+    formats: tuple[str, ...] = ()
     if date_format is not None:
         from crmctl.importer.dates import check_format
 

@@ -164,7 +164,7 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
     """Resolve the header once. Raises InvalidInput for ambiguous or missing columns."""
     stripped = [h.strip() for h in header]
     normals = [normal(h) for h in stripped]
-    keys: list[str | None] = [None] * len(header)
+    keys: list[Any] = [None] * len(header)
     where: list[str] = [""] * len(header)
     steps: list[Step] = []
     missing: list[str] = []
@@ -178,15 +178,15 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
         return found[0] if found else None
 
     for index, combine in enumerate(mapping.combines):
-        parts = []
+        parts: list[str] = []
         for position, source in enumerate(combine.columns):
             i = find(source, combine.origin)
             if i is None:
                 missing.append(source)
                 continue
-            keys[i] = f"\x00{index}:{position}"
+            part = keys[i] = f"\x00{index}:{position}"
             where[i] = f"{combine.target} ({'joined' if combine.how == 'join' else 'first non-empty'})"
-            parts.append(keys[i])
+            parts.append(part)
         if parts:
             steps.append(_combine_step(combine, parts))
 
@@ -199,8 +199,9 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
             continue
         if keys[i] is not None:
             raise InvalidInput(f"{rule.origin}: column {header[i]!r} is already mapped")
-        keys[i], where[i] = _rule_key(rule)
-        steps.extend(_rule_steps(keys[i], rule))
+        key, where[i] = _rule_key(rule)
+        keys[i] = key
+        steps.extend(_rule_steps(key, rule))
 
     for i, cell in enumerate(header):
         if keys[i] is None:
