@@ -17,6 +17,7 @@ from crmctl import clock
 from crmctl.errors import InvalidInput, Refused, UnknownTags
 from crmctl.store import audit, erasure, scopes
 from crmctl.store import contacts as contact_sql
+from crmctl.store import properties as property_sql
 from crmctl.store import suppressions as suppression_sql
 from crmctl.store import tags as tag_sql
 
@@ -123,7 +124,7 @@ def tag_remove(db: Database, scope: str, names: Sequence[str], ctx: Context) -> 
     return _finish(db, "tag_remove", scope, changed, ctx, tags=clean_tag_names(names))
 
 
-# Notes, block state, data points ----------------------------------------------------------
+# Notes, block state, properties ----------------------------------------------------------
 
 
 def note(db: Database, scope: str, body: NoteBody | str, ctx: Context, *, author: str | None = None) -> ActionResult:
@@ -147,12 +148,40 @@ def unblock(db: Database, scope: str, ctx: Context) -> ActionResult:
     return _finish(db, "unblock", scope, changed, ctx)
 
 
-def set_attributes(db: Database, scope: str, values: dict[str, Any], ctx: Context) -> ActionResult:
-    if not values:
-        raise InvalidInput("set needs at least one data point")
-    changed = _changed(db, lambda target: contact_sql.differing_attributes(db, scope, target, values))
-    contact_sql.write_attributes(db, CHANGED, values)
-    return _finish(db, "set", scope, changed, ctx, keys=sorted(values))
+@dataclass(frozen=True)
+class Edits:
+    """What `set` and `unset` write, resolved and typed (see crmctl.editing): built-in
+    columns and property values, None removing a value. `keys` name them as the user did,
+    for the summary and the audit log (never their values)."""
+
+    columns: dict[str, Any] = field(default_factory=dict)
+    properties: list[tuple[int, Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
+def set_values(db: Database, scope: str, edits: Edits, ctx: Context, *, action: str = "set") -> ActionResult:
+    """Write `edits` to every contact of scope; `changed` counts contacts whose stored
+    values actually changed (only those are written and audited)."""
+    if not edits.columns and not edits.properties:
+        raise InvalidInput(f"{action} needs at least one property")
+
+    def differing(target: str) -> None:
+        if edits.columns:
+            contact_sql.differing_columns(db, scope, target, edits.columns)
+        if edits.properties:
+            property_sql.differing(db, scope, target, edits.properties)
+
+    changed = _changed(db, differing)
+    if changed:
+        if edits.columns:
+            contact_sql.write_columns(db, CHANGED, edits.columns)
+        if edits.properties:
+            property_sql.write(db, CHANGED, edits.properties)
+    return _finish(db, action, scope, changed, ctx, keys=sorted(edits.keys))
+
+
+def unset_values(db: Database, scope: str, edits: Edits, ctx: Context) -> ActionResult:
+    return set_values(db, scope, edits, ctx, action="unset")
 
 
 # Deletion ---------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """`contact import`: read CSV, a JSON array or NDJSON, validate each record, and hand the
 valid ones in chunks to the store, which upserts them set-based.
 
+Every field is a built-in field or a declared property (crmctl.properties); a value must fit
+its property's type. Other columns or keys refuse the import, unless `create_properties`:
+then they are declared, each with the type inferred from all of its values in the file.
+
 Reading is streamed: CSV and NDJSON line by line, a JSON array element by element, so
 memory stays flat whatever the file size. All SQL lives in crmctl.store.imports.
 """
@@ -12,7 +16,6 @@ import csv
 import functools
 import itertools
 import json
-import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,9 +25,12 @@ from typing import Any, BinaryIO, NamedTuple
 
 from sqlite_utils import Database
 
-from crmctl import clock
-from crmctl.actions import clean_tag_names
+from crmctl import clock, value_types
+from crmctl.actions import Context, clean_tag_names
+from crmctl.emails import clean_email
 from crmctl.errors import InvalidInput
+from crmctl.properties import Catalog, Property, clean_name, create_many
+from crmctl.query.folding import fold
 from crmctl.store import audit
 from crmctl.store import imports as store
 from crmctl.store import suppressions as suppression_sql
@@ -46,6 +52,7 @@ KNOWN = (
     "tags",
     "conversations",
     "attributes",
+    "properties",
     "id",
 )
 _KNOWN = frozenset(KNOWN)
@@ -53,14 +60,7 @@ _CONVERSATION_KEYS = frozenset({"subject", "created_at", "messages"})
 _MESSAGE_KEYS = frozenset({"body", "sender", "sent_at"})
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
-_INT64 = (-(2**63), 2**63 - 1)
-
-# A CSV attribute value becomes a number only when it is plainly one: no leading zero
-# (so "007" stays text), no sign other than "-" (so "+44…" stays text), no exponent.
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
-_NUMBER_START = frozenset("-0123456789")
-_CONTROL = r"\x00-\x1f\x7f"
-_EMAIL = re.compile(rf"[^@\s{_CONTROL}]+@[^@\s{_CONTROL}.]+(?:\.[^@\s{_CONTROL}.]+)+")
+UNKNOWN_SHOWN = 20  # unknown columns or keys named in a refusal
 _STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _TAG_SPLIT = re.compile(r"[;,]")
 
@@ -73,6 +73,7 @@ class ImportReport:
     unchanged: int = 0
     problems: list[str] = field(default_factory=list)
     tags_created: list[str] = field(default_factory=list)
+    properties_created: list[dict] = field(default_factory=list)
     readmitted: int = 0  # suppressed addresses imported with allow_suppressed (and no longer suppressed)
 
     def to_dict(self) -> dict:
@@ -83,6 +84,7 @@ class ImportReport:
             "rejected": self.rejected,
             "problems": list(self.problems),
             "tags_created": list(self.tags_created),
+            "properties_created": list(self.properties_created),
             **({"readmitted": self.readmitted} if self.readmitted else {}),
         }
 
@@ -90,7 +92,8 @@ class ImportReport:
 class Contact(NamedTuple):
     row: tuple  # (email, name, phone, user_id, created_at, last_seen_at, block, blocked_at)
     tags: list[str]
-    attributes: list[tuple[str, Any]]
+    values: list[tuple[int, Any]]  # (property id, stored value)
+    new_values: list[tuple[str, str]]  # (undeclared name, the value as JSON), with create_properties
     conversations: list[tuple]
 
 
@@ -108,19 +111,24 @@ def import_contacts(
     actor: str = "unknown",
     progress: Callable[[int], None] | None = None,
     allow_suppressed: bool = False,
+    create_properties: bool = False,
 ) -> ImportReport:
     """Upsert contacts from `stream` by email. Raises InvalidInput, changing nothing, when the
-    input cannot be read, or when any record is bad and `skip_invalid` is false.
+    input cannot be read, names undeclared properties (unless `create_properties`), or when
+    any record is bad and `skip_invalid` is false.
 
     An address erased with `delete --suppress` makes its record bad, unless `allow_suppressed`:
     then it is imported and no longer suppressed (the operator has decided it may come back)."""
     chosen = choose_format(fmt, filename)
-    records, typed = _READERS[chosen](stream), chosen != "csv"
+    fields = _Fields(Catalog.load(db), create=create_properties, columns=chosen == "csv")
+    records = _read_csv(stream, fields.header) if chosen == "csv" else _READERS[chosen](stream)
     now = clock.now_text()
     store.create_staging(db)
     readmitted = 0
     try:
-        problems = _stage_all(db, records, typed, progress)
+        problems = _stage_all(db, records, fields, progress)
+        fields.refuse_unknown()
+        created = _declare_new(db, fields, Context(actor=actor, now=now))
         store.index_staging(db)
         _reject_repeats(db, problems)
         if not allow_suppressed:
@@ -139,6 +147,7 @@ def import_contacts(
         rejected=problems.total,
         problems=problems.listing(),
         tags_created=outcome.tags_created,
+        properties_created=[{"name": p.name, "type": p.type} for p in created],
         readmitted=readmitted,
     )
 
@@ -191,12 +200,12 @@ class _Problems:
 
 
 def _stage_all(
-    db: Database, records: Iterator[tuple[str, Any]], typed: bool, progress: Callable[[int], None] | None
+    db: Database, records: Iterator[tuple[str, Any]], fields: _Fields, progress: Callable[[int], None] | None
 ) -> _Problems:
     problems, batch, pos = _Problems(), store.Batch(), 0
     for pos, (label, item) in enumerate(records, start=1):
         try:
-            contact = _contact(item, typed)
+            contact = _contact(item, fields)
         except _Bad as bad:
             problems.add(pos, f"{label}: {bad}")
         else:
@@ -243,10 +252,11 @@ def _readmit(db: Database, now: str, actor: str) -> int:
 # Validation -------------------------------------------------------------------------------
 
 
-def _contact(item: Any, typed: bool) -> Contact:
-    """A record's fields (CSV: non-empty trimmed text; JSON: any value) → a Contact."""
+def _contact(item: Any, properties: _Fields) -> Contact:
+    """A record's fields (CSV: non-blank cells; JSON: any value) → a Contact."""
     if isinstance(item, _Bad):
         raise item
+    typed = not properties.columns
     fields = _json_fields(item) if typed else item
     email = _email(fields.pop("email", None))
     row = (
@@ -262,24 +272,120 @@ def _contact(item: Any, typed: bool) -> Contact:
     conversations = _conversations(fields.pop("conversations", None))
     fields.pop("id", None)  # as written by `contact list`: contacts are matched by email, never by id
     if typed:
-        _merge_attributes(fields, fields.pop("attributes", None))
-        attributes = [(key, value) for key, raw in fields.items() if (value := _json_value(key, raw)) is not None]
-    else:
-        attributes = [(key, _csv_value(raw)) for key, raw in fields.items()]
-    return Contact(row, tags, attributes, conversations)
+        _merge_nested(fields, "attributes")  # as `contact list` wrote property values before 0.2
+        _merge_nested(fields, "properties")
+    values, new_values = properties.values(fields)
+    return Contact(row, tags, values, new_values, conversations)
 
 
-def _merge_attributes(fields: dict[str, Any], nested: Any) -> None:
-    """JSON records may carry data points as an `attributes` object (as `contact list` writes them)."""
+def _merge_nested(fields: dict[str, Any], key: str) -> None:
+    """JSON records may carry property values as an object (as `contact list` writes them)."""
+    nested = fields.pop(key, None)
     if nested is None:
         return
     if not isinstance(nested, dict):
-        raise _Bad(f"attributes must be an object, not {_kind(nested)}")
-    for key, value in nested.items():
-        name = key.strip()
+        raise _Bad(f"{key} must be an object, not {_kind(nested)}")
+    for raw_key, value in nested.items():
+        name = raw_key.strip()
         if name in fields:
             raise _Bad(f"{name!r} is given twice")
         fields[name] = value
+
+
+class _Fields:
+    """Turns a record's other fields into property values: declared properties by their type,
+    undeclared names refused or (with create) staged as written, their types inferred later."""
+
+    def __init__(self, catalog: Catalog, *, create: bool, columns: bool):
+        self.catalog = catalog
+        self.create = create
+        self.columns = columns  # CSV: the fields are columns named by the header
+        self.unknown: dict[str, str] = {}  # folded -> the first spelling met
+        self.inferred: dict[str, value_types.Inference] = {}
+
+    def header(self, names: list[str]) -> None:
+        """A CSV header: undeclared columns are known before any row is read."""
+        for name in names:
+            if name and name not in _KNOWN and self.catalog.get(name) is None:
+                self._unknown(name)
+        if not self.create:
+            self.refuse_unknown()
+
+    def values(self, fields: dict[str, Any]) -> tuple[list[tuple[int, Any]], list[tuple[str, str]]]:
+        known: list[tuple[int, Any]] = []
+        undeclared: list[tuple[str, Any]] = []
+        seen: dict[str, str] = {}
+        for key, raw in fields.items():
+            folded = fold(key)
+            if folded in seen:
+                raise _Bad(f"{seen[folded]!r} and {key!r} name the same property")
+            seen[folded] = key
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue  # no value
+            if isinstance(raw, (list, dict)):
+                raise _Bad(f"{key} must be text, a number or true/false, not {_kind(raw)}")
+            prop = self.catalog.get(key)
+            if prop is None:
+                undeclared.append((self._unknown(key), raw))
+                continue
+            try:
+                known.append((prop.id, value_types.parse(prop.type, raw)))
+            except value_types.Unfit as exc:
+                raise _Bad(f"{prop.name} is a {prop.type} property: {exc}") from None
+        if not self.create:
+            return known, []
+        for name, raw in undeclared:
+            self.inferred.setdefault(fold(name), value_types.Inference()).add(raw)
+        return known, [(name, json.dumps(raw, ensure_ascii=False)) for name, raw in undeclared]
+
+    def _unknown(self, key: str) -> str:
+        folded = fold(key)
+        if folded not in self.unknown:
+            if self.create:
+                try:
+                    clean_name(key)
+                except InvalidInput as exc:
+                    raise _Bad(str(exc)) from None
+            self.unknown[folded] = key
+        return self.unknown[folded]
+
+    def refuse_unknown(self) -> None:
+        if not self.unknown or self.create:
+            return
+        names = list(self.unknown.values())
+        shown = ", ".join(repr(n) for n in names[:UNKNOWN_SHOWN])
+        if len(names) > UNKNOWN_SHOWN:
+            shown += f" and {len(names) - UNKNOWN_SHOWN} more"
+        what = ("column" if self.columns else "key") + ("s are" if len(names) > 1 else " is")
+        raise InvalidInput(
+            f"{len(names)} {what} neither a built-in field nor a declared property: {shown} "
+            "(declare them with `crmctl property create NAME --type TYPE`, or pass --create-properties)"
+        )
+
+    def new_properties(self) -> list[tuple[str, str]]:
+        """(name, inferred type) of each undeclared name met (text when it never had a value)."""
+        return [
+            (name, self.inferred[folded].kind if folded in self.inferred else "text")
+            for folded, name in self.unknown.items()
+        ]
+
+
+def _declare_new(db: Database, fields: _Fields, ctx: Context) -> list[Property]:
+    """Declare the undeclared names (--create-properties) and convert their staged values."""
+    wanted = fields.new_properties()
+    if not wanted:
+        return []
+    created = create_many(db, wanted, ctx)
+    store.convert_new_values(db, [(p.name, p.id, p.type) for p in created], _IMPORT_VALUE, _import_value)
+    return created
+
+
+_IMPORT_VALUE = "crmctl_import_value"
+
+
+def _import_value(kind: str, raw: str) -> Any:
+    """A staged value (JSON text of what the file held) in its new property's stored form."""
+    return value_types.parse(kind, json.loads(raw))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -325,12 +431,10 @@ def _email(value: Any) -> str:
         raise _Bad("no email")
     if not isinstance(value, str):
         raise _Bad(f"email must be text, not {_kind(value)}")
-    email = value.strip()
-    if not email:
-        raise _Bad("no email")
-    if len(email) > 254 or not _EMAIL.fullmatch(email):
-        raise _Bad(f"invalid email {_shown(email)}")
-    return email
+    try:
+        return clean_email(value)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _text(value: Any, what: str) -> str | None:
@@ -403,37 +507,6 @@ def _tags(value: Any) -> list[str]:
         return clean_tag_names([name for name in names if name.strip()])
     except InvalidInput as exc:
         raise _Bad(f"tags: {exc}") from None
-
-
-def _csv_value(text: str) -> Any:
-    """CSV cells arrive trimmed and non-empty; plain numbers become numbers."""
-    if text[0] not in _NUMBER_START or not _NUMBER.fullmatch(text):
-        return text
-    if "." in text:
-        number = float(text)
-        return number if math.isfinite(number) else text
-    if len(text) > 20:  # beyond 64 bits (and beyond int()'s digit limit): keep the digits as text
-        return text
-    number = int(text)
-    return number if _INT64[0] <= number <= _INT64[1] else text
-
-
-def _json_value(key: str, value: Any) -> Any:
-    if not key:
-        raise _Bad("an attribute name must not be empty")
-    if value is None or isinstance(value, bool):
-        return None if value is None else int(value)
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, int):
-        if not _INT64[0] <= value <= _INT64[1]:
-            raise _Bad(f"{key}: number out of range")
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Bad(f"{key}: not a finite number")
-        return value
-    raise _Bad(f"{key} must be text, a number or a boolean, not {_kind(value)}")
 
 
 def _conversations(value: Any) -> list[tuple]:
@@ -536,8 +609,9 @@ class _Utf8Chunks:
 # Reading: the three formats ---------------------------------------------------------------
 
 
-def _read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
-    """(label, fields) per record; label is the physical line where the record starts."""
+def _read_csv(stream: BinaryIO, on_header: Callable[[list[str]], None] | None = None) -> Iterator[tuple[str, Any]]:
+    """(label, fields) per record; label is the physical line where the record starts.
+    `on_header` sees the field names once the header is read."""
     try:
         reader = csv.reader(_lines(stream), strict=True)
     except UnicodeDecodeError:
@@ -546,6 +620,8 @@ def _read_csv(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     try:
         layout = _CsvLayout(_header(reader), f"line {reader.line_num}")
         done = reader.line_num
+        if on_header is not None:
+            on_header(layout.names)
         for cells in reader:
             start, done = done + 1, reader.line_num
             if any(cells):
@@ -582,14 +658,13 @@ class _CsvLayout:
         self.nameless = [i for i, name in enumerate(self.names) if not name]
 
     def fields(self, cells: list[str], *, multiline: bool) -> dict[str, str] | _Bad:
-        """Non-empty trimmed values by field name. Line breaks inside a value become "\n"."""
+        """Non-blank values by field name, as written (built-in fields are trimmed when
+        validated; text property values keep their spaces). Line breaks inside a value become "\n"."""
         if len(cells) != self.width or self.nameless:
             problem = self._misfit(cells)
             if problem:
                 return problem
-        fields = {
-            name: value for name, cell in zip(self.names, cells, strict=False) if cell and (value := cell.strip())
-        }
+        fields = {name: cell for name, cell in zip(self.names, cells, strict=False) if cell and not cell.isspace()}
         fields.pop("", None)
         if multiline:
             fields = {name: value.replace("\r\n", "\n") for name, value in fields.items()}

@@ -137,7 +137,7 @@ def test_delete_removes_everything_attached(cli, people):
     result = cli("delete", "1", "--yes", "--format", "json")
     assert summary(result) == {"action": "delete", "selected": 1, "changed": 1, "dry_run": False}
     for table, column in [
-        ("attributes", "contact_id"),
+        ("property_values", "contact_id"),
         ("contact_tags", "contact_id"),
         ("notes", "contact_id"),
         ("conversations", "contact_id"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import set_value
+
 import json
 
 import pytest
@@ -31,8 +33,8 @@ T0 = "2026-11-01T12:00:00Z"
 @pytest.fixture
 def nurture(tmp_path, people):
     people.execute("INSERT INTO tags(name, created_at) VALUES ('winback', 'x'), ('at-risk', 'x')")
-    people.execute("UPDATE attributes SET value = 70 WHERE contact_id = 2 AND key = 'score'")
-    people.execute("INSERT INTO attributes(contact_id, key, value) VALUES (3, 'score', 10)")
+    set_value(people, 2, "score", 70)
+    set_value(people, 3, "score", 10)
     people.conn.commit()
     return write_flow(tmp_path, NURTURE)
 
@@ -104,7 +106,7 @@ def test_in_progress_contacts_are_not_enrolled_again(cli, people, nurture, tmp_p
 
 def test_exit_when_removes_in_progress_contacts(cli, people, nurture, monkeypatch):
     run_json(cli, nurture)
-    people.execute("UPDATE attributes SET value = 'paid' WHERE contact_id = 3 AND key = 'plan'")
+    set_value(people, 3, "plan", "paid")
     people.conn.commit()
     at(monkeypatch, "2026-11-04T12:00:00Z")
     _, [report] = run_json(cli, nurture)

@@ -88,9 +88,8 @@ def test_an_edited_file_is_checked_in_full(ran, cli):
     assert f"{ran}:7:12: steps[2].then[0]: unknown step 'blok' (did you mean 'block'?)" in result.stderr
 
 
-def test_a_field_gone_from_the_database_is_reported_with_its_position(ran, people, cli):
-    people.execute("DELETE FROM attributes WHERE key = 'plan'")
-    people.conn.commit()
+def test_a_property_gone_from_the_catalog_is_reported_with_its_position(ran, people, cli):
+    assert cli("property", "delete", "plan", "--yes").exit_code == 0
     result, _ = run_json(cli, ran)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0].startswith(f"{ran}:2:9: match: unknown field 'plan'")

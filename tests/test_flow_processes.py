@@ -95,7 +95,10 @@ def effects(db) -> tuple:
     return (
         db.execute("SELECT count(*) FROM notes").fetchone()[0],
         db.execute("SELECT count(*) FROM contact_tags").fetchone()[0],
-        db.execute("SELECT count(*) FROM attributes WHERE key = 'stage'").fetchone()[0],
+        db.execute(
+            "SELECT count(*) FROM property_values AS v JOIN properties AS p ON p.id = v.property_id "
+            "WHERE p.name = 'stage'"
+        ).fetchone()[0],
         db.execute("SELECT count(*) FROM flow_enrolments").fetchone()[0],
         db.execute("SELECT count(*) FROM audit").fetchone()[0],
     )

@@ -214,7 +214,7 @@ def test_hostile_text_is_stored_shown_and_matched_as_given(cli, db, tmp_path):
     listed = json.loads(_invoke(cli, "contact", "list", "--format", "json").stdout)
     for i, (text, shown) in enumerate(zip(HOSTILE, listed, strict=True)):
         kept = text.strip()  # imports trim values; everything else is kept as it is
-        assert (shown["name"], shown["attributes"]) == (kept, {f"k{i} {text}".strip(): kept})
+        assert (shown["name"], shown["properties"]) == (kept, {f"k{i} {text}".strip(): kept})
         assert _invoke(cli, "note", text, "-c", f"h{i}@example.com", "-q").exit_code == 0
         key = f"k{i} {text}".strip()
         expression = (
@@ -298,5 +298,5 @@ def test_any_text_round_trips(cli, people, tmp_path_factory, texts):
     listed = json.loads(
         _invoke(cli, "contact", "list", "-w", 'email endswith "@example.com" and bio exists', "--format", "json").stdout
     )
-    shown = {r["email"]: (r["name"], r["attributes"]["bio"]) for r in listed}
+    shown = {r["email"]: (r["name"], r["properties"]["bio"]) for r in listed}
     assert [shown[f"r{i}@example.com"] for i in range(len(texts))] == [(t.strip(), t.strip()) for t in texts]

@@ -16,7 +16,7 @@ from crmctl.errors import InvalidInput
 from crmctl.importer import ImportReport, import_contacts
 from crmctl.store import open_db, transaction
 
-TABLES = ("contacts", "tags", "contact_tags", "attributes", "conversations", "messages", "audit", "audit_contacts")
+TABLES = ("contacts", "tags", "contact_tags", "property_values", "conversations", "messages", "audit", "audit_contacts")
 
 
 @pytest.fixture
@@ -59,8 +59,8 @@ def attributes(db, email: str) -> dict:
     return {
         key: (value, kind)
         for key, value, kind in db.execute(
-            "SELECT a.key, a.value, typeof(a.value) FROM attributes a JOIN contacts c ON c.id = a.contact_id "
-            "WHERE c.email = ?",
+            "SELECT p.name, a.value, typeof(a.value) FROM property_values a JOIN contacts c ON c.id = a.contact_id "
+            "JOIN properties p ON p.id = a.property_id WHERE c.email = ?",
             [email],
         )
     }
@@ -629,7 +629,7 @@ def test_contact_list_output_imports_back(tmp_path, isolated_db, cli, fmt):
     copy = open_db(tmp_path / "copy.db", create=True)
     report = load(copy, exported.stdout, f"contacts.{fmt}")
     assert (report.inserted, report.rejected) == (2, 0)
-    tables = ("contacts", "tags", "contact_tags", "attributes")
+    tables = ("contacts", "tags", "contact_tags", "property_values")
     assert dump(copy, tables) == dump(source, tables)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import set_value
+
 import unicodedata
 
 import pytest
@@ -50,8 +52,8 @@ def fold(text: str) -> str:
 def hostile_db(db):
     for number, text in enumerate(HOSTILE, start=1):
         db.execute("INSERT INTO contacts(id, email, name) VALUES (?, ?, ?)", [number, f"c{number}@x", text])
-        db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", [number, text, text])
-        db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, 'note', ?)", [number, text])
+        set_value(db, number, text, text, "text")
+        set_value(db, number, "note", text, "text")
         db.execute("INSERT INTO tags(name, created_at) VALUES (?, ?)", [text, NOW])
         db.execute(
             "INSERT INTO contact_tags(tag_id, contact_id, added_at) SELECT id, ?, ? FROM tags WHERE name = ?",
@@ -70,7 +72,7 @@ def selected(db, text: str) -> list[int]:
 def intact(db) -> None:
     assert db.execute("SELECT count(*) FROM contacts").fetchone()[0] == len(HOSTILE)
     assert db.execute("SELECT count(*) FROM tags").fetchone()[0] == len(HOSTILE)
-    assert {"contacts", "tags", "attributes", "contact_tags"} <= set(db.table_names())
+    assert {"contacts", "tags", "property_values", "contact_tags"} <= set(db.table_names())
 
 
 @pytest.mark.parametrize("number, text", list(enumerate(HOSTILE, start=1)))

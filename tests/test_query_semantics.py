@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import set_value
+
 import pytest
 
 from crmctl.errors import FilterError
@@ -19,7 +21,7 @@ def add(db, email, *, attributes=None, tags=(), conversations=0, **columns) -> i
         f"INSERT INTO contacts({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
     ).lastrowid
     for key, value in (attributes or {}).items():
-        db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", [contact_id, key, value])
+        set_value(db, contact_id, key, value)
     for tag in tags:
         db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, ?)", [tag, NOW])
         db.execute(

@@ -42,7 +42,7 @@ def test_every_child_row_cascades_from_contacts(db):
         for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     }
     assert {t for t, actions in cascading.items() if actions} == {
-        "attributes",
+        "property_values",
         "contact_tags",
         "notes",
         "conversations",

@@ -138,6 +138,75 @@ def note(
     )
 
 
+Assignments = Annotated[
+    list[str],
+    typer.Argument(help="KEY=VALUE pairs: a property, or name, phone, user_id, last_seen_at.", show_default=False),
+]
+Keys = Annotated[list[str], typer.Argument(help="Property names, or name, phone, user_id.", show_default=False)]
+
+
+@guarded
+def set_command(
+    assignments: Assignments,
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    dry_run: opt.DryRun = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Set properties (a data point on a contact) and editable built-in fields of the selected contacts.
+
+    Each VALUE is read by its property's type: `score=90` is a number, `vip=yes` a boolean,
+    `renewal=2027-01-01` a date, `zip=007` text when zip is a text property. A KEY with an
+    empty VALUE is refused: `unset` removes values.
+
+    Examples:
+
+        crmctl set score=90 vip=true renewal=2027-01-01 -w 'plan == "paid"'
+
+        crmctl set name="Ada Lovelace" phone="+44 20 7946 0000" -c ada@example.com
+    """
+    from crmctl import actions, editing
+
+    spec = selection_spec(contact, where, everyone, ignore_missing)
+
+    def act(db, scope, ctx):
+        return actions.set_values(db, scope, editing.parse_assignments(db, assignments), ctx)
+
+    run_action(spec, act, label="set", dry_run=dry_run, fmt=fmt, quiet=quiet)
+
+
+@guarded
+def unset_command(
+    keys: Keys,
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    dry_run: opt.DryRun = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Remove properties (or name, phone, user_id) from the selected contacts.
+
+    Examples:
+
+        crmctl unset nurture_stage -w 'tags contains "churned"'
+
+        crmctl unset phone -c ada@example.com --dry-run
+    """
+    from crmctl import actions, editing
+
+    spec = selection_spec(contact, where, everyone, ignore_missing)
+
+    def act(db, scope, ctx):
+        return actions.unset_values(db, scope, editing.unset_keys(db, keys), ctx)
+
+    run_action(spec, act, label="unset", dry_run=dry_run, fmt=fmt, quiet=quiet)
+
+
 def _block_state_command(action: str, summary: str) -> Callable:
     """`block` and `unblock` differ only in the action they call."""
 

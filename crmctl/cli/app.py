@@ -20,6 +20,8 @@ from crmctl.cli.state import database_path, open_database, options
 # name -> (module, attribute): a Typer app mounted as a group, or a command function.
 # In this order in `crmctl --help`, after `init`.
 LAZY_COMMANDS = {
+    "set": ("crmctl.cli.actions", "set_command"),
+    "unset": ("crmctl.cli.actions", "unset_command"),
     "note": ("crmctl.cli.actions", "note"),
     "block": ("crmctl.cli.actions", "block"),
     "unblock": ("crmctl.cli.actions", "unblock"),
@@ -27,6 +29,7 @@ LAZY_COMMANDS = {
     "log": ("crmctl.cli.log", "log"),
     "contact": ("crmctl.cli.contact", "app"),
     "tag": ("crmctl.cli.tag", "app"),
+    "property": ("crmctl.cli.property", "app"),
     "flow": ("crmctl.cli.flow", "app"),
     "db": ("crmctl.cli.db", "app"),
 }

@@ -11,7 +11,52 @@ from crmctl.cli.guard import guarded
 from crmctl.cli.render import emit_raw_json_lines, emit_records, note_on_stderr, stdout_console, to_json
 from crmctl.cli.state import is_terminal, open_database
 
-app = typer.Typer(help="Contacts: import, list, show, count.", no_args_is_help=True)
+app = typer.Typer(help="Contacts: add, import, list, show, count.", no_args_is_help=True)
+
+
+@app.command("add")
+@guarded
+def add(
+    email: Annotated[str, typer.Argument(help="The new contact's email address.", show_default=False)],
+    assignments: Annotated[
+        list[str] | None,
+        typer.Argument(help="KEY=VALUE pairs: properties, or user_id and last_seen_at.", show_default=False),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The contact's name.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="The contact's phone number.")] = None,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="A tag from the catalog; repeatable.", show_default=False)
+    ] = None,
+    fmt: Annotated[
+        opt.SummaryFormat, typer.Option("--format", help="text prints the new id; json the whole record.")
+    ] = opt.SummaryFormat.text,
+) -> None:
+    """Add one contact and print its id. An email already in use is refused: change that contact with `set`.
+
+    Examples:
+
+        crmctl contact add ada@example.com --name "Ada Lovelace" --tag vip score=90 plan=pro
+
+        crmctl contact add bob@example.org --format json
+    """
+    from crmctl import actions, editing
+    from crmctl.store import reads, transaction
+
+    db = open_database()
+    with transaction(db):
+        contact_id = editing.add_contact(
+            db,
+            email,
+            actions.Context.for_user(),
+            name=name,
+            phone=phone,
+            tags=tags or [],
+            assignments=assignments or [],
+        )
+    if fmt is opt.SummaryFormat.json:
+        print(next(reads.record_lines(db, None, None, contact_id=contact_id)))
+    else:
+        print(contact_id)
 
 
 @app.command("import")
@@ -26,9 +71,26 @@ def import_contacts(
     allow_suppressed: Annotated[
         bool, typer.Option("--allow-suppressed", help="Import addresses erased with `delete --suppress` (and lift it).")
     ] = False,
+    create_properties: Annotated[
+        bool,
+        typer.Option(
+            "--create-properties",
+            help="Declare columns or keys that are not properties yet, typed from all their values in the file.",
+        ),
+    ] = False,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Upsert contacts by email (case-insensitive). All or nothing unless --skip-invalid."""
+    """Upsert contacts by email (case-insensitive). All or nothing unless --skip-invalid.
+
+    Every column (or JSON key) must be a built-in field or a declared property, and every
+    value must fit its property's type; --create-properties declares the others.
+
+    Examples:
+
+        crmctl contact import sample_data/contacts.csv --create-properties
+
+        crmctl contact import - --format ndjson --skip-invalid --json < contacts.ndjson
+    """
     import sys
 
     from crmctl.actions import current_user
@@ -50,6 +112,7 @@ def import_contacts(
             actor=current_user(),
             progress=progress,
             allow_suppressed=allow_suppressed,
+            create_properties=create_properties,
         )
     if json_summary:
         sys.stdout.write(to_json(report.to_dict()) + "\n")
@@ -63,6 +126,9 @@ def import_contacts(
                 else ""
             )
         )
+        if report.properties_created:
+            created = ", ".join(f"{p['name']} ({p['type']})" for p in report.properties_created)
+            note_on_stderr(f"created properties: {created}")
         for problem in report.problems:
             note_on_stderr(f"  {problem}")
 
@@ -129,15 +195,15 @@ def list_contacts(
         return
     records = (json.loads(line) for line in reads.record_lines(db, scope, limit))
     if fmt is opt.ListFormat.csv:
-        columns = reads.BUILTIN_COLUMNS + reads.attribute_keys(db, scope)
+        columns = reads.BUILTIN_COLUMNS + reads.property_names(db)
         emit_records(records, fmt, columns, flatten=_flatten)
     else:
         emit_records(records, fmt, ["id", "email", "name", "tags", "blocked", "last_seen_at"], title="Contacts")
 
 
 def _flatten(record: dict) -> dict:
-    flat = {k: v for k, v in record.items() if k != "attributes"}
-    flat.update(record["attributes"])
+    flat = {k: v for k, v in record.items() if k != "properties"}
+    flat.update(record["properties"])
     return flat
 
 
@@ -147,7 +213,7 @@ def show(
     contact: Annotated[str, typer.Argument(help="Contact id or email.")],
     fmt: Annotated[opt.SummaryFormat, typer.Option("--format", help="text or json.")] = opt.SummaryFormat.text,
 ) -> None:
-    """Show one contact: fields, data points, tags, notes, conversations, blocked state."""
+    """Show one contact: fields, properties, tags, notes, conversations, blocked state."""
     from crmctl.errors import NotFound
     from crmctl.store import reads
 
@@ -174,7 +240,7 @@ def _render_contact(record: dict) -> None:
         table.add_row(key, Text(_text(record[key])))
     table.add_row("blocked", f"yes, since {record['blocked_at']}" if record["blocked"] else "no")
     table.add_row("tags", Text(", ".join(record["tags"]) or "-"))
-    for key, value in record["attributes"].items():
+    for key, value in record["properties"].items():
         table.add_row(Text(key), Text(_text(value)))
     console.print(table)
     console.print(f"Notes ({len(record['notes'])})", style="bold")
@@ -188,6 +254,8 @@ def _render_contact(record: dict) -> None:
 
 
 def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "" if value is None else str(value)
 
 

@@ -23,7 +23,10 @@ def database_path() -> Path:
 
 def open_database(*, create: bool = False, lock_timeout: float | None = None):
     kwargs = {} if lock_timeout is None else {"lock_timeout": lock_timeout}
-    return open_db(database_path(), create=create, **kwargs)
+    db = open_db(database_path(), create=create, **kwargs)
+    for note in getattr(db, "migration_notes", ()):  # e.g. the properties a migration declared
+        sys.stderr.write(note + "\n")
+    return db
 
 
 def stdin_lines():

@@ -4,8 +4,9 @@ Checking a flow file needs YAML and pydantic, which together cost more start-up 
 run itself when nothing is due. A real run therefore remembers the sha256 of the file's
 text with the `Flow` it became (`flow_checked`, one text per flow), for this version of
 the checker. `recall` gives that Flow back when the same text is loaded again, after
-repeating the checks that depend on the database (the fields that filters and note
-placeholders name must still exist). On any difference it returns None and the file is
+repeating the checks that depend on the database: the fields that filters, note
+placeholders, `set` and `unset` name must still be declared, and each `set` value must
+still have its property's type. On any difference it returns None and the file is
 checked in full, so problems are always reported exactly as without the cache.
 """
 
@@ -21,7 +22,8 @@ from crmctl.flows.model import Flow, Step, digest_of
 from crmctl.store import flows as flow_sql
 
 # Bump when the checker's rules change without a new version of crmctl.
-RULES = 1
+# 2: the property catalog (typed `set` values, `unset`, placeholders by name and with default).
+RULES = 2
 CHECKER = f"{__version__}/{RULES}"
 
 _STEP_FIELDS = {f.name for f in fields(Step)}
@@ -54,18 +56,41 @@ def text_sha256(text: str) -> str:
 
 
 def _database_checks_pass(db, flow: Flow) -> bool:
+    from crmctl.editing import resolve_key
     from crmctl.errors import FilterError, InvalidInput
     from crmctl.flows.template import template_problems
+    from crmctl.properties import Catalog
     from crmctl.query import compile_filter
 
-    declared = flow.declared_keys()
     try:
         for condition in flow.conditions():
-            compile_filter(db, condition, declared)
+            compile_filter(db, condition)
+        catalog = Catalog.load(db)
+        for step in flow.all_steps():
+            if step.kind == "set" and not all(_still_fits(catalog, key, value) for key, value in step.values.items()):
+                return False
+            if step.kind == "unset":
+                for key in step.keys:
+                    resolve_key(catalog, key, clearing=True)
     except (FilterError, InvalidInput):
         return False
     notes = (step.template for step in flow.all_steps() if step.kind == "note")
-    return not any(template_problems(template, db, declared) for template in notes)
+    return not any(template_problems(template, db) for template in notes)
+
+
+_STORED = {"text": (str,), "number": (int, float), "boolean": (bool,), "date": (str,)}
+
+
+def _still_fits(catalog, key: str, value: Any) -> bool:
+    """A remembered `set` value still has its target's type (its property may have been retyped)."""
+    from crmctl.editing import resolve_key
+
+    target = resolve_key(catalog, key, clearing=value is None)
+    if value is None:
+        return True
+    if target.type == "number" and isinstance(value, bool):
+        return False
+    return isinstance(value, _STORED[target.type])
 
 
 def _structure_of(flow: Flow) -> dict[str, Any]:

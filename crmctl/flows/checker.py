@@ -14,7 +14,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crmctl.errors import FilterError, InvalidInput
-from crmctl.flows.model import BARE_WORDS, STEP_KINDS, Flow, Step, declared_keys_of, digest_of
+from crmctl.flows.model import BARE_WORDS, STEP_KINDS, Flow, Step, digest_of
 from crmctl.flows.schema import STEP_MODELS, FlowHead
 
 MAX_DEPTH = 64
@@ -237,7 +237,6 @@ class _Checker:
             self.at_node(root, f"a flow file is a mapping with name, match and steps, not {_kind(data)}")
             return None
 
-        self.declared = declared_keys_of(data.get("steps"))
         head = self._validate(FlowHead, data, ())
         self._expression(data, ("match",))
         self._expression(data, ("exit_when",))
@@ -342,8 +341,11 @@ class _Checker:
             )
         if kind == "note" and isinstance(value.get("note"), str):
             self._template(value, path + ("note",))
+        typed = None
         if kind == "set" and isinstance(value.get("set"), dict):
-            self._data_point_names(value["set"], path + ("set",))
+            typed = self._set_values(value["set"], path + ("set",))
+        if kind == "unset" and self.db is not None:
+            self._unset_keys(value.get("unset"), path + ("unset",))
         if model is None:
             return None
         if kind in ("tag_add", "tag_remove"):
@@ -351,7 +353,9 @@ class _Checker:
         if kind == "note":
             return Step(kind=kind, id=ident, template=model.note, **position)
         if kind == "set":
-            return Step(kind=kind, id=ident, values=dict(model.set), **position)
+            return Step(kind=kind, id=ident, values=typed if typed is not None else dict(model.set), **position)
+        if kind == "unset":
+            return Step(kind=kind, id=ident, keys=list(model.unset), **position)
         if kind == "wait":
             return Step(kind=kind, id=ident, seconds=model.wait, duration=value["wait"].strip(), **position)
         return Step(kind=kind, id=ident, **position)
@@ -369,7 +373,7 @@ class _Checker:
             if self.db is None:
                 parse_filter(text)
             else:
-                compile_filter(self.db, text, self.declared)
+                compile_filter(self.db, text)
         except FilterError as exc:
             line, column = _position_in(self.tree.nodes[path], self.text, exc.position)
             self.at(line, column, f"{_loc(path)}: {exc.reason}")
@@ -379,20 +383,56 @@ class _Checker:
     def _template(self, holder: dict, path: Loc) -> None:
         from crmctl.flows.template import template_problems
 
-        for offset, message in template_problems(holder[path[-1]], self.db, self.declared):
+        for offset, message in template_problems(holder[path[-1]], self.db):
             line, column = _position_in(self.tree.nodes[path], self.text, offset)
             self.at(line, column, f"{_loc(path)}: {message}")
 
-    def _data_point_names(self, values: dict, path: Loc) -> None:
-        """`set` writes data points: a built-in field's name would make one the filters cannot see."""
-        from crmctl.query.fields import BUILTINS
+    def _set_values(self, values: dict, path: Loc) -> dict | None:
+        """With a db: each key is a property or an editable built-in, and each value fits its
+        type as written (crmctl.flows.set_values). The values in their stored form, or None."""
+        if self.db is None:
+            return None
+        from crmctl.editing import resolve_key
+        from crmctl.flows.set_values import typed_value
 
+        typed: dict[str, Any] = {}
         for key in values:
-            if key in BUILTINS:
-                self.at_node(
-                    self.tree.keys[path + (key,)],
-                    f"{_loc(path)}: '{key}' is a built-in field, not a data point: a flow cannot set it",
-                )
+            node = self.tree.nodes[path + (key,)]
+            removing = isinstance(node, ScalarNode) and node.tag == _TAG + "null"
+            try:
+                target = resolve_key(self._catalog(), key, clearing=removing)
+            except InvalidInput as exc:
+                self.at_node(self.tree.keys[path + (key,)], f"{_loc(path)}: {exc}")
+                continue
+            if removing:
+                typed[key] = None
+            elif isinstance(node, ScalarNode) and path + (key,) not in self.tree.bad:
+                what = f"a {target.type} property" if target.prop else f"a built-in {target.type} field"
+                try:
+                    typed[key] = typed_value(target.key, target.type, what, node)
+                except ValueError as exc:
+                    self.tree.refuse(node, path + (key,), f"{_loc(path + (key,))}: {exc}")
+        return typed if len(typed) == len(values) else None
+
+    def _unset_keys(self, keys: Any, path: Loc) -> None:
+        from crmctl.editing import resolve_key
+
+        items = keys if isinstance(keys, list) else [keys]
+        for index, key in enumerate(items):
+            if not isinstance(key, str) or not key.strip():
+                continue
+            try:
+                resolve_key(self._catalog(), key, clearing=True)
+            except InvalidInput as exc:
+                node = self.tree.nodes.get(path + (index,)) or self.node_for(path)
+                self.at_node(node, f"{_loc(path)}: {exc}")
+
+    def _catalog(self):
+        if getattr(self, "_loaded_catalog", None) is None:
+            from crmctl.properties import Catalog
+
+            self._loaded_catalog = Catalog.load(self.db)
+        return self._loaded_catalog
 
     def _check_after_delete(self, items: list, path: Loc) -> None:
         for index, item in enumerate(items[:-1]):

@@ -300,7 +300,9 @@ class _Runner:
         if kind == "note":
             return actions.note(self.db, scope, self._template(step), self.ctx, author=self.ctx.actor)
         if kind == "set":
-            return actions.set_attributes(self.db, scope, step.values, self.ctx)
+            return actions.set_values(self.db, scope, self._edits(step), self.ctx)
+        if kind == "unset":
+            return actions.unset_values(self.db, scope, self._edits(step), self.ctx)
         if kind == "block":
             return actions.block(self.db, scope, self.ctx)
         if kind == "unblock":
@@ -333,7 +335,7 @@ class _Runner:
         if text not in self._compiled:
             from crmctl.query import compile_filter
 
-            self._compiled[text] = compile_filter(self.db, text, self.flow.declared_keys())
+            self._compiled[text] = compile_filter(self.db, text)
         return self._compiled[text]
 
     def _template(self, step):
@@ -341,7 +343,19 @@ class _Runner:
         if key not in self._compiled:
             from crmctl.flows.template import compile_template
 
-            self._compiled[key] = compile_template(self.db, step.template, self.flow.declared_keys())
+            self._compiled[key] = compile_template(self.db, step.template)
+        return self._compiled[key]
+
+    def _edits(self, step):
+        """A set or unset step's keys resolved in the catalog (the values are already typed)."""
+        key = "edits:" + step.path
+        if key not in self._compiled:
+            from crmctl import editing
+
+            if step.kind == "set":
+                self._compiled[key] = editing.typed_edits(self.db, step.values)
+            else:
+                self._compiled[key] = editing.unset_keys(self.db, step.keys)
         return self._compiled[key]
 
     def _scope(self) -> str:

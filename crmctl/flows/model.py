@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-STEP_KINDS = ("tag_add", "tag_remove", "note", "set", "block", "unblock", "delete", "if", "wait")
+STEP_KINDS = ("tag_add", "tag_remove", "note", "set", "unset", "block", "unblock", "delete", "if", "wait")
 BARE_WORDS = ("block", "unblock", "delete")
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -53,21 +53,6 @@ def check_name(value: Any, what: str) -> Any:
 # The loaded flow ---------------------------------------------------------------------------
 
 
-def declared_keys_of(steps: Any) -> set[str]:
-    """Keys of every `set` in a step list, loaded Steps or the raw YAML data alike."""
-    keys: set[str] = set()
-    for step in steps if isinstance(steps, list) else []:
-        if isinstance(step, Step):
-            if step.kind == "set":
-                keys.update(step.values)
-            keys |= declared_keys_of(step.then) | declared_keys_of(step.otherwise)
-        elif isinstance(step, dict):
-            if isinstance(step.get("set"), dict):
-                keys.update(k for k in step["set"] if isinstance(k, str))
-            keys |= declared_keys_of(step.get("then")) | declared_keys_of(step.get("else"))
-    return keys
-
-
 @dataclass(frozen=True)
 class Step:
     """One step of a flow. `key` names its position stably: the id if given, else the path."""
@@ -79,7 +64,8 @@ class Step:
     id: str | None = None
     tags: list[str] = field(default_factory=list)
     template: str = ""
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # set: in each target's stored form
+    keys: list[str] = field(default_factory=list)  # unset
     condition: str = ""
     then: list[Step] = field(default_factory=list)
     otherwise: list[Step] = field(default_factory=list)
@@ -110,6 +96,8 @@ class Step:
             out["template"] = self.template
         elif self.kind == "set":
             out["values"] = dict(self.values)
+        elif self.kind == "unset":
+            out["keys"] = list(self.keys)
         elif self.kind == "wait":
             out["seconds"] = self.seconds
         elif self.kind == "if":
@@ -125,7 +113,9 @@ class Step:
         if self.kind == "note":
             return f"note: {self.template}"
         if self.kind == "set":
-            return "set: " + ", ".join(f"{k}={'null' if v is None else v}" for k, v in self.values.items())
+            return "set: " + ", ".join(f"{k}={_shown(v)}" for k, v in self.values.items())
+        if self.kind == "unset":
+            return "unset: " + ", ".join(self.keys)
         if self.kind == "wait":
             return f"wait: {self.duration}"
         if self.kind == "if":
@@ -157,11 +147,6 @@ class Flow:
     def wait_steps(self) -> list[Step]:
         return [step for step in self.all_steps() if step.kind == "wait"]
 
-    def declared_keys(self) -> set[str]:
-        """Data point keys the flow's own `set` steps write: valid in its filters and notes
-        even before any contact has them."""
-        return declared_keys_of(self.steps)
-
     def conditions(self) -> list[str]:
         """Every filter the flow evaluates: match, exit_when, then each `if` in file order."""
         own = [self.match] + ([self.exit_when] if self.exit_when else [])
@@ -188,6 +173,14 @@ class Flow:
             "exit_when": self.exit_when,
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def digest_of(definition: dict[str, Any]) -> str:

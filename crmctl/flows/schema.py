@@ -105,9 +105,8 @@ class NoteStep(_StepModel):
 
 
 def _scalar(value: Any) -> Any:
-    """A data point value: text, a number, true/false (stored as 1/0) or null (removes it)."""
-    if isinstance(value, bool):
-        return int(value)
+    """A property value: text, a number, true/false or null (removes it). Whether it fits the
+    property's type, as written in the file, is checked by the checker against the catalog."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a number must be finite")
     if value is None or isinstance(value, (str, int, float)):
@@ -124,10 +123,26 @@ class SetStep(_StepModel):
     def _keys(cls, values: dict[str, Any]) -> dict[str, Any]:
         for key in values:
             if not key.strip():
-                raise ValueError("a data point name must not be empty")
+                raise ValueError("a property name must not be empty")
             if "\x00" in key:
-                raise ValueError("a data point name must not contain NUL")
+                raise ValueError("a property name must not contain NUL")
         return values
+
+
+class UnsetStep(_StepModel):
+    unset: list[str] = Field(min_length=1)
+
+    _wrap = field_validator("unset", mode="before")(classmethod(lambda cls, v: _tag_list(v)))
+
+    @field_validator("unset")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not key.strip():
+                raise ValueError("a property name must not be empty")
+            if "\x00" in key:
+                raise ValueError("a property name must not contain NUL")
+        return keys
 
 
 def _no_value(kind: str):
@@ -183,6 +198,7 @@ STEP_MODELS: dict[str, type[_StepModel]] = {
     "tag_remove": TagRemoveStep,
     "note": NoteStep,
     "set": SetStep,
+    "unset": UnsetStep,
     "block": BlockStep,
     "unblock": UnblockStep,
     "delete": DeleteStep,

@@ -8,12 +8,11 @@ correlated subquery per contact. User text only ever travels as a parameter.
 
 from __future__ import annotations
 
-import difflib
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
@@ -22,8 +21,12 @@ from crmctl.errors import FilterError
 from crmctl.query import fields, folding
 from crmctl.query.fields import BUILTINS, Builtin, builtin
 from crmctl.query.lexer import KEYWORDS, NAME, tokenize
-from crmctl.query.nodes import ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value, show_field
+from crmctl.query.nodes import And, Field, Node, Not, Or, Test, Truth, Value, show_field
 from crmctl.query.parser import parse_syntax
+from crmctl.store.properties import NUMBER_TEXT
+
+if TYPE_CHECKING:
+    from crmctl.properties import Catalog, Property
 
 Fragment = tuple[str, list[Any]]
 
@@ -35,7 +38,6 @@ _PY_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_MAX_SUGGESTION_KEYS = 10_000
 _GROUPED = "SELECT v.contact_id FROM conversations AS v GROUP BY v.contact_id HAVING "
 
 
@@ -53,45 +55,42 @@ class Condition:
     ids: Fragment | None = None
 
 
-def compile_filter(db: Database, text: str, declared_keys: Iterable[str] = ()) -> Condition:
-    """Parse `text`, check its fields against db, and compile it to SQL.
+def compile_filter(db: Database, text: str) -> Condition:
+    """Parse `text`, check its fields against the catalog, and compile it to SQL.
 
-    `declared_keys` are data point keys known to exist even if no contact has them yet
-    (a flow's own `set` steps). Raises FilterError (message, expression, 0-based position)
-    for any invalid expression.
+    Built-in fields and declared properties are valid whether or not any contact holds a
+    value. Raises FilterError (message, expression, 0-based position) for any invalid
+    expression.
     """
     node = parse_syntax(text)
-    known: set[str] = set(declared_keys)
-
-    def field_exists(reference: Field) -> None:
-        if reference.name not in known:
-            _require_attribute(db, reference, text)
-            known.add(reference.name)
-
-    fields.check(node, text, field_exists)
+    resolver = _Resolver(db, text)
+    fields.check(node, text, resolver.type_of)
     folding.register(db)
-    compiler = _Compiler(text)
+    compiler = _Compiler(text, resolver)
     sql, params = compiler.node(node)
     return Condition(sql, params, compiler.ids(node))
 
 
-def value_expression(db: Database, field_name: str, declared_keys: Iterable[str] = ()) -> Fragment:
-    """SQL giving a field's value for contact `c` as text, as a note template shows it.
+def value_expression(db: Database, field_name: str) -> Fragment:
+    """SQL giving a field's value for contact `c` as text, as a note template shows it, or
+    NULL when the contact has no value.
 
-    field_name is a built-in name, an attribute key as is, or the attr("key") form. Built-ins
-    render as their text ('' for NULL); blocked as 'true'/'false'; tags as the contact's tag
-    names sorted and joined with ', '; conversations as their count; an attribute as its value
-    cast to text ('' when the contact has none). Raises FilterError for an unknown field.
+    field_name is a built-in name, a property's name as is, or the attr("name") form.
+    Built-ins render as their text; blocked as 'true'/'false'; tags as the contact's tag
+    names sorted and joined with ', ' ('' for none); conversations as their count. A
+    property renders as stored: text as is, numbers in their shortest exact form, booleans
+    as 'true'/'false', dates as UTC ISO-8601. Raises FilterError for an unknown field.
     """
     reference = _field_reference(field_name)
     known = builtin(reference)
     if known is None:
-        if reference.name not in set(declared_keys):
-            _require_attribute(db, reference, field_name)
-        return (
-            "coalesce(CAST((SELECT a.value FROM attributes AS a WHERE a.contact_id = c.id AND a.key = ?) AS TEXT), '')",
-            [reference.name],
-        )
+        prop = _Resolver(db, field_name).property(reference)
+        value = "(SELECT v.value FROM property_values AS v WHERE v.contact_id = c.id AND v.property_id = ?)"
+        if prop.type == "boolean":
+            return f"(CASE {value} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)", [prop.id]
+        if prop.type == "number":
+            return f"{NUMBER_TEXT}({value})", [prop.id]
+        return value, [prop.id]
     if known.kind == "number":
         return f"CAST({known.column} AS TEXT)", []
     if known.kind == "bool":
@@ -105,7 +104,7 @@ def value_expression(db: Database, field_name: str, declared_keys: Iterable[str]
         )
     if known.kind == "count":
         return "CAST((SELECT count(*) FROM conversations AS v WHERE v.contact_id = c.id) AS TEXT)", []
-    return f"coalesce({known.column}, '')", []
+    return f"{known.column}", []
 
 
 # Fields ----------------------------------------------------------------------------------
@@ -128,51 +127,48 @@ def _field_reference(text: str) -> Field:
     return Field(text, 0)
 
 
-def _require_attribute(db: Database, reference: Field, text: str) -> None:
-    if db.execute("SELECT 1 FROM attributes WHERE key = ? LIMIT 1", [reference.name]).fetchone():
-        return
-    message = f"unknown field '{reference.name}'"
-    candidates = {name: name for name in BUILTINS}
-    for key in _attribute_keys(db):
-        candidates.setdefault(key, key if _is_plain_name(key) else show_field(key, quoted=True))
-    # Compared without regard to case, so `Email` suggests 'email'.
-    lowered = {name.lower(): name for name in reversed(list(candidates))}
-    close = difflib.get_close_matches(reference.name.lower(), list(lowered), n=1)
-    if close:
-        shown = candidates[lowered[close[0]]]
-        if not shown.startswith("attr("):
-            shown = f"'{shown}'"
-        message += f" (did you mean {shown}?)"
-    raise FilterError(message, text, reference.position)
+class _Resolver:
+    """The properties a filter names, looked up in the catalog (loaded once, on first use)."""
+
+    def __init__(self, db: Database, text: str):
+        self.db = db
+        self.text = text
+        self._catalog: Catalog | None = None
+
+    def property(self, reference: Field) -> Property:
+        if self._catalog is None:
+            from crmctl.properties import Catalog
+
+            self._catalog = Catalog.load(self.db)
+        found = self._catalog.get(reference.name)
+        if found is None:
+            raise FilterError(self._unknown(reference), self.text, reference.position)
+        return found
+
+    def type_of(self, reference: Field) -> str:
+        return self.property(reference).type
+
+    def _unknown(self, reference: Field) -> str:
+        assert self._catalog is not None
+        message = f"unknown field '{reference.name}'"
+        close = self._catalog.closest(reference.name, BUILTINS)
+        if close is None:
+            return message + " (declare it with `crmctl property create`)"
+        shown = f"'{close}'" if close in BUILTINS or _is_plain_name(close) else show_field(close, quoted=True)
+        return message + f" (did you mean {shown}?)"
 
 
 def _is_plain_name(key: str) -> bool:
     return bool(NAME.fullmatch(key)) and key.lower() not in KEYWORDS and key not in BUILTINS
 
 
-def _attribute_keys(db: Database) -> list[str]:
-    """The distinct keys, found by hopping through the (key, value) index: one seek per key."""
-    rows = db.execute(
-        """
-        WITH RECURSIVE keys(key) AS (
-            SELECT (SELECT min(key) FROM attributes)
-            UNION ALL
-            SELECT (SELECT min(a.key) FROM attributes AS a WHERE a.key > keys.key)
-            FROM keys WHERE keys.key IS NOT NULL
-        )
-        SELECT key FROM keys WHERE key IS NOT NULL LIMIT ?
-        """,
-        [_MAX_SUGGESTION_KEYS],
-    )
-    return [row[0] for row in rows]
-
-
 # SQL -------------------------------------------------------------------------------------
 
 
 class _Compiler:
-    def __init__(self, text: str):
+    def __init__(self, text: str, resolver: _Resolver):
         self.text = text
+        self.resolver = resolver
         self._now: datetime | None = None
 
     def node(self, node: Node) -> Fragment:
@@ -315,32 +311,22 @@ class _Compiler:
         return f"(c.id IN ({sql}))", params
 
     def attribute_ids(self, test: Test) -> Fragment:
+        """A property test as index ranges on property_values(property_id, value): every
+        value of a property has its type, so comparisons never meet another type."""
+        prop = self.resolver.property(test.field)
         op = test.op
         if op == "exists":
-            condition, params = "a.value IS NOT NULL", []
+            condition, params = "true", []
         elif op in folding.MATCH_FUNCTIONS:
-            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(a.value, ?)", [folding.fold(test.values[0].value)]
+            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(v.value, ?)", [folding.fold(test.values[0].value)]
         else:
-            params = [self.literal(value, "attribute") for value in test.values]
+            kind = "time" if prop.type == "date" else prop.type
+            params = [self.literal(value, kind) for value in test.values]
             if op == "in":
-                condition = f"a.value IN ({', '.join('?' * len(params))})"
-            elif op == "==":
-                condition = "a.value = ?"
+                condition = f"v.value IN ({', '.join('?' * len(params))})"
             else:
-                condition = _attribute_ordering(op, test.values[0])
-        return f"SELECT a.contact_id FROM attributes AS a WHERE a.key = ? AND {condition}", [test.field.name, *params]
-
-
-def _attribute_ordering(op: str, value: Value) -> str:
-    """Order numbers among numbers and text among text, as index ranges on (key, value).
-
-    SQLite sorts NULL < numbers < text < blobs, so each range gets the bound that keeps it
-    inside its own type: a number is never greater than text, text never less than a number.
-    """
-    assert op in ORDERINGS
-    sql_op = _SQL_OPERATORS[op]
-    if value.kind == "number":
-        return f"a.value {sql_op} ?" + (" AND a.value < ''" if op in (">", ">=") else "")
-    if op in ("<", "<="):
-        return f"a.value >= '' AND a.value {sql_op} ?"
-    return f"a.value {sql_op} ? AND a.value < x''"
+                condition = f"v.value {_SQL_OPERATORS[op]} ?"
+        return (
+            f"SELECT v.contact_id FROM property_values AS v WHERE v.property_id = ? AND {condition}",
+            [prop.id, *params],
+        )

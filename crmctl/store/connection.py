@@ -42,6 +42,7 @@ def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_L
         conn = sqlite3.connect(str(path), timeout=lock_timeout)
         db = Database(conn, execute_plugins=False)
         db.lock_timeout = lock_timeout
+        db.migration_notes = []  # what migrations want the operator told (crmctl.store.declare)
         _configure(db)
         _check_identity(db, path, allow_empty=create)
         _use_wal(db)  # only once the file is known to be ours: a foreign file is left as it was
@@ -68,6 +69,9 @@ def _create_private_file(path: Path) -> None:
 
 
 def _configure(db: Database) -> None:
+    from crmctl.store.properties import register_functions
+
+    register_functions(db)  # records render decimals exactly through one of them
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA secure_delete = ON")
     db.execute("PRAGMA synchronous = FULL")

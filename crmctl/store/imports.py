@@ -4,7 +4,8 @@ statements per table. Nothing here runs one statement per contact.
 Staging tables (all TEMP, all keyed by `pos`, the record's position in the file):
   import_rows           one row per valid record, with the matched contact id and flags
   import_tags           (pos, tag name)
-  import_attributes     (pos, key, value)
+  import_values         (pos, property_id, value), in the property's stored form
+  import_new_values     (pos, name, raw): values of properties an import declares, as JSON text
   import_conversations  (pos, seq, subject, created_at, first_sent_at, conversation_id, skip)
   import_messages       (pos, seq, mseq, body, sender, sent_at)
   import_tag_names      the distinct tag names, their catalog id and whether the import made them
@@ -12,6 +13,7 @@ Staging tables (all TEMP, all keyed by `pos`, the record's position in the file)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +27,8 @@ TOUCHED = "imported"
 _TABLES = (
     "import_rows",
     "import_tags",
-    "import_attributes",
+    "import_values",
+    "import_new_values",
     "import_conversations",
     "import_messages",
     "import_tag_names",
@@ -44,10 +47,11 @@ CREATE TEMP TABLE import_rows (
     changed INTEGER NOT NULL DEFAULT 0
 );
 -- Plain heaps, appended in pos order and only ever scanned: no index to maintain.
--- (The reader already made tag names and attribute keys unique within a record.)
+-- (The reader already made tag names and properties unique within a record.)
 CREATE TEMP TABLE import_tags (pos INTEGER NOT NULL, name TEXT NOT NULL COLLATE NOCASE);
--- `value` has no declared type, like attributes.value: numbers stay numbers, text stays text.
-CREATE TEMP TABLE import_attributes (pos INTEGER NOT NULL, key TEXT NOT NULL, value);
+-- `value` has no declared type, like property_values.value: numbers stay numbers, text stays text.
+CREATE TEMP TABLE import_values (pos INTEGER NOT NULL, property_id INTEGER NOT NULL, value NOT NULL);
+CREATE TEMP TABLE import_new_values (pos INTEGER NOT NULL, name TEXT NOT NULL, raw TEXT NOT NULL);
 CREATE TEMP TABLE import_conversations (
     pos INTEGER NOT NULL, seq INTEGER NOT NULL, subject TEXT, created_at TEXT, first_sent_at TEXT,
     conversation_id INTEGER, skip INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pos, seq)
@@ -72,7 +76,8 @@ class Batch:
 
     rows: list[tuple] = field(default_factory=list)
     tags: list[tuple] = field(default_factory=list)
-    attributes: list[tuple] = field(default_factory=list)
+    values: list[tuple] = field(default_factory=list)
+    new_values: list[tuple] = field(default_factory=list)
     conversations: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)
 
@@ -82,13 +87,16 @@ class Batch:
         label: str,
         row: tuple,
         tags: list[str],
-        attributes: list[tuple[str, Any]],
+        values: list[tuple[int, Any]],
+        new_values: list[tuple[str, str]],
         conversations: list[tuple],
     ) -> None:
         self.rows.append((pos, label, *row))
         if tags:
             self.tags.extend([(pos, name) for name in tags])
-        self.attributes.extend([(pos, key, value) for key, value in attributes])
+        self.values.extend([(pos, property_id, value) for property_id, value in values])
+        if new_values:
+            self.new_values.extend([(pos, name, raw) for name, raw in new_values])
         for seq, (subject, created_at, first_sent_at, messages) in enumerate(conversations):
             self.conversations.append((pos, seq, subject, created_at, first_sent_at))
             self.messages.extend((pos, seq, mseq, *message) for mseq, message in enumerate(messages))
@@ -124,7 +132,8 @@ def stage(db: Database, batch: Batch) -> None:
         batch.rows,
     )
     conn.executemany("INSERT INTO temp.import_tags(pos, name) VALUES (?, ?)", batch.tags)
-    conn.executemany("INSERT INTO temp.import_attributes(pos, key, value) VALUES (?, ?, ?)", batch.attributes)
+    conn.executemany("INSERT INTO temp.import_values(pos, property_id, value) VALUES (?, ?, ?)", batch.values)
+    conn.executemany("INSERT INTO temp.import_new_values(pos, name, raw) VALUES (?, ?, ?)", batch.new_values)
     conn.executemany(
         "INSERT INTO temp.import_conversations(pos, seq, subject, created_at, first_sent_at) VALUES (?, ?, ?, ?, ?)",
         batch.conversations,
@@ -133,6 +142,21 @@ def stage(db: Database, batch: Batch) -> None:
         "INSERT INTO temp.import_messages(pos, seq, mseq, body, sender, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
         batch.messages,
     )
+
+
+def convert_new_values(
+    db: Database, created: list[tuple[str, int, str]], function_name: str, function: Callable[[str, str], Any]
+) -> None:
+    """Stage the values of newly declared properties ((name, id, type)) in their stored form;
+    `function(type, raw)` converts one (every value fits: the type was inferred from them)."""
+    db.register_function(function, deterministic=True, name=function_name)
+    for name, property_id, kind in created:
+        db.execute(
+            f"INSERT INTO temp.import_values(pos, property_id, value) SELECT pos, ?, {function_name}(?, raw) "
+            "FROM temp.import_new_values WHERE name = ? ORDER BY pos",
+            [property_id, kind, name],
+        )
+    db.execute("DELETE FROM temp.import_new_values")
 
 
 def index_staging(db: Database) -> None:
@@ -166,7 +190,7 @@ def drop_repeats(db: Database) -> None:
 
 def drop_orphans(db: Database) -> None:
     """Staged tags, data points and conversations of records no longer in import_rows."""
-    for table in ("import_tags", "import_attributes", "import_conversations", "import_messages"):
+    for table in ("import_tags", "import_values", "import_conversations", "import_messages"):
         db.execute(f"DELETE FROM temp.{table} WHERE pos NOT IN (SELECT pos FROM temp.import_rows)")
 
 
@@ -182,7 +206,7 @@ def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
     insert_new_contacts(db, now)
     update_changed_contacts(db, now)
     link_tags(db, now)
-    set_attributes(db)
+    set_values(db)
     append_conversations(db, now)
     outcome = Outcome(*counts(db), tags_created=tags_created)
     if tags_created:
@@ -245,9 +269,9 @@ def mark_changed(db: Database) -> None:
     )
     _mark(
         db,
-        "SELECT a.pos FROM temp.import_attributes AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
-        "WHERE r.existed AND NOT EXISTS (SELECT 1 FROM attributes AS x WHERE x.contact_id = r.contact_id "
-        "AND x.key = a.key AND x.value = a.value AND typeof(x.value) = typeof(a.value))",
+        "SELECT a.pos FROM temp.import_values AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
+        "WHERE r.existed AND NOT EXISTS (SELECT 1 FROM property_values AS x WHERE x.contact_id = r.contact_id "
+        "AND x.property_id = a.property_id AND x.value = a.value AND typeof(x.value) = typeof(a.value))",
     )
     _mark(db, "SELECT pos FROM temp.import_conversations WHERE NOT skip")
 
@@ -334,13 +358,14 @@ def link_tags(db: Database, now: str) -> None:
     )
 
 
-def set_attributes(db: Database) -> None:
+def set_values(db: Database) -> None:
     db.execute(
-        "INSERT INTO attributes(contact_id, key, value) "
-        "SELECT r.contact_id, a.key, a.value FROM temp.import_attributes AS a "
+        "INSERT INTO property_values(contact_id, property_id, value) "
+        "SELECT r.contact_id, a.property_id, a.value FROM temp.import_values AS a "
         f"JOIN temp.import_rows AS r ON r.pos = a.pos WHERE {_WRITTEN} "
-        "ON CONFLICT(contact_id, key) DO UPDATE SET value = excluded.value "
-        "WHERE attributes.value IS NOT excluded.value OR typeof(attributes.value) != typeof(excluded.value)"
+        "ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value "
+        "WHERE property_values.value IS NOT excluded.value "
+        "OR typeof(property_values.value) != typeof(excluded.value)"
     )
 
 

@@ -7,10 +7,14 @@ from collections.abc import Iterator
 
 from sqlite_utils import Database
 
+from crmctl.store.properties import NUMBER_TEXT
 from crmctl.store.scopes import _checked
 
 # One JSON object per contact, assembled by SQLite so Python only writes lines out.
-RECORD_JSON = """
+# Property values in their type: booleans as true/false, decimals in their shortest exact
+# form (SQLite's own JSON has 15 digits), which the inner query marks as JSON text (`raw`):
+# a JSON subtype does not survive a subquery.
+RECORD_JSON = f"""
 json_object(
     'id', c.id, 'email', c.email, 'name', c.name, 'phone', c.phone, 'user_id', c.user_id,
     'created_at', c.created_at, 'last_seen_at', c.last_seen_at,
@@ -18,16 +22,27 @@ json_object(
     'tags', json(coalesce((SELECT json_group_array(name) FROM (
         SELECT t.name FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id
         WHERE ct.contact_id = c.id ORDER BY t.name COLLATE NOCASE)), '[]')),
-    'attributes', json(coalesce((SELECT json_group_object(key, value) FROM (
-        SELECT a.key, a.value FROM attributes AS a WHERE a.contact_id = c.id ORDER BY a.key)), '{}'))
+    'properties', json(coalesce((SELECT json_group_object(name, CASE WHEN raw THEN json(value) ELSE value END) FROM (
+        SELECT p.name AS name,
+               CASE WHEN p.type = 'boolean' THEN CASE v.value WHEN 0 THEN 'false' ELSE 'true' END
+                    WHEN typeof(v.value) = 'real' THEN {NUMBER_TEXT}(v.value) ELSE v.value END AS value,
+               p.type = 'boolean' OR typeof(v.value) = 'real' AS raw
+        FROM property_values AS v JOIN properties AS p ON p.id = v.property_id
+        WHERE v.contact_id = c.id ORDER BY p.folded, p.name)), '{{}}'))
 )
 """
 
 BUILTIN_COLUMNS = ["id", "email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked", "tags"]
 
 
-def record_lines(db: Database, scope: str | None = None, limit: int | None = None) -> Iterator[str]:
-    """JSON text of each contact in id order; all contacts, or those of a scope."""
+def record_lines(
+    db: Database, scope: str | None = None, limit: int | None = None, *, contact_id: int | None = None
+) -> Iterator[str]:
+    """JSON text of each contact in id order; all contacts, those of a scope, or one."""
+    if contact_id is not None:
+        rows = db.execute(f"SELECT {RECORD_JSON} FROM contacts AS c WHERE c.id = ?", [contact_id])
+        yield from (row[0] for row in rows)
+        return
     for batch in record_batches(db, scope, limit):
         yield from batch
 
@@ -49,15 +64,9 @@ def record_batches(
         yield [line for (line,) in rows]
 
 
-def attribute_keys(db: Database, scope: str | None = None) -> list[str]:
-    if scope is None:
-        rows = db.execute("SELECT DISTINCT key FROM attributes ORDER BY key")
-    else:
-        rows = db.execute(
-            f"SELECT DISTINCT a.key FROM temp.{_checked(scope)} AS s "
-            "JOIN attributes AS a ON a.contact_id = s.id ORDER BY a.key"
-        )
-    return [r[0] for r in rows]
+def property_names(db: Database) -> list[str]:
+    """Every declared property, in the order records list them."""
+    return [r[0] for r in db.execute("SELECT name FROM properties ORDER BY folded, name")]
 
 
 def count(db: Database, scope: str | None = None) -> int:

@@ -244,3 +244,36 @@ def m006_checked_flows(db: Database) -> None:
         CREATE INDEX flow_checked_flow ON flow_checked(flow);
         """,
     )
+
+
+@migrations()
+def m009_property_catalog(db: Database) -> None:
+    run_script(
+        db,
+        """
+        -- The property catalog: each property a contact may hold, with its type. `folded` is
+        -- the name under the one case rule (crmctl.query.folding.fold): names are unique by it.
+        CREATE TABLE properties (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            folded TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL CHECK (type IN ('text', 'number', 'boolean', 'date')),
+            description TEXT,
+            created_at TEXT NOT NULL
+        );
+
+        -- The values contacts hold, in their property's type (text, number, 1/0, UTC time text).
+        -- `value` has no declared type, so it has no affinity: '007' stays text.
+        CREATE TABLE property_values (
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            property_id INTEGER NOT NULL REFERENCES properties(id) ON DELETE CASCADE,
+            value NOT NULL,
+            PRIMARY KEY (contact_id, property_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX property_values_value ON property_values(property_id, value);
+        """,
+    )
+    from crmctl.store.declare import declare_existing_keys
+
+    declare_existing_keys(db)
+    db.execute("DROP TABLE attributes")

@@ -142,3 +142,7 @@ def add_identified(db: Database, name: str) -> None:
         "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email = w.email"
     )
     db.execute("DROP TABLE IF EXISTS temp.wanted")
+
+
+def add_ids(db: Database, name: str, contact_ids: Iterable[int]) -> None:
+    db.conn.executemany(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) VALUES (?)", [(i,) for i in contact_ids])

@@ -70,3 +70,10 @@ def forget_staged(db: Database) -> int:
     function = _register(db)
     cursor = db.execute(f"DELETE FROM suppressions WHERE digest IN (SELECT {function}(email) FROM temp.import_rows)")
     return cursor.rowcount
+
+
+def is_suppressed(db: Database, email: str) -> bool:
+    """Whether one address was erased with `delete --suppress` (for `contact add`)."""
+    key = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = ?", [KEY]).fetchone()[0])
+    found = db.execute("SELECT 1 FROM suppressions WHERE digest = ?", [digest(key, email)]).fetchone()
+    return found is not None
