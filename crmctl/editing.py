@@ -48,18 +48,24 @@ class Target:
     prop: Property | None = None
 
 
-def resolve_key(catalog: Catalog, key: str, *, clearing: bool = False) -> Target:
-    """The built-in or property `key` names; InvalidInput for anything else."""
+def refuse_builtin(key: str, *, clearing: bool = False) -> None:
+    """InvalidInput when `key` is a built-in field that cannot be set (or cleared)."""
     name = key.strip()
     if not name:
         raise InvalidInput("a property name must not be empty")
-    if name in EDITABLE:
-        if clearing and name not in CLEARABLE:
-            raise InvalidInput(f"{name} cannot be cleared: set it to another time instead")
-        return Target(name, EDITABLE[name], column=name)
+    if name in EDITABLE and clearing and name not in CLEARABLE:
+        raise InvalidInput(f"{name} cannot be cleared: set it to another time instead")
     if name in _NOT_EDITABLE:
         verb = "cleared" if clearing else "set"
         raise InvalidInput(f"'{name}' is a built-in field that cannot be {verb}: {_NOT_EDITABLE[name]}")
+
+
+def resolve_key(catalog: Catalog, key: str, *, clearing: bool = False) -> Target:
+    """The built-in or property `key` names; InvalidInput for anything else."""
+    refuse_builtin(key, clearing=clearing)
+    name = key.strip()
+    if name in EDITABLE:
+        return Target(name, EDITABLE[name], column=name)
     found = catalog.get(name)
     if found is None:
         close = catalog.closest(name, BUILTINS)

@@ -303,11 +303,14 @@ class _Fields:
         self.unknown: dict[str, str] = {}  # folded -> the first spelling met
         self.inferred: dict[str, value_types.Inference] = {}
 
-    def header(self, names: list[str]) -> None:
+    def header(self, names: list[str], line: int) -> None:
         """A CSV header: undeclared columns are known before any row is read."""
         for name in names:
             if name and name not in _KNOWN and self.catalog.get(name) is None:
-                self._unknown(name)
+                try:
+                    self._unknown(name)
+                except _Bad as bad:
+                    raise InvalidInput(f"line {line}: column {name!r}: {bad}") from None
         if not self.create:
             self.refuse_unknown()
 
@@ -323,9 +326,13 @@ class _Fields:
             if raw is None or (isinstance(raw, str) and not raw.strip()):
                 continue  # no value
             if isinstance(raw, (list, dict)):
-                raise _Bad(f"{key} must be text, a number or true/false, not {_kind(raw)}")
+                raise _Bad(f"{key} must be text, a number or a boolean, not {_kind(raw)}")
             prop = self.catalog.get(key)
             if prop is None:
+                try:
+                    value_types.parse("text", raw)  # text takes every value some type takes
+                except value_types.Unfit as exc:
+                    raise _Bad(f"{key}: {exc}") from None
                 undeclared.append((self._unknown(key), raw))
                 continue
             try:
@@ -335,7 +342,8 @@ class _Fields:
         if not self.create:
             return known, []
         for name, raw in undeclared:
-            self.inferred.setdefault(fold(name), value_types.Inference()).add(raw)
+            source = "text" if self.columns else "json"
+            self.inferred.setdefault(fold(name), value_types.Inference(source)).add(raw)
         return known, [(name, json.dumps(raw, ensure_ascii=False)) for name, raw in undeclared]
 
     def _unknown(self, key: str) -> str:
@@ -390,7 +398,7 @@ def _import_value(kind: str, raw: str) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _canonical(key: str) -> str:
-    """Known columns match without regard to case or surrounding spaces; attribute names keep their case."""
+    """Known columns match without regard to case or surrounding spaces; property names keep their case."""
     name = key.strip()
     lowered = name.lower()
     return lowered if lowered in _KNOWN else name
@@ -609,7 +617,7 @@ class _Utf8Chunks:
 # Reading: the three formats ---------------------------------------------------------------
 
 
-def _read_csv(stream: BinaryIO, on_header: Callable[[list[str]], None] | None = None) -> Iterator[tuple[str, Any]]:
+def _read_csv(stream: BinaryIO, on_header: Callable[[list[str], int], None] | None = None) -> Iterator[tuple[str, Any]]:
     """(label, fields) per record; label is the physical line where the record starts.
     `on_header` sees the field names once the header is read."""
     try:
@@ -621,7 +629,7 @@ def _read_csv(stream: BinaryIO, on_header: Callable[[list[str]], None] | None = 
         layout = _CsvLayout(_header(reader), f"line {reader.line_num}")
         done = reader.line_num
         if on_header is not None:
-            on_header(layout.names)
+            on_header(layout.names, reader.line_num)
         for cells in reader:
             start, done = done + 1, reader.line_num
             if any(cells):

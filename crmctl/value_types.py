@@ -160,18 +160,22 @@ def fits(kind: str, value: Any) -> bool:
 
 
 class Inference:
-    """The type of a column of values seen one at a time: boolean if every value is one
-    (0 and 1 included: they are how booleans were stored before types), else number, else
-    date, else text.
+    """The type of a column of values seen one at a time, from where the values come from:
 
-    Text counts as a number only when it is plainly one (no leading zero or plus sign, as in
-    "007" or "+44 20…"), so codes and phone numbers stay text. `exact`, for values already
-    stored, goes further: stored text is never a number nor 1/0, and a date that would lose
-    a fraction of a second stays text, so that inferring a type never changes a value."""
+    `json`    JSON's own types decide: true/false is boolean, a number is number, a string is
+              a date when every one is an ISO-8601 time, else text ("42" stays text).
+    `text`    CSV cells: boolean when every value is true/false/yes/no/1/0, else number when
+              every value is plainly a number (no leading zero or plus sign, so "007" and
+              "+44 20…" stay text), else date, else text.
+    `stored`  values already stored before types (the migration): numbers that are all 0 or
+              1 are booleans (how booleans were stored), other numbers number; stored text is
+              never a number nor 1/0, and a time with a fraction of a second stays text, so
+              inferring a type never changes a value's meaning.
+    """
 
-    def __init__(self, exact: bool = False):
+    def __init__(self, source: str = "text"):
         self.candidates = {"boolean", "number", "date"}
-        self.exact = exact
+        self.source = source
         self.seen = 0
 
     def add(self, value: Any) -> None:
@@ -194,13 +198,19 @@ class Inference:
         return next((kind for kind in ("boolean", "number", "date") if kind in self.candidates), "text")
 
     def _fits(self, kind: str, value: Any) -> bool:
+        if self.source == "json":
+            if isinstance(value, bool):
+                return kind == "boolean"
+            if isinstance(value, (int, float)):
+                return kind == "number" and fits(kind, value)
+            return kind == "date" and isinstance(value, str) and fits(kind, value)
         if isinstance(value, str):
             word = value.strip()
-            if kind == "number" and (self.exact or not _PLAIN_NUMBER.fullmatch(word)):
+            if kind == "number" and (self.source == "stored" or not _PLAIN_NUMBER.fullmatch(word)):
                 return False
-            if kind == "boolean" and self.exact and word in ("1", "0"):
+            if kind == "boolean" and self.source == "stored" and word in ("1", "0"):
                 return False
-            if kind == "date" and self.exact and _FRACTION.search(word):
+            if kind == "date" and self.source == "stored" and _FRACTION.search(word):
                 return False
         return fits(kind, value)
 

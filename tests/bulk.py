@@ -11,7 +11,7 @@ def add_bulk_contacts(db, count: int) -> None:
         "CASE WHEN i % 3 = 0 THEN '2024-01-01T00:00:00Z' ELSE '2026-10-01T00:00:00Z' END FROM n",
         [count],
     )
-    for name, kind in (("plan", "text"), ("score", "number")):
+    for name, kind in (("plan", "text"), ("score", "number"), ("stage", "text"), ("band", "text")):
         db.execute(
             "INSERT OR IGNORE INTO properties(name, folded, type, created_at) VALUES (?, ?, ?, '2025-01-01T00:00:00Z')",
             [name, name, kind],

@@ -52,7 +52,7 @@ def set_value(db, contact_id: int, name: str, value, kind: str | None = None) ->
     if value is None:
         return
     if kind is None:
-        kind = value_types.Inference().extend([value]).kind
+        kind = value_types.Inference("stored").extend([value]).kind
     property_id, declared = declare(db, name, kind)
     db.execute(
         "INSERT OR REPLACE INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)",
@@ -70,7 +70,7 @@ def add_contacts(db, rows):
     kinds: dict[str, value_types.Inference] = {}
     for row in rows:
         for key, value in row.get("attributes", {}).items():
-            kinds.setdefault(key, value_types.Inference()).add(value)
+            kinds.setdefault(key, value_types.Inference("stored")).add(value)
     for key, inference in kinds.items():
         declare(db, key, inference.kind)
     for row in rows:

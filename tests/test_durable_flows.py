@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import set_value
-
 import json
 
 import pytest
+from conftest import set_value
 from flowkit import note_count, run_json, tag_holders, write_flow
 
 NURTURE = """
@@ -188,7 +187,8 @@ def test_show_marks_waits_with_parked_counts(cli, people, nurture):
     assert "wait 1w [second]  0 parked" in out
 
 
-def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, tmp_path):
+def test_a_declared_property_is_valid_before_any_contact_has_it(cli, people, tmp_path):
+    assert cli("property", "create", "stage", "--type", "text").exit_code == 0
     flow = write_flow(
         tmp_path,
         """
@@ -209,6 +209,16 @@ def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, t
     assert [r[0] for r in people.execute("SELECT DISTINCT body FROM notes WHERE author = 'flow:staged'")] == [
         "stage started"
     ]
+
+
+def test_a_property_the_flow_sets_must_be_declared(cli, people, tmp_path):
+    flow = write_flow(tmp_path, "name: staged\nmatch: 'plan == \"trial\"'\nsteps:\n  - set: {stage: started}\n")
+    result = cli("flow", "validate", flow)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"{flow}:4:11: steps[0].set: unknown property 'stage' (did you mean 'tags'?): "
+        "declare it with `crmctl property create stage --type TYPE`\n"
+    )
 
 
 def test_status_of_an_unknown_flow_name_is_an_error(cli, people):

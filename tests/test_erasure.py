@@ -57,7 +57,6 @@ def markers() -> dict[str, str]:
             "name",
             "phone",
             "userid",
-            "key",
             "value",
             "note",
             "long",
@@ -77,7 +76,8 @@ def add_marked_contact(db, m: dict[str, str]) -> int:
                 "name": m["name"],
                 "phone": m["phone"],
                 "user_id": m["userid"],
-                "attributes": {m["key"]: m["value"], "plan": "gone", "score": 1},
+                # A property's name is the catalog's, like a tag's: only the value is the contact's.
+                "attributes": {"bio": m["value"], "plan": "gone", "score": 1},
                 "tags": ["vip"],
                 "notes": [m["note"], m["long"] * 800],  # the long one spills onto overflow pages
                 "conversations": [
@@ -250,6 +250,7 @@ def test_import_refuses_a_suppressed_address_unless_allowed(cli, people, tmp_pat
         "rejected": 0,
         "problems": [],
         "tags_created": [],
+        "properties_created": [],
         "readmitted": 1,
     }
     assert people.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0  # lifted: it may come back

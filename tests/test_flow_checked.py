@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import declare
 from flowkit import run_json, write_flow
 
 from crmctl.flows import checked
@@ -33,6 +34,12 @@ FLOW = """
 
 def checked_rows(db) -> list[tuple]:
     return [tuple(r) for r in db.execute("SELECT flow, checker FROM flow_checked ORDER BY flow")]
+
+
+@pytest.fixture(autouse=True)
+def stage_property(people):
+    declare(people, "stage", "text")
+    people.conn.commit()
 
 
 @pytest.fixture

@@ -261,7 +261,7 @@ def test_missing_required_keys_and_empty_lists(tmp_path):
         "flow.yaml:5:11: steps[1].then: must not be empty",
         "flow.yaml:6:14: steps[2].tag_add: must not be empty",
         "flow.yaml:7:10: steps[3].set: must not be empty",
-        "flow.yaml:8:5: steps[4]: a step needs one of tag_add, tag_remove, note, set, block, unblock, delete, if, wait",
+        "flow.yaml:8:5: steps[4]: a step needs one of tag_add, tag_remove, note, set, unset, block, unblock, delete, if, wait",
     ]
     assert problems_of(tmp_path, "name: x\nmatch: blocked\nsteps: []\n") == ["flow.yaml:3:8: steps: must not be empty"]
 
@@ -378,7 +378,8 @@ def test_nothing_can_follow_a_delete(tmp_path):
 
 def test_set_cannot_write_built_in_fields(tmp_path):
     assert problems_of(tmp_path, "name: x\nmatch: blocked\nsteps:\n  - set: {plan: x, email: y}\n") == [
-        "flow.yaml:4:20: steps[0].set: 'email' is a built-in field, not a data point: a flow cannot set it"
+        "flow.yaml:4:20: steps[0].set: 'email' is a built-in field that cannot be set: "
+        "the email is how contacts are matched: it cannot be changed"
     ]
 
 
@@ -486,7 +487,7 @@ def test_filter_syntax_errors_point_into_the_expression(tmp_path):
         "flow.yaml:3:31: exit_when: expected a field, 'not' or '(' but found the end of the expression",
         "flow.yaml:5:27: steps[0].if: expected a field, 'not' or '(' but found the end of the expression",
         "flow.yaml:9:13: steps[1].if: expected a field, 'not' or '(' but found 'contains' "
-        "(an attribute called 'contains' is written attr(\"contains\"))",
+        "(a property called 'contains' is written attr(\"contains\"))",
         "flow.yaml:11:9: steps[2].if: expected a value after '==' but found the end of the expression",
     ]
 
@@ -494,7 +495,7 @@ def test_filter_syntax_errors_point_into_the_expression(tmp_path):
 def test_single_quoted_escapes_are_counted(tmp_path):
     assert problems_of(tmp_path, "name: x\nmatch: 'name == \"it''s\" and and'\nsteps: [block]\n") == [
         "flow.yaml:2:29: match: expected a field, 'not' or '(' but found 'and' "
-        "(an attribute called 'and' is written attr(\"and\"))"
+        "(a property called 'and' is written attr(\"and\"))"
     ]
 
 
@@ -511,7 +512,7 @@ def test_unknown_fields_need_a_database(tmp_path, crm):
     assert problems_of(tmp_path, text, crm) == [
         "flow.yaml:2:9: match: unknown field 'contry' (did you mean 'country'?)",
         "flow.yaml:3:31: exit_when: unknown field 'scroe' (did you mean 'score'?)",
-        "flow.yaml:5:34: steps[0].if: unknown field 'lifecycle'",
+        "flow.yaml:5:34: steps[0].if: unknown field 'lifecycle' (declare it with `crmctl property create`)",
     ]
 
 
@@ -527,8 +528,10 @@ def test_note_placeholders(tmp_path, crm):
             your {{ contact.plna }} plan
     """
     assert problems_of(tmp_path, text) == [
-        "flow.yaml:5:12: steps[1].note: malformed placeholder '{{ name }}': write {{ contact.FIELD }}",
-        "flow.yaml:5:23: steps[1].note: malformed placeholder '{{ contact.a.b }}': write {{ contact.FIELD }}",
+        "flow.yaml:5:12: steps[1].note: malformed placeholder '{{ name }}': write {{ contact.FIELD }} or {{ contact[\"NAME\"] }}, "
+        'optionally with | default("…")',
+        "flow.yaml:5:23: steps[1].note: malformed placeholder '{{ contact.a.b }}': write {{ contact.FIELD }} or "
+        '{{ contact["NAME"] }}, optionally with | default("…")',
         "flow.yaml:5:41: steps[1].note: template code '{% if x %}' is not supported: "
         "a note can only insert values with {{ contact.FIELD }}",
         "flow.yaml:5:52: steps[1].note: template code '{% endif %}' is not supported: "
@@ -540,11 +543,11 @@ def test_note_placeholders(tmp_path, crm):
     with_db = problems_of(tmp_path, text, crm)
     assert (
         "flow.yaml:4:60: steps[0].note: unknown placeholder {{ contact.first_name }}: "
-        "no field or data point 'first_name'" in with_db
+        "no field or property 'first_name'" in with_db
     )
     assert (
         "flow.yaml:8:14: steps[2].note: unknown placeholder {{ contact.plna }}: "
-        "no field or data point 'plna' (did you mean 'plan'?)" in with_db
+        "no field or property 'plna' (did you mean 'plan'?)" in with_db
     )
     assert len(with_db) == 8
 

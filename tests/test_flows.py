@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import declare
-
 import pytest
+from conftest import declare
 from flowkit import dump, note_count, run_json, steps_by_path, tag_holders, write_flow
 
 BASIC = """
@@ -49,9 +48,12 @@ def test_run_applies_steps_in_order_with_counts(cli, people, basic):
     assert tag_holders(people, "churned") == [1, 2, 3]
     bodies = [r[0] for r in people.execute("SELECT body FROM notes WHERE author = 'flow:sorter' ORDER BY contact_id")]
     assert bodies == ["Plan pro for Ada", "Plan trial for Bob", "Plan trial for Cy"]
-    assert people.execute(
-        "SELECT count(*) FROM property_values AS v JOIN properties AS p ON p.id = v.property_id WHERE p.name = 'score'"
-    ).fetchone()[0] == 0
+    assert (
+        people.execute(
+            "SELECT count(*) FROM property_values AS v JOIN properties AS p ON p.id = v.property_id WHERE p.name = 'score'"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_second_run_matches_nothing_and_changes_nothing(cli, people, basic):

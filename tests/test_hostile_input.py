@@ -156,7 +156,7 @@ def test_import_files_through_the_cli(cli, people, tmp_path_factory, fmt, data):
     path = tmp_path_factory.mktemp("import") / f"in.{fmt}"
     path.write_bytes(data)
     before = dump(people)
-    result = _invoke(cli, "contact", "import", path, "-q")
+    result = _invoke(cli, "contact", "import", path, "--create-properties", "-q")
     assert result.exit_code in (0, 2), result.stderr
     if result.exit_code == 2:
         assert dump(people) == before
@@ -197,7 +197,7 @@ def test_hostile_files_are_refused_clearly(cli, people, tmp_path, command, name,
     path = tmp_path / name
     path.write_bytes(content)
     before = dump(people)
-    args = ["flow", "run", path, "--yes"] if command == "flow" else ["contact", "import", path]
+    args = ["flow", "run", path, "--yes"] if command == "flow" else ["contact", "import", path, "--create-properties"]
     result = _invoke(cli, *args)
     assert result.exit_code == 2, result.stderr
     assert re.search(message, result.stderr, flags=re.M), result.stderr
@@ -208,17 +208,19 @@ def test_hostile_files_are_refused_clearly(cli, people, tmp_path, command, name,
 
 
 def test_hostile_text_is_stored_shown_and_matched_as_given(cli, db, tmp_path):
-    records = [{"email": f"h{i}@example.com", "name": text, f"k{i} {text}": text} for i, text in enumerate(HOSTILE)]
+    # Property names, like tag names, refuse NUL; values keep it.
+    keys = [f"k{i} {text}".replace("\x00", "").strip() for i, text in enumerate(HOSTILE)]
+    records = [{"email": f"h{i}@example.com", "name": text, keys[i]: text} for i, text in enumerate(HOSTILE)]
     (tmp_path / "hostile.ndjson").write_text("".join(json.dumps(r) + "\n" for r in records))
-    assert _invoke(cli, "contact", "import", tmp_path / "hostile.ndjson", "-q").exit_code == 0
+    assert _invoke(cli, "contact", "import", tmp_path / "hostile.ndjson", "--create-properties", "-q").exit_code == 0
     listed = json.loads(_invoke(cli, "contact", "list", "--format", "json").stdout)
     for i, (text, shown) in enumerate(zip(HOSTILE, listed, strict=True)):
-        kept = text.strip()  # imports trim values; everything else is kept as it is
-        assert (shown["name"], shown["properties"]) == (kept, {f"k{i} {text}".strip(): kept})
+        kept = text.strip()  # built-in fields and names are trimmed; property values are kept as given
+        assert (shown["name"], shown["properties"]) == (kept, {keys[i]: text})
         assert _invoke(cli, "note", text, "-c", f"h{i}@example.com", "-q").exit_code == 0
-        key = f"k{i} {text}".strip()
+        key = keys[i]
         expression = (
-            f"name == {literal(kept)} and attr({literal(key)}) == {literal(kept)} "
+            f"name == {literal(kept)} and attr({literal(key)}) == {literal(text)} "
             f"and name startswith {literal(kept[:3])}"
         )
         counted = _invoke(cli, "contact", "count", "-w", expression)
@@ -293,10 +295,10 @@ def test_any_text_round_trips(cli, people, tmp_path_factory, texts):
             json.dumps({"email": f"r{i}@example.com", "name": text, "bio": text}) + "\n" for i, text in enumerate(texts)
         )
     )
-    result = _invoke(cli, "contact", "import", path, "-q")
+    result = _invoke(cli, "contact", "import", path, "--create-properties", "-q")
     assert result.exit_code == 0, result.stderr
     listed = json.loads(
         _invoke(cli, "contact", "list", "-w", 'email endswith "@example.com" and bio exists', "--format", "json").stdout
     )
     shown = {r["email"]: (r["name"], r["properties"]["bio"]) for r in listed}
-    assert [shown[f"r{i}@example.com"] for i in range(len(texts))] == [(t.strip(), t.strip()) for t in texts]
+    assert [shown[f"r{i}@example.com"] for i in range(len(texts))] == [(t.strip(), t) for t in texts]

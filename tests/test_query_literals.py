@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import set_value
-
 import unicodedata
 
 import pytest
+from conftest import set_value
 
 from crmctl.query import compile_filter, value_expression
 
@@ -88,15 +87,17 @@ def test_hostile_values_and_keys_match_literally(hostile_db, number, text, quote
     assert selected(db, f"note != {value}") == [i for i in names if i != number]
     assert selected(db, f"note in [{value}, {value}]") == [number]
     assert selected(db, f"attr({value}) == {value}") == [number]
-    assert selected(db, f"attr({value}) exists") == [number]
+    # Property names match without regard to case: "x' OR …" and "x' or …" are one property.
+    assert selected(db, f"attr({value}) exists") == [i for i, name in names.items() if fold(name) == fold(text)]
     assert selected(db, f"tags contains {value}") == [number]
     assert selected(db, f"name contains {value}") == containing
     assert selected(db, f"note contains {value}") == containing
     assert selected(db, f"name startswith {value}") == starting
     condition = compile_filter(db, f"attr({value}) == {value} or name contains {value}")
-    assert condition.params == [text, text, fold(text)]
-    sql, params = value_expression(db, text)
-    assert params == [text]
+    (property_id,) = db.execute("SELECT id FROM properties WHERE folded = ?", [fold(text)]).fetchone()
+    assert condition.params == [property_id, text, fold(text)]
+    sql, params = value_expression(db, f"attr({value})")
+    assert params == [property_id]
     assert db.execute(f"SELECT {sql} FROM contacts AS c WHERE c.id = ?", [*params, number]).fetchone()[0] == text
     intact(db)
 

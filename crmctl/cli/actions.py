@@ -249,7 +249,7 @@ def delete(
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Permanently delete the selected contacts with their data points, tags, notes and conversations."""
+    """Permanently delete the selected contacts with their properties, tags, notes and conversations."""
     from crmctl import actions
 
     spec = selection_spec(contact, where, everyone, ignore_missing, contacts)

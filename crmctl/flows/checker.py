@@ -344,7 +344,7 @@ class _Checker:
         typed = None
         if kind == "set" and isinstance(value.get("set"), dict):
             typed = self._set_values(value["set"], path + ("set",))
-        if kind == "unset" and self.db is not None:
+        if kind == "unset":
             self._unset_keys(value.get("unset"), path + ("unset",))
         if model is None:
             return None
@@ -388,11 +388,10 @@ class _Checker:
             self.at(line, column, f"{_loc(path)}: {message}")
 
     def _set_values(self, values: dict, path: Loc) -> dict | None:
-        """With a db: each key is a property or an editable built-in, and each value fits its
-        type as written (crmctl.flows.set_values). The values in their stored form, or None."""
-        if self.db is None:
-            return None
-        from crmctl.editing import resolve_key
+        """Each key is an editable built-in or (with a db) a declared property, and each value
+        fits its type as written (crmctl.flows.set_values). The values in their stored form,
+        or None (also without a db: types are only known from the catalog)."""
+        from crmctl.editing import refuse_builtin, resolve_key
         from crmctl.flows.set_values import typed_value
 
         typed: dict[str, Any] = {}
@@ -400,6 +399,9 @@ class _Checker:
             node = self.tree.nodes[path + (key,)]
             removing = isinstance(node, ScalarNode) and node.tag == _TAG + "null"
             try:
+                refuse_builtin(key, clearing=removing)
+                if self.db is None:
+                    continue
                 target = resolve_key(self._catalog(), key, clearing=removing)
             except InvalidInput as exc:
                 self.at_node(self.tree.keys[path + (key,)], f"{_loc(path)}: {exc}")
@@ -412,17 +414,19 @@ class _Checker:
                     typed[key] = typed_value(target.key, target.type, what, node)
                 except ValueError as exc:
                     self.tree.refuse(node, path + (key,), f"{_loc(path + (key,))}: {exc}")
-        return typed if len(typed) == len(values) else None
+        return typed if self.db is not None and len(typed) == len(values) else None
 
     def _unset_keys(self, keys: Any, path: Loc) -> None:
-        from crmctl.editing import resolve_key
+        from crmctl.editing import refuse_builtin, resolve_key
 
         items = keys if isinstance(keys, list) else [keys]
         for index, key in enumerate(items):
             if not isinstance(key, str) or not key.strip():
                 continue
             try:
-                resolve_key(self._catalog(), key, clearing=True)
+                refuse_builtin(key, clearing=True)
+                if self.db is not None:
+                    resolve_key(self._catalog(), key, clearing=True)
             except InvalidInput as exc:
                 node = self.tree.nodes.get(path + (index,)) or self.node_for(path)
                 self.at_node(node, f"{_loc(path)}: {exc}")

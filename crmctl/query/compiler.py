@@ -1,7 +1,7 @@
 """Compile a parsed filter into one parameterised, two-valued SQL condition over alias `c`.
 
 Every test compiles to an expression that is 0 or 1, never NULL, so `NOT`, `AND` and `OR`
-keep their two-valued meaning. Tests on tags, attributes and conversations are set-based
+keep their two-valued meaning. Tests on tags, properties and conversations are set-based
 subqueries driven by their indexes (`c.id IN (SELECT … WHERE tag_id/key = ?)`), never a
 correlated subquery per contact. User text only ever travels as a parameter.
 """
@@ -186,7 +186,7 @@ class _Compiler:
 
     def ids(self, node: Node) -> Fragment | None:
         """The filter as one SELECT of contact ids, or None when it negates or reads a contact's
-        own columns. Only for tests on tags, data points and conversations, and their and/or."""
+        own columns. Only for tests on tags, properties and conversations, and their and/or."""
         if isinstance(node, (And, Or)):
             parts = [self.ids(operand) for operand in node.operands]
             if any(part is None for part in parts):

@@ -60,7 +60,7 @@ _TAGS_HINT = 'use tags contains "vip", tags in ["vip", "trial"] or tags exists'
 
 
 def builtin(field: Field) -> Builtin | None:
-    """The built-in a field names, or None for an attribute."""
+    """The built-in a field names, or None for a property."""
     return None if field.quoted else BUILTINS.get(field.name)
 
 

@@ -104,7 +104,7 @@ def _symbol(text: str, i: int) -> Token:
     if char in _MISTAKES:
         return Token("error", char, i, _MISTAKES[char])
     if char == "`":
-        message = "unexpected '`': write an attribute key that is not a plain name as attr(\"first name\")"
+        message = "unexpected '`': write a property name that is not a plain name as attr(\"first name\")"
     elif char.isprintable():
         message = f"unexpected character '{char}'"
     else:

@@ -12,8 +12,8 @@ MATCHES = ("contains", "startswith", "endswith")
 
 @dataclass(frozen=True)
 class Field:
-    """A built-in field or an attribute key. `quoted` is True for the attr("…") form,
-    which always names an attribute, even one called like a built-in or a keyword."""
+    """A built-in field or a property name. `quoted` is True for the attr("…") form,
+    which always names a property, even one called like a built-in or a keyword."""
 
     name: str
     position: int

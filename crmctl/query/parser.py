@@ -24,7 +24,7 @@ def parse_filter(text: str) -> Node:
 
     Raises FilterError for a syntax error and for anything else that no database could
     make valid (an operator or a value of the wrong kind for a built-in field, a bad date).
-    Whether an attribute key exists is only checked by compile_filter.
+    Whether a property is declared (and its type) is only checked by compile_filter.
     """
     node = parse_syntax(text)
     fields.check(node, text)
@@ -113,7 +113,7 @@ class _Parser:
             return self.test(self.field())
         message = f"expected a field, 'not' or '(' but found {token.describe()}"
         if token.kind == "keyword":
-            message += f" (an attribute called '{token.text}' is written attr(\"{token.text}\"))"
+            message += f" (a property called '{token.text}' is written attr(\"{token.text}\"))"
         self.fail(message, token)
 
     # field := NAME | "attr" "(" STRING ")"
@@ -125,13 +125,13 @@ class _Parser:
         self.advance()
         key = self.peek()
         if key.kind != "string":
-            self.fail(f"expected the attribute key as a quoted string after 'attr(' but found {key.describe()}", key)
+            self.fail(f"expected the property name as a quoted string after 'attr(' but found {key.describe()}", key)
         if not key.value:
-            self.fail("empty attribute key", key)
+            self.fail("empty property name", key)
         self.advance()
         closing = self.peek()
         if not closing.is_punct(")"):
-            self.fail(f"expected ')' after the attribute key but found {closing.describe()}", closing)
+            self.fail(f"expected ')' after the property name but found {closing.describe()}", closing)
         self.advance()
         return Field(key.value, token.position, quoted=True)
 

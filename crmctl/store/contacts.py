@@ -89,7 +89,7 @@ DELETE_SLICE = 50_000
 
 
 def delete(db: Database, scope: str, slice_size: int = DELETE_SLICE) -> None:
-    """Foreign keys cascade to attributes, tag links, notes, conversations and messages.
+    """Foreign keys cascade to property values, tag links, notes, conversations and messages.
 
     One statement per slice of the scope (a range of ids): SQLite first lists every row a
     cascading DELETE will remove, so one statement for a million contacts holds a million

@@ -3,7 +3,7 @@ with the type all of its stored values fit, and move the values across unchanged
 
 A value may change form to fit its type ("yes" becomes true, "2026-12-01" becomes
 2026-12-01T00:00:00Z, the number 42 in a text property becomes "42"), never its meaning:
-`Inference(exact=True)` only picks a type every stored value converts to without loss.
+`Inference("stored")` only picks a type every stored value converts to without loss.
 What was declared is written to the audit log (actor `migration`) and left on the
 connection as `migration_notes`, for the command that opened the database to show.
 """
@@ -79,7 +79,7 @@ def _unique_names(keys: list[str], fold) -> dict[str, str]:
 def _infer(db: Database, key: str) -> str:
     """The type of one key's stored values. Numbers are summed up in SQL; text values are
     checked one distinct value at a time until no type but text is left."""
-    inference = value_types.Inference(exact=True)
+    inference = value_types.Inference("stored")
     blobs, numbers, non_flags = db.execute(
         "SELECT sum(typeof(value) = 'blob'), sum(typeof(value) IN ('integer', 'real')), "
         "sum(typeof(value) = 'real' OR (typeof(value) = 'integer' AND value NOT IN (0, 1))) "

@@ -189,7 +189,7 @@ def drop_repeats(db: Database) -> None:
 
 
 def drop_orphans(db: Database) -> None:
-    """Staged tags, data points and conversations of records no longer in import_rows."""
+    """Staged tags, property values and conversations of records no longer in import_rows."""
     for table in ("import_tags", "import_values", "import_conversations", "import_messages"):
         db.execute(f"DELETE FROM temp.{table} WHERE pos NOT IN (SELECT pos FROM temp.import_rows)")
 

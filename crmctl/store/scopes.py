@@ -54,7 +54,7 @@ def add_all(db: Database, name: str) -> None:
 def add_where(db: Database, name: str, condition_sql: str, params: Sequence, ids: tuple | None = None) -> None:
     """condition_sql is compiled by the filter language: parameterised, over alias `c`.
 
-    `ids` is the same filter as a SELECT of contact ids from the tag, data point and
+    `ids` is the same filter as a SELECT of contact ids from the tag, property and
     conversation indexes, when it has one: used instead, it never reads the contacts' rows
     (their ids there always name a contact: foreign keys are enforced on every write)."""
     if ids is not None:
