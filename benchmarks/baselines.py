@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Hand-written raw-SQL baselines: the ceiling crmctl is measured against.
 
-    python benchmarks/baselines.py OPERATION DB [--scale 10pct|all] [--now T] [FILE]
+    python benchmarks/baselines.py OPERATION DB [--scale 10pct|all] [--now T] [FILE | NAME VALUE]
 
 Each baseline is plain `python` + `sqlite3` (standard library only, so its start-up is
 the `python -c "import sqlite3"` floor), does the same logical work as the crmctl command
 it stands beside, in one transaction, and prints `{"selected": …, "changed": …}` so the
 runner can check that both sides did the same thing. The selection is resolved by a
 hand-written SQL condition equivalent to crmctl's filter (`score < 10` is
-`key = 'score' AND value < 10` on the attributes index), set-based, in id order.
+`property_id = <score> AND value < 10` on the property values index), set-based, in id order.
 
 What is NOT in a baseline, because it is crmctl's own bookkeeping rather than the
 operation: the audit log, the lock-holder note, flow enrolments and run history (except
@@ -26,12 +26,13 @@ NOW = "2026-11-01T12:00:00Z"
 AUTHOR = "bench"
 NOTE = "Called about the Q4 campaign"
 
-# The hand-written equivalents of the runner's --where expressions.
+# The hand-written equivalents of the runner's --where expressions (score is a number property).
+_SCORE = "(SELECT id FROM properties WHERE name = 'score')"
 SELECTIONS = {
-    # score < 10: numbers below 10 (text sorts after numbers, so it never matches)
-    "10pct": ("SELECT contact_id FROM attributes WHERE key = 'score' AND value < 10", []),
-    # score >= 0: every number, not text
-    "all": ("SELECT contact_id FROM attributes WHERE key = 'score' AND value >= 0 AND value < ''", []),
+    # score < 10
+    "10pct": (f"SELECT contact_id FROM property_values WHERE property_id = {_SCORE} AND value < 10", []),
+    # score >= 0: every contact has a score
+    "all": (f"SELECT contact_id FROM property_values WHERE property_id = {_SCORE} AND value >= 0", []),
 }
 
 
@@ -126,6 +127,24 @@ def unblock(db: str, scale: str) -> None:
     report(None, cur.rowcount)
 
 
+def set_property(db: str, scale: str, name: str, value: str) -> None:
+    """One upsert of a number into every selected contact's value, writing only those that differ."""
+    conn = connect(db)
+    sql, params = SELECTIONS[scale]
+    conn.execute("BEGIN IMMEDIATE")
+    (property_id,) = conn.execute("SELECT id FROM properties WHERE name = ?", [name]).fetchone()
+    conn.execute("CREATE TEMP TABLE sel (id INTEGER PRIMARY KEY)")
+    conn.execute(f"INSERT INTO sel(id) {sql} ORDER BY contact_id", params)
+    cur = conn.execute(
+        "INSERT INTO property_values(contact_id, property_id, value) SELECT id, ?, ? FROM sel WHERE true "
+        "ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value "
+        "WHERE property_values.value IS NOT excluded.value",
+        [property_id, int(value)],
+    )
+    conn.execute("COMMIT")
+    report(None, cur.rowcount)
+
+
 def delete(db: str, scale: str, secure: bool = False) -> None:
     """One DELETE; foreign keys cascade to data points, tag links, notes, conversations,
     messages and enrolments over their indexes. `secure` also zeroes freed pages and
@@ -152,8 +171,9 @@ SELECT json_object(
     'tags', json(coalesce((SELECT json_group_array(name) FROM (
         SELECT t.name FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id
         WHERE ct.contact_id = c.id ORDER BY t.name COLLATE NOCASE)), '[]')),
-    'attributes', json(coalesce((SELECT json_group_object(key, value) FROM (
-        SELECT a.key, a.value FROM attributes AS a WHERE a.contact_id = c.id ORDER BY a.key)), '{}'))
+    'properties', json(coalesce((SELECT json_group_object(name, value) FROM (
+        SELECT p.name, v.value FROM property_values AS v JOIN properties AS p ON p.id = v.property_id
+        WHERE v.contact_id = c.id ORDER BY p.folded, p.name)), '{}'))
 ) AS line FROM contacts AS c ORDER BY c.id
 """
 
@@ -192,7 +212,7 @@ FROM contacts AS c ORDER BY c.id
 
 def list_merged(db: str) -> None:
     """The same export from three streams in id order, merged in Python: each contact's
-    columns as a JSON object, its tag links by the contact index, its data points in key
+    columns as a JSON object, its tag links by the contact index, its property values in name
     order, each value JSON-quoted by SQLite. Byte for byte the output of list_ndjson."""
     conn = connect(db)
     quoted = {
@@ -204,11 +224,13 @@ def list_merged(db: str) -> None:
     links = _rows(
         conn.execute("SELECT contact_id, tag_id FROM contact_tags INDEXED BY contact_tags_contact ORDER BY contact_id")
     )
-    points = _rows(
-        conn.execute(
-            "SELECT contact_id, json_quote(key) || ':' || json_quote(value) FROM attributes ORDER BY contact_id, key"
+    names = {
+        property_id: (rank, text)
+        for rank, (property_id, text) in enumerate(
+            conn.execute("SELECT id, json_quote(name) FROM properties ORDER BY folded, name")
         )
-    )
+    }
+    points = _rows(conn.execute("SELECT contact_id, property_id, json_quote(value) FROM property_values ORDER BY 1"))
     end = (1 << 63, None)
     link, point = next(links, end), next(points, end)
     out, rows = sys.stdout, 0
@@ -222,13 +244,15 @@ def list_merged(db: str) -> None:
                 link = next(links, end)
             if len(tags) > 1:
                 tags.sort()
-            attributes = []
+            values = []
             while point[0] == contact_id:
-                attributes.append(point[1])
+                rank, name = names[point[1]]
+                values.append((rank, f"{name}:{point[2]}"))
                 point = next(points, end)
-            lines.append(
-                f'{head[:-1]},"tags":[{",".join(text for _, text in tags)}],"attributes":{{{",".join(attributes)}}}}}'
-            )
+            if len(values) > 1:
+                values.sort()
+            properties = ",".join(text for _, text in values)
+            lines.append(f'{head[:-1]},"tags":[{",".join(text for _, text in tags)}],"properties":{{{properties}}}}}')
         out.write("\n".join(lines))
         out.write("\n")
         rows += len(batch)
@@ -289,8 +313,9 @@ def flow_steps(db: str, scale: str) -> None:
     ).rowcount
     # 4. set: {lifecycle: winback}
     changed["set"] = conn.execute(
-        "INSERT INTO attributes(contact_id, key, value) SELECT id, 'lifecycle', 'winback' FROM m WHERE true "
-        "ON CONFLICT(contact_id, key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO property_values(contact_id, property_id, value) "
+        "SELECT id, (SELECT id FROM properties WHERE name = 'lifecycle'), 'winback' FROM m WHERE true "
+        "ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value",
     ).rowcount
     # 5. if last_seen_at < now - 365d: then block, else tag_add [win-active]
     conn.execute("CREATE TEMP TABLE quiet (id INTEGER PRIMARY KEY)")
@@ -381,12 +406,13 @@ BATCH = 5000
 
 def load(db: str, path: str) -> None:
     """A raw load of the same rows into an empty crmctl database: parse each NDJSON line and
-    executemany into contacts, attributes, tags, tag links, conversations and messages, with
-    explicit ids, in one transaction. No validation, no upsert: the floor of any import."""
+    executemany into contacts, property values, tags, tag links, conversations and messages,
+    with explicit ids, in one transaction. No validation, no upsert: the floor of any import."""
     import json
 
     conn = connect(db)
     conn.execute("BEGIN IMMEDIATE")
+    property_ids = dict(conn.execute("SELECT name, id FROM properties").fetchall())
     tags: dict[str, int] = {}
     contact_id = conversation_id = 0
     contacts, attributes, links, conversations, messages = [], [], [], [], []
@@ -398,7 +424,7 @@ def load(db: str, path: str) -> None:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             contacts,
         )
-        conn.executemany("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", attributes)
+        conn.executemany("INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)", attributes)
         conn.executemany("INSERT INTO contact_tags(tag_id, contact_id, added_at) VALUES (?, ?, ?)", links)
         conn.executemany(
             "INSERT INTO conversations(id, contact_id, subject, created_at) VALUES (?, ?, ?, ?)", conversations
@@ -426,7 +452,7 @@ def load(db: str, path: str) -> None:
             )
             for key, value in record.items():
                 if key not in SKIP:
-                    attributes.append((contact_id, key, value))
+                    attributes.append((contact_id, property_ids[key], value))
             for name in get("tags") or ():
                 tid = tags.get(name)
                 if tid is None:
@@ -455,6 +481,7 @@ OPERATIONS = {
     "note": lambda a: note(a.db, a.scale),
     "block": lambda a: block(a.db, a.scale),
     "unblock": lambda a: unblock(a.db, a.scale),
+    "set": lambda a: set_property(a.db, a.scale, a.arg or "score", a.value or "90"),
     "delete": lambda a: delete(a.db, a.scale),
     "delete-secure": lambda a: delete(a.db, a.scale, secure=True),
     "list": lambda a: list_ndjson(a.db),
@@ -481,10 +508,11 @@ class _Args:
                 self.now = next(words)
             else:
                 positional.append(word)
-        if len(positional) not in (2, 3) or positional[0] not in OPERATIONS or self.scale not in SELECTIONS:
+        if len(positional) not in (2, 3, 4) or positional[0] not in OPERATIONS or self.scale not in SELECTIONS:
             raise SystemExit(__doc__.split("\n\n")[1])
         self.operation, self.db = positional[:2]
-        self.arg = positional[2] if len(positional) == 3 else None
+        self.arg = positional[2] if len(positional) >= 3 else None
+        self.value = positional[3] if len(positional) == 4 else None
 
 
 def main(argv: list[str]) -> int:

@@ -16,6 +16,7 @@ OPERATIONS = {
     "tag remove",
     "note",
     "block",
+    "set (one number property)",
     "unblock",
     "delete",
     "contact list --format ndjson",
