@@ -15,7 +15,7 @@ from sqlite_utils import Database
 from crmctl import actions, value_types
 from crmctl.actions import Context, Edits
 from crmctl.emails import clean_email
-from crmctl.errors import InvalidInput, Refused
+from crmctl.errors import InvalidInput, Refused, UnknownTags
 from crmctl.properties import Catalog, Property
 from crmctl.query.fields import BUILTINS
 from crmctl.store import audit, scopes
@@ -79,7 +79,7 @@ def resolve_key(catalog: Catalog, key: str, *, clearing: bool = False) -> Target
 def parse_assignments(db: Database, texts: Sequence[str]) -> Edits:
     """`KEY=VALUE` words from the command line, each value parsed by its target's type."""
     catalog = Catalog.load(db)
-    values: dict[str, Any] = {}
+    values: list[tuple[str, Any]] = []
     for text in texts:
         key, sep, raw = text.partition("=")
         if not sep:
@@ -87,7 +87,7 @@ def parse_assignments(db: Database, texts: Sequence[str]) -> Edits:
         if not raw.strip():
             name = key.strip()
             raise InvalidInput(f"{name}= has no value: to remove a value, use `crmctl unset {_word(name)}`")
-        values[key] = raw
+        values.append((key, raw))
     return _edits(catalog, values)
 
 
@@ -126,10 +126,10 @@ def parse_value(target: Target, raw: Any) -> Any:
     return value
 
 
-def _edits(catalog: Catalog, raw_values: Mapping[str, Any]) -> Edits:
+def _edits(catalog: Catalog, raw_values: Sequence[tuple[str, Any]]) -> Edits:
     edits = Edits()
     seen: dict[str, str] = {}
-    for key, raw in raw_values.items():
+    for key, raw in raw_values:
         target = resolve_key(catalog, key)
         _once(seen, target, key)
         _add(edits, target, parse_value(target, raw))
@@ -181,7 +181,10 @@ def add_contact(
     given = {"name": name, "phone": phone}
     words = [f"{key}={value}" for key, value in given.items() if value is not None]
     edits = parse_assignments(db, [*words, *assignments])
-    tag_ids = actions.resolve_tags(db, tags, ctx) if tags else []
+    try:
+        tag_ids = actions.resolve_tags(db, tags, ctx) if tags else []
+    except UnknownTags as exc:
+        raise UnknownTags(exc.names, hint="") from None
     contact_id = contact_sql.insert(db, {"email": address, "created_at": ctx.now, **edits.columns})
     added = scopes.create(db, "added")
     scopes.add_ids(db, added, [contact_id])
