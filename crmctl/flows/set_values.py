@@ -40,8 +40,8 @@ def typed_value(key: str, kind: str, what: str, node: ScalarNode) -> Any:
             f"{key} is {what}: YAML reads {text} as {_reading(tag, node)}; quote it to store the text: '{text}'"
         )
     if kind == "number":
-        if plain and tag in ("int", "float") and _PLAIN_NUMBER.fullmatch(text):
-            return value_types.parse_number(text)
+        if plain and tag in ("int", "float", "str") and _PLAIN_NUMBER.fullmatch(text):
+            return value_types.parse_number(text)  # YAML 1.1 reads 2.5e1 (no sign) as text
         raise ValueError(f"{key} is {what}: write {_number_hint(text, tag, plain)}, not {_written(node)}")
     if kind == "boolean":
         if plain and text.lower() in _BOOLEAN_WORDS:
