@@ -320,8 +320,7 @@ def _resolve(db, name_or_file: str):
     stored = flow_sql.stored_definition(db, name_or_file) if db is not None else None
     if stored is None:
         raise NotFound(
-            f"no flow named '{name_or_file}' has run in this database, and no such file "
-            "(give its file to see a flow that has not run)"
+            f"no flow named '{name_or_file}' has run in this database (give its file to see an empty status)"
         )
     text, source = stored
     return parse_flow(text, source or f"<stored definition of {name_or_file}>")
