@@ -296,7 +296,7 @@ class _Checker:
             return []
         if items and not data.get("exit_when"):
             self.at_node(
-                self.tree.nodes[("on_exit",)], "on_exit: needs exit_when (on_exit runs for the contacts it lets go)"
+                self.tree.keys[("on_exit",)], "on_exit: needs exit_when (on_exit runs for the contacts it lets go)"
             )
         steps = self._step_list(items, ("on_exit",))
         for index, step in enumerate(steps or []):
@@ -337,7 +337,8 @@ class _Checker:
 
     def _step_list(self, items: list, path: Loc) -> list[Step] | None:
         steps: list[Step | None] = [self._step(item, path + (i,)) for i, item in enumerate(items)]
-        self._check_after_delete(items, path)
+        if path != ("on_exit",):  # where a delete is refused outright
+            self._check_after_delete(items, path)
         if any(step is None for step in steps):
             return None
         return steps  # type: ignore[return-value]
