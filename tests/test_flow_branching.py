@@ -242,7 +242,7 @@ def test_switch_validation_errors_have_positions(run, people, tmp_path):
         "11:7: steps[1].cases.high: case 'high' is not a number",
         "12:7: steps[1].cases.5: case '5' is not a number (write it without quotes)",
         "15:7: steps[2].cases.yes: case 'yes' is not true or false",
-        "16:13: steps[3].switch: a contact has several tags: branch on them with `if: tags contains \"…\"`",
+        '16:13: steps[3].switch: a contact has several tags: branch on them with `if: tags contains "…"`',
         "21:7: steps[4].cases.soon: case 'soon' is not a time: write a date such as 2026-01-31",
         "24:7: steps[5].cases[\"~\"]: case '~' is no value: contacts without one go to `default`",
     ]

@@ -79,7 +79,13 @@ def test_reading_consumes_nothing_and_ack_marks_through_an_id(run, emitted):
     assert [r["outbox_id"] for r in read(run, "welcome", "--limit", "1")] == [1]
     result = run("outbox", "ack", "welcome", "--through", "1", "-f", "json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"outbox": "welcome", "through": 1, "acknowledged": 1, "pending": 1, "pruned": 0}
+    assert json.loads(result.stdout) == {
+        "outbox": "welcome",
+        "through": 1,
+        "acknowledged": 1,
+        "pending": 1,
+        "pruned": 0,
+    }
     assert [r["outbox_id"] for r in read(run)] == [2]
     again = run("outbox", "ack", "welcome", "--through", "1")
     assert (again.returncode, again.stderr) == (0, "welcome: 0 acknowledged, 1 pending\n")
@@ -187,9 +193,9 @@ def test_deleting_a_contact_erases_its_records(run, emitted, people, isolated_db
 def test_delivered_records_are_pruned_after_the_retention(run, emitted, people):
     run("outbox", "ack", "welcome", "--through", "2")
     later = {"CRMCTL_NOW": "2026-12-01T12:00:00Z"}  # 30 days: still kept
-    assert json.loads(run("outbox", "ack", "audit-trail", "--through", "3", "-f", "json", env=later).stdout)[
-        "pruned"
-    ] == 0
+    assert (
+        json.loads(run("outbox", "ack", "audit-trail", "--through", "3", "-f", "json", env=later).stdout)["pruned"] == 0
+    )
     after = {"CRMCTL_NOW": "2026-12-01T12:00:01Z"}
     result = json.loads(run("outbox", "ack", "audit-trail", "--through", "4", "-f", "json", env=after).stdout)
     assert result == {"outbox": "audit-trail", "through": 4, "acknowledged": 1, "pending": 0, "pruned": 2}

@@ -338,8 +338,8 @@ class _Runner:
         scopes.keep_where(self.db, scope, yes, condition.sql, condition.params)
         no = self._scope()
         scopes.copy_except(self.db, scope, yes, no)
-        stats.extra["then"] = stats.extra.get("then", 0) + scopes.count(self.db, yes)
-        stats.extra["else"] = stats.extra.get("else", 0) + scopes.count(self.db, no)
+        stats.extra["then"] += scopes.count(self.db, yes)
+        stats.extra["else"] += scopes.count(self.db, no)
         return [(step.then, yes), (step.otherwise, no)]
 
     def _switch_ways(self, step, scope: str, stats: StepStats) -> list[tuple[list, str]]:
@@ -347,7 +347,7 @@ class _Runner:
         remaining = self._scope()
         scopes.add_scope(self.db, remaining, scope)
         left = scopes.count(self.db, remaining)
-        counts = stats.extra.setdefault("cases", {branch.label: 0 for branch in step.branches})
+        counts = stats.extra["cases"]
         ways = []
         for branch in step.branches:
             chosen = self._scope()
@@ -358,13 +358,13 @@ class _Runner:
                 counts[branch.label] += taken
                 left -= taken
             ways.append((branch.steps, chosen))
-        stats.extra["default"] = stats.extra.get("default", 0) + left
+        stats.extra["default"] += left
         return [*ways, (step.otherwise, remaining)]
 
     def _split_ways(self, step, scope: str, stats: StepStats) -> list[tuple[list, str]]:
         """Contacts go to branches by a stable hash of flow name, split id and contact id (0..99),
         each branch taking the next `percent` buckets in file order; the branch is recorded."""
-        counts = stats.extra.setdefault("branches", {branch.label: 0 for branch in step.branches})
+        counts = stats.extra["branches"]
         buckets = f"flow_buckets_{self._names + 1}"
         self._names += 1
         if not self._split_ready:
@@ -434,8 +434,9 @@ class _Runner:
         return [(steps, index + 1) for steps, index in reversed(chain)]
 
     def _register_steps(self) -> None:
+        """Every step is reported, with zero counts where no contact reached it."""
         for step in self.flow.all_steps():
-            self.stats[step.path] = StepStats(step.path, step.kind, step.id)
+            self.stats[step.path] = StepStats(step.path, step.kind, step.id, extra=_way_counts(step))
 
     def _check_tags_exist(self) -> None:
         names = [tag for step in self.flow.all_steps() if step.kind in ("tag_add", "tag_remove") for tag in step.tags]
@@ -478,6 +479,17 @@ class _Runner:
                 contacts=count,
                 run_id=self.ctx.run_id,
             )
+
+
+def _way_counts(step) -> dict:
+    """Zero counts for the ways a branching step sends contacts down."""
+    if step.kind == "if":
+        return {"then": 0, "else": 0}
+    if step.kind == "switch":
+        return {"cases": {branch.label: 0 for branch in step.branches}, "default": 0}
+    if step.kind == "split":
+        return {"branches": {branch.label: 0 for branch in step.branches}}
+    return {}
 
 
 def _chain_to(steps: list, target) -> list[tuple[list, int]] | None:
