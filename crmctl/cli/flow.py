@@ -311,7 +311,7 @@ def _resolve(db, name_or_file: str):
     the database stored when the flow last ran, so no file is needed."""
     from pathlib import Path
 
-    from crmctl.errors import NotFound
+    from crmctl.errors import FlowInvalid, NotFound
     from crmctl.flows.loader import load_flow, parse_flow
     from crmctl.store import flows as flow_sql
 
@@ -323,7 +323,13 @@ def _resolve(db, name_or_file: str):
             f"no flow named '{name_or_file}' has run in this database (give its file to see an empty status)"
         )
     text, source = stored
-    return parse_flow(text, source or f"<stored definition of {name_or_file}>")
+    try:
+        return parse_flow(text, source or f"<stored definition of {name_or_file}>")
+    except FlowInvalid:
+        raise NotFound(
+            f"the definition of flow '{name_or_file}' stored by its last run no longer passes this version's "
+            "checks: give its file"
+        ) from None
 
 
 @app.command("show")
