@@ -31,6 +31,7 @@ LAZY_COMMANDS = {
     "tag": ("crmctl.cli.tag", "app"),
     "property": ("crmctl.cli.property", "app"),
     "flow": ("crmctl.cli.flow", "app"),
+    "outbox": ("crmctl.cli.outbox", "app"),
     "db": ("crmctl.cli.db", "app"),
 }
 

@@ -35,3 +35,4 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No human summary on 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 Listing = Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")]
 Limit = Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most N rows.")]
+SummaryShort = Annotated[SummaryFormat, typer.Option("--format", "-f", help="text, or json: one object on stdout.")]
