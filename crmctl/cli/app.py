@@ -124,7 +124,10 @@ def root(
 @app.command("init")
 @guarded
 def init(
-    sample: Annotated[bool, typer.Option("--sample", help="Load the bundled sample data as well.")] = False,
+    sample: Annotated[
+        bool,
+        typer.Option("--sample", help="Declare the sample's properties and load the sample contacts as well."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Create the database, or bring an existing one to the current schema."""
