@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from yaml.nodes import ScalarNode
+from yaml.nodes import ScalarNode  # type: ignore[import-untyped]
 
 from crmctl import value_types
 
@@ -62,7 +62,7 @@ def _written(node: ScalarNode) -> str:
 
 
 def _reading(tag: str, node: ScalarNode) -> str:
-    from yaml.constructor import SafeConstructor
+    from yaml.constructor import SafeConstructor  # type: ignore[import-untyped]
 
     try:
         value = getattr(SafeConstructor(), f"construct_yaml_{tag}")(node)

@@ -318,7 +318,7 @@ class _Compiler:
         if op == "exists":
             condition, params = "true", []
         elif op in folding.MATCH_FUNCTIONS:
-            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(v.value, ?)", [folding.fold(test.values[0].value)]
+            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(v.value, ?)", [folding.fold(str(test.values[0].value))]
         else:
             kind = "time" if prop.type == "date" else prop.type
             params = [self.literal(value, kind) for value in test.values]

@@ -77,6 +77,7 @@ def insert(db: Database, row: dict[str, Any]) -> int:
         f"INSERT INTO contacts({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
         [row[c] for c in columns],
     )
+    assert cursor.lastrowid is not None
     return cursor.lastrowid
 
 

@@ -75,6 +75,7 @@ def create(db: Database, name: str, folded: str, kind: str, description: str | N
         "INSERT INTO properties(name, folded, type, description, created_at) VALUES (?, ?, ?, ?, ?)",
         [name, folded, kind, description, now],
     )
+    assert cursor.lastrowid is not None
     return Property(cursor.lastrowid, name, kind, description, now)
 
 
