@@ -86,7 +86,6 @@ def test_create_list_show(crm):
         ),
         (["create", "tags", "--type", "text"], 2, "Error: 'tags' is a built-in field: a property needs another name\n"),
         (["create", "  ", "--type", "text"], 2, "Error: a property name must not be empty\n"),
-        (["create", "a\x01b\x00", "--type", "text"], 2, "Error: a property name must not contain NUL\n"),
         (["create", "SCORE", "--type", "text"], 1, "Error: property 'score' already exists (number)\n"),
         (["show", "scor"], 1, "Error: unknown property 'scor' (did you mean 'score'?)\n"),
         (["rename", "scor", "points"], 1, "Error: unknown property 'scor' (did you mean 'score'?)\n"),
@@ -102,13 +101,11 @@ def test_create_list_show(crm):
 )
 def test_catalog_refusals(crm, args, code, message):
     before = properties(crm)
-    if "\x00" in "".join(args):
-        pytest.skip("a NUL cannot be passed in a process argument")
     refused(crm("property", *args), code, message)
     assert properties(crm) == before
 
 
-def test_nul_in_a_name_is_refused(cli, db):
+def test_nul_in_a_name_is_refused(cli, db):  # in-process: a process argument cannot hold a NUL
     result = cli("property", "create", "a\x00b", "--type", "text")
     assert (result.exit_code, result.stderr) == (2, "Error: a property name must not contain NUL\n")
 
