@@ -149,10 +149,12 @@ def show(
 ) -> None:
     """Show one contact: fields, data points, tags, notes, conversations, blocked state."""
     from crmctl.errors import NotFound
+    from crmctl.selection import lookup_key
     from crmctl.store import reads
 
+    wanted_id, email = lookup_key(contact, where="contact show")
     db = open_database()
-    contact_id = reads.find_contact_id(db, contact)
+    contact_id = reads.find_contact_id(db, wanted_id, email)
     if contact_id is None:
         raise NotFound(f"no contact {contact!r}")
     record = reads.full_contact(db, contact_id)

@@ -51,9 +51,7 @@ def run(
     yes: opt.Yes = False,
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success (for cron).")] = False,
-    lock_timeout: Annotated[
-        float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for another run to finish.")
-    ] = 60.0,
+    lock_timeout: opt.LockTimeoutSeconds = 60.0,
     on_missing_wait: Annotated[
         str | None,
         typer.Option(

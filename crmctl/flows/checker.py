@@ -139,6 +139,9 @@ class _Tree:
                 self.refuse(key_node, path, f"{_prefix(path)}key {key_node.value!r} is not text: quote it")
                 continue
             key = key_node.value
+            if _has_surrogate(key):
+                self.refuse(key_node, path, f"{_prefix(path)}{_SURROGATE}")
+                continue
             if key in out or path + (key,) in self.keys:
                 first = self.keys[path + (key,)]
                 self.problem(
@@ -168,7 +171,20 @@ class _Tree:
             kind = {"int": "integer", "float": "number"}.get(tag[len(_TAG) :], tag[len(_TAG) :])
             self.refuse(node, path, f"{_prefix(path)}{node.value[:40]!r} is not a valid {kind}")
             return node.value
+        if _has_surrogate(node.value):  # e.g. "\ud800" in a double-quoted string
+            self.refuse(node, path, f"{_prefix(path)}{_SURROGATE}")
         return node.value  # text, and timestamps kept as the text written
+
+
+_SURROGATE = "an escape such as \\ud800 stands for half a character (a lone surrogate), which is not text"
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _short(tag: str) -> str:
