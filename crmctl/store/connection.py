@@ -47,7 +47,7 @@ def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_L
         _use_wal(db)  # only once the file is known to be ours: a foreign file is left as it was
         _migrate(db, path)
         if erasure.pending(db):
-            erasure.finish(db, wait=False)
+            erasure.finish(db)
     except sqlite3.DatabaseError as exc:
         raise _translate(exc, path) from None
     return db
@@ -111,12 +111,15 @@ def _migrate(db: Database, path: Path) -> None:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         raise _lock_error(exc, db) from None
+    holder.announce(str(path))
     try:
         migrations.apply(db)
         db.execute("COMMIT")
     except BaseException:
         db.rollback()
         raise
+    finally:
+        holder.withdraw(str(path))
 
 
 def _translate(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
@@ -131,8 +134,8 @@ def _translate(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
         return DatabaseError(f"{path} is read-only: crmctl needs to write to it")
     if "unable to open" in text:
         return DatabaseError(f"cannot open {path}: {text}")
-    if "locked" in text:
-        return LockTimeout(f"{path} is locked by another process")
+    if "locked" in text or "busy" in text:
+        return LockTimeout(f"{path} is locked (held by {holder.describe(str(path))})")
     return DatabaseError(f"{path}: {text}")
 
 
@@ -186,8 +189,7 @@ def _file_of(db: Database) -> str:
 def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        who = holder.describe(_file_of(db))
-        held = f"held by {who}" if who else "held by another process"
+        held = f"held by {holder.describe(_file_of(db))}"
         waited = getattr(db, "lock_timeout", None)
         after = f" after {waited:g} s" if waited is not None else ""
         return LockTimeout(f"the database is locked ({held}); gave up waiting{after}")

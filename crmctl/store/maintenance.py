@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from crmctl.errors import DatabaseError, Refused
+from crmctl.store import erasure
 from crmctl.store.files import create_private_file
 
 
@@ -42,8 +43,14 @@ def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
 
 
 def check(db: Database) -> list[str]:
-    """Problems found by integrity_check and foreign_key_check; [] when healthy."""
+    """Problems found by integrity_check and foreign_key_check, a pending erasure, and
+    catalog entries that collide under the case rule; [] when healthy."""
     problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
     for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check"):
         problems.append(f"{table} row {rowid} refers to a missing {parent} row")
+    if erasure.pending(db):
+        problems.append(
+            "an erasure is pending: deleted contacts' data may still be in the database file or its WAL "
+            "while another process reads an older snapshot; the next crmctl command after it ends finishes it"
+        )
     return problems
