@@ -300,3 +300,68 @@ def test_any_text_round_trips(cli, people, tmp_path_factory, texts):
     )
     shown = {r["email"]: (r["name"], r["attributes"]["bio"]) for r in listed}
     assert [shown[f"r{i}@example.com"] for i in range(len(texts))] == [(t.strip(), t.strip()) for t in texts]
+
+
+# Special files as backup targets ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_backup_never_replaces_anything_but_a_regular_file(run, people, tmp_path, force):
+    import os
+    import socket
+    import stat
+
+    fifo = tmp_path / "x.fifo"
+    os.mkfifo(fifo)
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    (directory / "keep.txt").write_text("kept")
+    link = tmp_path / "link.db"
+    link.symlink_to(tmp_path / "elsewhere.db")
+    sock_path = tmp_path / "s.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    try:
+        cases = {
+            fifo: "is a FIFO, not a regular file: crmctl never replaces it, whatever the flags",
+            sock_path: "is a socket, not a regular file: crmctl never replaces it, whatever the flags",
+            link: "is a symbolic link; refusing to write through it",
+            "/dev/null": "is a character device, not a regular file: crmctl never replaces it, whatever the flags",
+        }
+        if force:
+            cases[directory] = "is a directory: --force only ever replaces a regular file"
+        for target, message in cases.items():
+            result = run("db", "backup", target, *force)
+            assert result.returncode == 1, (target, result.stderr)
+            assert result.stderr.startswith(f"Error: {target} {message}"), result.stderr
+            assert "Traceback" not in result.stderr
+        assert stat.S_ISFIFO(fifo.lstat().st_mode)
+        assert stat.S_ISSOCK(sock_path.lstat().st_mode)
+        assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+        assert not (tmp_path / "elsewhere.db").exists()
+        assert sorted(p.name for p in directory.iterdir()) == ["keep.txt"]
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    finally:
+        sock.close()
+
+
+def test_backup_into_a_directory_writes_a_file_named_after_the_time(run, people, tmp_path):
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    result = run("db", "backup", f"{directory}/")
+    assert result.returncode == 0, result.stderr
+    expected = directory / "crmctl-20261101T120000Z.db"  # CRMCTL_NOW, in UTC
+    assert result.stderr == f"backup written to {expected} ({expected.stat().st_size:,} bytes)\n"
+    again = run("db", "backup", directory)  # an existing directory without --force; same second
+    assert again.returncode == 1
+    assert again.stderr == f"Error: {expected} already exists (pass --force to replace it)\n"
+    missing = run("db", "backup", f"{tmp_path}/nowhere/")
+    assert missing.returncode == 1 and "no directory" in missing.stderr
+
+
+def test_backup_force_replaces_a_regular_file(run, people, tmp_path):
+    target = tmp_path / "old.db"
+    target.write_text("old")
+    assert run("db", "backup", target).returncode == 1
+    assert run("db", "backup", target, "--force").returncode == 0
+    assert target.read_bytes().startswith(b"SQLite format 3\x00")

@@ -16,16 +16,29 @@ app = typer.Typer(help="The database file: backup and checks.", no_args_is_help=
 @app.command("backup")
 @guarded
 def backup(
-    path: Annotated[Path, typer.Argument(help="Where to write the copy.")],
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    path: Annotated[
+        str, typer.Argument(help="Where to write the copy; DIR/ (or an existing DIR) writes DIR/crmctl-<time>.db.")
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing regular file (nothing else).")] = False,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Take a consistent copy of the database while other processes keep writing."""
-    from crmctl.store.maintenance import backup as take_backup
+    """Take a consistent copy of the database while other processes keep writing.
 
-    size = take_backup(open_database(), path, overwrite=force)
+    --force only ever replaces a regular file: a directory, FIFO, socket, device or symbolic
+    link is refused whatever the flags. A directory given with a trailing slash, or an existing
+    directory without --force, receives a new file named after the time (UTC).
+    """
+    from crmctl.store.maintenance import backup as take_backup
+    from crmctl.store.maintenance import backup_name
+
+    target = Path(path)
+    if path.endswith("/") or (target.is_dir() and not target.is_symlink() and not force):
+        from crmctl import clock
+
+        target = backup_name(target, clock.now())
+    size = take_backup(open_database(), target, overwrite=force)
     if not quiet:
-        note_on_stderr(f"backup written to {path} ({size:,} bytes)")
+        note_on_stderr(f"backup written to {target} ({size:,} bytes)")
 
 
 @app.command("check")
