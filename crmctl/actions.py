@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from crmctl import clock
 from crmctl.errors import InvalidInput, Refused, UnknownTags
+from crmctl.folding import fold
 from crmctl.store import audit, erasure, scopes
 from crmctl.store import contacts as contact_sql
 from crmctl.store import suppressions as suppression_sql
@@ -71,7 +72,7 @@ def current_user() -> str:
 
 
 def clean_tag_names(names: Sequence[str]) -> list[str]:
-    """Trim, refuse empty or over-long names, and drop case-insensitive repeats."""
+    """Trim, refuse empty or over-long names, and drop repeats under the case rule (fold)."""
     cleaned, seen = [], set()
     for raw in names:
         name = raw.strip()
@@ -81,8 +82,8 @@ def clean_tag_names(names: Sequence[str]) -> list[str]:
             raise InvalidInput(f"tag name longer than {TAG_NAME_MAX} characters: {name[:20]!r}…")
         if "\x00" in name:
             raise InvalidInput("a tag name must not contain NUL")
-        if name.lower() not in seen:
-            seen.add(name.lower())
+        if fold(name) not in seen:
+            seen.add(fold(name))
             cleaned.append(name)
     return cleaned
 
@@ -91,13 +92,13 @@ def resolve_tags(db: Database, names: Sequence[str], ctx: Context, *, create: bo
     """Catalog ids for `names`; unknown names are refused unless `create`."""
     wanted = clean_tag_names(names)
     found = tag_sql.find(db, wanted)
-    unknown = [n for n in wanted if n.lower() not in found]
+    unknown = [n for n in wanted if fold(n) not in found]
     if unknown and not create:
         raise UnknownTags(unknown)
     if unknown:
         create_tags(db, unknown, ctx)
         found = tag_sql.find(db, wanted)
-    return [found[n.lower()][0] for n in wanted]
+    return [found[fold(n)][0] for n in wanted]
 
 
 def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:

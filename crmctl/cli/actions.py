@@ -30,7 +30,7 @@ def run_action(
     from crmctl import actions, selection
     from crmctl.store import transaction
 
-    db = open_database()
+    db = open_database(resolving=deletes)  # a delete may resolve a case collision
     ctx = actions.Context.for_user()
     with working(f"{label}…", enabled=not prompts), transaction(db, dry_run=dry_run, deletes_contacts=deletes):
         scope = selection.resolve(db, spec)

@@ -119,7 +119,7 @@ def list_contacts(
     from crmctl import selection
     from crmctl.store import reads
 
-    db = open_database()
+    db = open_database(resolving=True)
     scope = None
     spec = selection_spec(contact, where, everyone, ignore_missing)
     if not spec.is_empty and not everyone:
@@ -153,7 +153,7 @@ def show(
     from crmctl.store import reads
 
     wanted_id, email = lookup_key(contact, where="contact show")
-    db = open_database()
+    db = open_database(resolving=True)
     contact_id = reads.find_contact_id(db, wanted_id, email)
     if contact_id is None:
         raise NotFound(f"no contact {contact!r}")

@@ -36,7 +36,7 @@ def backup(
         from crmctl import clock
 
         target = backup_name(target, clock.now())
-    size = take_backup(open_database(), target, overwrite=force)
+    size = take_backup(open_database(resolving=True), target, overwrite=force)
     if not quiet:
         note_on_stderr(f"backup written to {target} ({size:,} bytes)")
 
@@ -47,7 +47,7 @@ def check(quiet: opt.Quiet = False) -> None:
     """Run SQLite's integrity and foreign-key checks; exit 1 with a report when something is wrong."""
     from crmctl.store.maintenance import check as run_checks
 
-    problems = run_checks(open_database())
+    problems = run_checks(open_database(resolving=True))
     for problem in problems:
         note_on_stderr(problem)
     if problems:

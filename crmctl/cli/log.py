@@ -26,7 +26,7 @@ def log(
     from crmctl.selection import lookup_key
     from crmctl.store import audit, reads
 
-    db = open_database()
+    db = open_database(resolving=True)
     contact_id = None
     if contact is not None:
         contact_id, email = lookup_key(contact, where="--contact")

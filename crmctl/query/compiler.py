@@ -263,11 +263,12 @@ class _Compiler:
         if test.op in folding.MATCH_FUNCTIONS:
             return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].value)]
         params = [self.literal(value, known.kind) for value in test.values]
+        if known.kind == "email":  # by the folded key, as every email lookup (crmctl.folding)
+            column, params = "c.email_key", [folding.fold(value) for value in params]
         if test.op == "in":
             sql = f"{column} IN ({', '.join('?' * len(params))})"
         else:
             sql = f"{column} {_SQL_OPERATORS[test.op]} ?"
-        # email compares with its column's NOCASE collation, like the unique index does.
         return (f"({column} IS NOT NULL AND {sql})" if known.nullable else f"({sql})"), params
 
     def blocked(self, known: Builtin, test: Test) -> Fragment:
@@ -286,7 +287,7 @@ class _Compiler:
         names = [folding.fold(value.value) for value in test.values]
         return (
             "SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
-            f"(SELECT t.id FROM tags AS t WHERE {folding.FOLD}(t.name) IN ({', '.join('?' * len(names))}))",
+            f"(SELECT t.id FROM tags AS t WHERE t.name_key IN ({', '.join('?' * len(names))}))",
             names,
         )
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from crmctl.errors import DatabaseError, LockTimeout
+from crmctl import folding
+from crmctl.errors import CaseCollisions, DatabaseError, LockTimeout
 from crmctl.store import erasure, holder
 from crmctl.store.files import create_private_file
 
@@ -28,7 +29,11 @@ def resolve_path(explicit: str | None) -> Path:
     return Path(chosen).expanduser() if chosen else default_path()
 
 
-def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Database:
+def open_db(
+    path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, resolving: bool = False
+) -> Database:
+    """`resolving=True` is for the commands that resolve case collisions (see
+    m008_folded_keys): they may run while that upgrade waits for them."""
     if path.is_symlink():
         raise DatabaseError(
             f"{path} is a symbolic link (to {os.readlink(path)}); crmctl does not open a database "
@@ -45,7 +50,7 @@ def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_L
         _configure(db)
         _check_identity(db, path, allow_empty=create)
         _use_wal(db)  # only once the file is known to be ours: a foreign file is left as it was
-        _migrate(db, path)
+        _migrate(db, path, resolving=resolving)
         if erasure.pending(db):
             erasure.finish(db)
     except sqlite3.DatabaseError as exc:
@@ -68,6 +73,7 @@ def _create_private_file(path: Path) -> None:
 
 
 def _configure(db: Database) -> None:
+    folding.register(db.conn)  # the folded key columns' triggers call it
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA secure_delete = ON")
     db.execute("PRAGMA synchronous = FULL")
@@ -92,8 +98,8 @@ def _check_identity(db: Database, path: Path, *, allow_empty: bool) -> None:
         raise DatabaseError(f"{path} is not a crmctl database")
 
 
-def _migrate(db: Database, path: Path) -> None:
-    from crmctl.store.schema import MIGRATION_SET, migrations
+def _migrate(db: Database, path: Path, *, resolving: bool = False) -> None:
+    from crmctl.store.schema import FOLDED_KEYS, MIGRATION_SET, migrations
 
     known = {m.name for m in migrations._migrations}
     applied = {m.name for m in migrations.applied(db)} if "_sqlite_migrations" in db.table_names() else set()
@@ -106,20 +112,35 @@ def _migrate(db: Database, path: Path) -> None:
     if applied == known:
         return
     # Under the write lock, so processes that open an old file at the same moment queue here
-    # and the later ones find the work done (apply() re-reads what is applied).
+    # and the later ones find the work done (apply() re-reads what is applied). Foreign keys
+    # are off meanwhile, as SQLite's table-rebuild procedure requires (a DROP TABLE with them
+    # on cascades into the child rows); they are checked as a whole before the commit.
+    db.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or it does nothing
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
+        db.execute("PRAGMA foreign_keys = ON")
         raise _lock_error(exc, db) from None
     holder.announce(str(path))
+    waiting: CaseCollisions | None = None
     try:
-        migrations.apply(db)
+        try:
+            migrations.apply(db)
+        except CaseCollisions as exc:  # the earlier migrations stand; this one waits
+            if not resolving or migrations.pending(db)[0].name != FOLDED_KEYS:
+                waiting = exc
+        broken = db.execute("PRAGMA foreign_key_check").fetchone()
+        if broken is not None:
+            raise DatabaseError(f"{path}: the schema upgrade would leave {broken[0]} rows without their parent")
         db.execute("COMMIT")
     except BaseException:
         db.rollback()
         raise
     finally:
         holder.withdraw(str(path))
+        db.execute("PRAGMA foreign_keys = ON")
+    if waiting is not None:
+        raise waiting
 
 
 def _translate(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:

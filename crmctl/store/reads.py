@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from sqlite_utils import Database
 
+from crmctl.folding import fold
 from crmctl.store.scopes import _checked
 
 # One JSON object per contact, assembled by SQLite so Python only writes lines out.
@@ -67,11 +68,11 @@ def count(db: Database, scope: str | None = None) -> int:
 
 
 def find_contact_id(db: Database, contact_id: int | None, email: str | None) -> int | None:
-    """The contact with this id, or with this email (compared as the unique key does)."""
+    """The contact with this id, or with this email (by its folded key, crmctl.folding)."""
     if contact_id is not None:
         row = db.execute("SELECT id FROM contacts WHERE id = ?", [contact_id]).fetchone()
     else:
-        row = db.execute("SELECT id FROM contacts WHERE email = ?", [email]).fetchone()
+        row = db.execute("SELECT id FROM contacts WHERE email_key = ? ORDER BY id", [fold(email or "")]).fetchone()
     return row[0] if row else None
 
 
