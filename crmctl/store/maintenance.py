@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from crmctl.errors import DatabaseError, Refused
 from crmctl.store import erasure
+from crmctl.store.schema import case_collisions
 
 
 def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
@@ -88,6 +89,7 @@ def check(db: Database) -> list[str]:
     problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
     for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check"):
         problems.append(f"{table} row {rowid} refers to a missing {parent} row")
+    problems.extend(case_collisions(db))
     if erasure.pending(db):
         problems.append(
             "an erasure is pending: deleted contacts' data may still be in the database file or its WAL "
