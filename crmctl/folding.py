@@ -34,7 +34,7 @@ def fold(text: str) -> str:
     return _fold_non_ascii(text)
 
 
-def _sql_fold(value: object) -> object:
+def _sql_fold(value: object) -> str | None:
     return fold(value) if isinstance(value, str) else None
 
 
