@@ -82,13 +82,27 @@ def test_the_limits_are_refused_with_a_caret(run, people, tmp_path, text, messag
         "plan in [" + ", ".join(f'"p{i}"' for i in range(5_000)) + "]",
     ],
 )
-def test_filters_below_the_limits_run(run, people, tmp_path, text):
-    result = run("contact", "count", "-w", text)
-    assert result.returncode == 0, result.stderr[:500]
+def test_filters_below_the_limits_run(cli, people, tmp_path, text):
+    result = cli("contact", "count", "-w", text)
+    assert result.exit_code == 0, result.stderr[:500]
     flow = tmp_path / "deep.yaml"
     flow.write_text(flow_text("plan exists or not plan exists", text))
-    ran = run("flow", "run", flow, "--yes", "--format", "json")  # validates, then runs
-    assert ran.returncode == 0, ran.stderr[:500]
+    ran = cli("flow", "run", flow, "--yes", "--format", "json")  # validates, then runs
+    assert ran.exit_code == 0, ran.stderr[:500]
+
+
+def test_the_shapes_that_failed_at_run_time_run_in_the_installed_crmctl(run, people, tmp_path):
+    """The reported cases: 60 nested `not`, 600 `or` over tags, 1000 over a built-in field."""
+    for text in (
+        "not " * 60 + "id == 1",
+        " or ".join(f'tags contains "t{i}"' for i in range(600)),
+        " or ".join(f"id == {i}" for i in range(1000)),
+    ):
+        flow = tmp_path / "deep.yaml"
+        flow.write_text(flow_text(text))
+        assert run("flow", "validate", flow).returncode == 0
+        ran = run("flow", "run", flow, "--yes", "-q")
+        assert ran.returncode == 0, ran.stderr[:500]
 
 
 def test_a_long_in_list_matches_exactly_what_a_short_one_does(cli, people):
