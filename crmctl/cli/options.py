@@ -59,3 +59,6 @@ LockTimeoutSeconds = Annotated[
         help="Seconds to wait for another run to finish (0 to 86400).",
     ),
 ]
+
+
+SummaryShort = Annotated[SummaryFormat, typer.Option("--format", "-f", help="text, or json: one object on stdout.")]
