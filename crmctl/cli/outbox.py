@@ -107,8 +107,10 @@ def ack(
             report, as_json=fmt is opt.SummaryFormat.json, quiet=quiet, human=f"{name}: nothing to acknowledge"
         )
         return
-    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > 19 or int(text) >= 2**63:
-        raise InvalidInput(f"--through must be an outbox_id (a whole number up to 2**63 - 1), not {through[:40]!r}")
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidInput(f"--through must be an outbox_id (a whole number), not {through[:40]!r}")
+    if len(text.lstrip("0")) > 19 or int(text) >= 2**63:
+        raise InvalidInput(f"--through {text[:40]}: out of range (outbox ids go up to 2**63 - 1)")
     with transaction(db, deletes_contacts=False):
         result = outbox.acknowledge(db, name, int(text), Context.for_user().now)
     summary = result.to_dict()
