@@ -148,7 +148,7 @@ CRASH_AFTER_COMMIT = textwrap.dedent("""
     from crmctl.store import open_db, transaction
     db = open_db(Path(sys.argv[1]))
     with transaction(db):
-        scope = selection.resolve(db, selection.SelectionSpec(contacts=[sys.argv[2]]))
+        scope = selection.resolve(db, selection.SelectionSpec(contacts=[sys.argv[2]])).scope
         actions.delete(db, scope, actions.Context("test", "2026-11-01T12:00:00Z"))
     os.kill(os.getpid(), signal.SIGKILL)  # committed, but never checkpointed
 """)
@@ -195,6 +195,7 @@ def test_suppress_keeps_a_keyed_hash_never_the_address(cli, people, isolated_db)
     assert json.loads(result.stdout) == {
         "action": "delete",
         "selected": 2,
+        "identified": 2,
         "changed": 2,
         "suppressed": 2,
         "dry_run": False,
@@ -267,7 +268,7 @@ def test_suppression_through_the_library(people):
 
     ctx = actions.Context("test", "2026-11-01T12:00:00Z")
     with transaction(people):
-        scope = selection.resolve(people, selection.SelectionSpec(contacts=["ed@example.net"]))
+        scope = selection.resolve(people, selection.SelectionSpec(contacts=["ed@example.net"])).scope
         assert actions.delete(people, scope, ctx, suppress=True).detail == {"suppressed": 1}
     data = b'[{"email": "ed@example.net", "name": "Ed"}]'
     with pytest.raises(InvalidInput, match=r"record 1: address was erased and suppressed"), transaction(people):

@@ -136,7 +136,7 @@ def test_unknown_tag_refuses_the_run(cli, people, tmp_path):
     result = cli("flow", "run", flow)
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: needs-tag: unknown tag 'platinum': create with `crmctl tag create platinum` or pass --create\n"
+        "Error: needs-tag: unknown tag 'platinum': create with `crmctl tag create platinum`\n"
     )
     assert dump(people) == before
 

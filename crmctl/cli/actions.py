@@ -11,12 +11,19 @@ from crmctl.cli.render import emit_summary, note_on_stderr, working
 from crmctl.cli.state import is_terminal, open_database, stdin_lines, stdin_text
 
 
-def selection_spec(contacts, where, everyone, ignore_missing, positional=None):
+def selection_spec(contacts, where, everyone, ignore_missing, positional=None, others=()):
+    """The selection the options describe. `others` are the command's other positional
+    words (tag names), where an unquoted -w expression split by the shell would land."""
+    from crmctl.cli.hints import split_filter
+    from crmctl.errors import UsageError
     from crmctl.selection import SelectionSpec
 
+    hint = split_filter(where, [*(positional or []), *others])
+    if hint:
+        raise UsageError(hint)
     return SelectionSpec(
         contacts=[*(positional or []), *(contacts or [])],
-        where=where,
+        where=list(where or []),
         everyone=everyone,
         ignore_missing=ignore_missing,
         stdin=stdin_lines(),
@@ -33,15 +40,19 @@ def run_action(
     db = open_database()
     ctx = actions.Context.for_user()
     with working(f"{label}…", enabled=not prompts), transaction(db, dry_run=dry_run, deletes_contacts=deletes):
-        scope = selection.resolve(db, spec)
-        result = act(db, scope, ctx)
+        chosen = selection.resolve(db, spec)
+        result = act(db, chosen.scope, ctx)
     if result.action == "delete" and result.changed and not dry_run and not actions.erase_leftovers(db):
         note_on_stderr(ERASE_DEFERRED)
-    summary = {**result.to_dict(), "dry_run": dry_run}
-    human = f"{label}: {result.selected} selected, {result.changed} changed"
+    summary = {"action": result.action, "selected": result.selected, **chosen.to_dict()}
+    summary.update({**result.to_dict(), "dry_run": dry_run})
+    human = f"{label}: {chosen.describe()}, {result.changed} changed"
     if "suppressed" in result.detail:
         suppressed = result.detail["suppressed"]
         human += f", {suppressed} address{'es' if suppressed != 1 else ''} suppressed"
+    if result.detail.get("created"):
+        human += "; created tag" + ("s" if len(result.detail["created"]) > 1 else "") + " "
+        human += ", ".join(result.detail["created"])
     if dry_run:
         human += " (dry run: nothing was written)"
     emit_summary(summary, as_json=fmt is opt.SummaryFormat.json, quiet=quiet, human=human)
@@ -70,11 +81,18 @@ def tag_add(
 ) -> None:
     """Assign tags to the selected contacts (the tags must exist, or pass --create)."""
     from crmctl import actions
+    from crmctl.errors import UnknownTags
 
-    spec = selection_spec(contact, where, everyone, ignore_missing)
+    def act(db, scope, ctx):
+        try:
+            return actions.tag_add(db, scope, tags, ctx, create=create)
+        except UnknownTags as exc:  # this command can create them: say how
+            raise UnknownTags(exc.names, hint="--create", suggestions=exc.suggestions) from None
+
+    spec = selection_spec(contact, where, everyone, ignore_missing, others=tags)
     run_action(
         spec,
-        lambda db, scope, ctx: actions.tag_add(db, scope, tags, ctx, create=create),
+        act,
         label="tag add",
         dry_run=dry_run,
         fmt=fmt,
@@ -96,7 +114,7 @@ def tag_remove(
     """Remove tags from the selected contacts (only tags in the catalog)."""
     from crmctl import actions
 
-    spec = selection_spec(contact, where, everyone, ignore_missing)
+    spec = selection_spec(contact, where, everyone, ignore_missing, others=tags)
     run_action(
         spec,
         lambda db, scope, ctx: actions.tag_remove(db, scope, tags, ctx),

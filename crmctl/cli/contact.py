@@ -122,8 +122,8 @@ def list_contacts(
     db = open_database()
     scope = None
     spec = selection_spec(contact, where, everyone, ignore_missing)
-    if not spec.is_empty and not everyone:
-        scope = selection.resolve(db, spec)
+    if spec.contacts or spec.where:
+        scope = selection.resolve(db, spec).scope
     if fmt in (opt.ListFormat.ndjson, opt.ListFormat.json):
         emit_raw_json_lines(reads.record_batches(db, scope, limit), fmt)
         return
@@ -201,5 +201,5 @@ def count(where: opt.Where = None) -> None:
     db = open_database()
     scope = None
     if where:
-        scope = selection.resolve(db, selection.SelectionSpec(where=where))
+        scope = selection.resolve(db, selection.SelectionSpec(where=list(where))).scope
     print(reads.count(db, scope))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from crmctl.cli import options as opt
-from crmctl.cli.guard import EXIT_OK, EXIT_USAGE, guarded
+from crmctl.cli.guard import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, guarded
 from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console, to_json, working
 from crmctl.cli.state import database_path, is_terminal, open_database
 
@@ -78,9 +78,16 @@ def run(
             quiet=quiet,
             on_missing_wait=on_missing_wait,
         )
-        worst = max(worst, code)
+        worst = _worse(worst, code)
     if worst:
         raise typer.Exit(worst)
+
+
+def _worse(a: int, b: int) -> int:
+    """The exit code for several files: an invalid file (2) before a busy database (75, worth
+    a retry) before a refusal (1)."""
+    rank = {EXIT_OK: 0, EXIT_FAILED: 1, EXIT_TEMPFAIL: 2, EXIT_USAGE: 3}
+    return max(a, b, key=lambda code: rank.get(code, 1))
 
 
 def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: bool, on_missing_wait) -> int:

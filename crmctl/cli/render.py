@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from crmctl.cli.options import ListFormat
+from crmctl.text import visible, visible_lines
 
 
 def to_json(value: Any) -> str:
@@ -174,11 +175,12 @@ def emit_summary(summary: dict, *, as_json: bool, quiet: bool, human: str) -> No
         sys.stdout.write(to_json(summary) + "\n")
         sys.stdout.flush()
     if not quiet:
-        sys.stderr.write(human + "\n")
+        sys.stderr.write(visible_lines(human) + "\n")
 
 
 def note_on_stderr(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    """A line for a person: control characters in it (from data or arguments) are escaped."""
+    sys.stderr.write(visible_lines(message) + "\n")
 
 
 class working:
