@@ -85,7 +85,9 @@ def test_no_selection_is_a_usage_error(cli, people):
 def test_missing_identifiers_refused_then_ignored(cli, people):
     result = cli("block", "-c", "99", "-c", "ghost@example.com", "-c", "1")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: 2 contacts not found: '99', 'ghost@example.com' (use --ignore-missing to skip them)\n")
+    assert result.stderr == (
+        "Error: 2 contacts not found: '99', 'ghost@example.com' (use --ignore-missing to skip them)\n"
+    )
     assert people.execute("SELECT count(*) FROM contacts WHERE blocked_at IS NOT NULL").fetchone()[0] == 1
     ok = cli("block", "-c", "99", "-c", "1", "--ignore-missing", "--format", "json")
     assert summary(ok)["changed"] == 1

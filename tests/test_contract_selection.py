@@ -144,7 +144,9 @@ def test_unquoted_where_split_by_the_shell_gets_a_hint(run, people):
     hint = "quote the whole -w expression, which the shell split into separate arguments: -w 'plan == \"trial\"'"
     listed = run("contact", "list", "-w", "plan", "==", "trial")
     assert listed.returncode == 2
-    assert listed.stderr == (f"Error: Got unexpected extra argument(s) (== trial): {hint}\nTry 'crmctl contact list -h' for help.\n")
+    assert listed.stderr == (
+        f"Error: Got unexpected extra argument(s) (== trial): {hint}\nTry 'crmctl contact list -h' for help.\n"
+    )
     deleted = run("delete", "-w", "plan", "==", "trial", "--yes")
     assert (deleted.returncode, deleted.stderr) == (2, f"Error: {hint}\n")
     tagged = run("tag", "add", "vip", "-w", "plan", "==", "trial")

@@ -135,9 +135,7 @@ def test_unknown_tag_refuses_the_run(cli, people, tmp_path):
     before = dump(people)
     result = cli("flow", "run", flow)
     assert result.exit_code == 1
-    assert result.stderr == (
-        "Error: needs-tag: unknown tag 'platinum': create with `crmctl tag create platinum`\n"
-    )
+    assert result.stderr == ("Error: needs-tag: unknown tag 'platinum': create with `crmctl tag create platinum`\n")
     assert dump(people) == before
 
 

@@ -25,7 +25,7 @@ LAZY_COMMANDS = {
     "block": ("crmctl.cli.actions", "block"),
     "unblock": ("crmctl.cli.actions", "unblock"),
     "delete": ("crmctl.cli.actions", "delete"),
-    "log": ("crmctl.cli.log", "log"),
+    "log": ("crmctl.cli.log", "app"),
     "contact": ("crmctl.cli.contact", "app"),
     "tag": ("crmctl.cli.tag", "app"),
     "flow": ("crmctl.cli.flow", "app"),
@@ -194,7 +194,10 @@ def root(
     db: Annotated[
         str | None,
         typer.Option(
-            "--db", help="Database file (default: $CRMCTL_DB, then the per-user default).", show_default=False
+            "--db",
+            metavar="PATH",
+            help="Database file (default: $CRMCTL_DB, then the per-user default).",
+            show_default=False,
         ),
     ] = None,
     version: Annotated[

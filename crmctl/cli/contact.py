@@ -114,6 +114,7 @@ def list_contacts(
     ignore_missing: opt.IgnoreMissing = False,
     fmt: opt.Listing = opt.ListFormat.table,
     limit: opt.Limit = None,
+    no_pager: opt.NoPager = False,
 ) -> None:
     """List contacts (all of them when no selection is given), in id order."""
     from crmctl import selection
@@ -132,7 +133,8 @@ def list_contacts(
         columns = reads.BUILTIN_COLUMNS + reads.attribute_keys(db, scope)
         emit_records(records, fmt, columns, flatten=_flatten)
     else:
-        emit_records(records, fmt, ["id", "email", "name", "tags", "blocked", "last_seen_at"], title="Contacts")
+        columns = ["id", "email", "name", "tags", "blocked", "last_seen_at"]
+        emit_records(records, fmt, columns, title="Contacts", pager=not no_pager)
 
 
 def _flatten(record: dict) -> dict:

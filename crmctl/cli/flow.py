@@ -119,8 +119,8 @@ def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: b
         with working(f"running {flow.name}…", enabled=not (quiet or may_prompt)):
             report = run_flow(db, flow, options)
     except CrmError as exc:
-        status = "invalid" if exc.exit_code == EXIT_USAGE else "refused"
-        sys.stderr.write(f"Error: {flow.name}: {exc}\n")
+        status = {EXIT_USAGE: "invalid", EXIT_TEMPFAIL: "busy"}.get(exc.exit_code, "refused")
+        note_on_stderr(f"Error: {flow.name}: {exc}")
         _print_json(
             as_json, {"flow": flow.name, "source": path, "status": status, "dry_run": dry_run, "error": str(exc)}
         )
@@ -194,14 +194,19 @@ def runs(
     flow: Annotated[str | None, typer.Option("--flow", help="Only this flow's runs.")] = None,
     limit: opt.Limit = 20,
     fmt: opt.Listing = opt.ListFormat.table,
+    no_pager: opt.NoPager = False,
 ) -> None:
     """List run history, newest first."""
     from crmctl.store import flows as flow_sql
 
     db = open_database()
+    if flow is not None and not flow_sql.known(db, flow):
+        from crmctl.errors import NotFound, quote
+
+        raise NotFound(f"no flow named {quote(flow)} has run in this database")
     records = flow_sql.runs(db, flow, limit)
     if fmt is opt.ListFormat.table:
-        emit_records((_flat_run(r) for r in records), fmt, TABLE_COLUMNS, title="Flow runs")
+        emit_records((_flat_run(r) for r in records), fmt, TABLE_COLUMNS, title="Flow runs", pager=not no_pager)
     elif fmt is opt.ListFormat.csv:
         emit_records((_flat_run(r) for r in records), fmt, RUN_COLUMNS + ["error"])
     else:
@@ -296,9 +301,9 @@ def status(
         name = loaded.name
         waits = {w.key: w.path for w in loaded.wait_steps()}
     if not from_file and not flow_sql.known(db, name):
-        from crmctl.errors import NotFound
+        from crmctl.errors import NotFound, quote
 
-        raise NotFound(f"no flow named '{name}' has run in this database (give its file to see an empty status)")
+        raise NotFound(f"no flow named {quote(name)} has run in this database (give its file to see an empty status)")
     counts = flow_sql.state_counts(db, name)
     waiting = [
         {"path": waits.get(pos, pos), "contacts": n, "next_due": first, "last_due": last}

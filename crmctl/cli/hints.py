@@ -27,8 +27,7 @@ def split_filter(where: Sequence[str] | None, words: Sequence[str]) -> str | Non
             rest = [_requote(w, i == 0) for i, w in enumerate(words[start:])]
             whole = " ".join([single[0], *rest])
             return (
-                "quote the whole -w expression, which the shell split into separate arguments: "
-                f"-w {shlex.quote(whole)}"
+                f"quote the whole -w expression, which the shell split into separate arguments: -w {shlex.quote(whole)}"
             )
     return None
 

@@ -55,12 +55,18 @@ Summary = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No human summary on stderr.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-Listing = Annotated[
-    ListFormat, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, ndjson or csv.")
-]
-Limit = Annotated[
-    int | None, typer.Option("--limit", "-n", metavar="N", min=0, max=INT64_MAX, help="At most N rows.")
-]
+Listing = Annotated[ListFormat, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, ndjson or csv.")]
+
+
+def whole_number(value: int | None) -> int | None:
+    """A count or an id: 0 up to SQLite's largest integer (a range check without the range
+    printed in every help text)."""
+    if value is not None and not 0 <= value <= INT64_MAX:
+        raise typer.BadParameter(f"{value} is not between 0 and {INT64_MAX}")
+    return value
+
+
+Limit = Annotated[int | None, typer.Option("--limit", "-n", metavar="N", callback=whole_number, help="At most N rows.")]
 NoPager = Annotated[
     bool, typer.Option("--no-pager", help="Never page a long table ($CRMCTL_PAGER, $PAGER, else less -FRX).")
 ]

@@ -36,14 +36,14 @@ def create(names: Names, quiet: opt.Quiet = False) -> None:
 
 @app.command("list")
 @guarded
-def list_tags(fmt: opt.Listing = opt.ListFormat.table) -> None:
+def list_tags(fmt: opt.Listing = opt.ListFormat.table, no_pager: opt.NoPager = False) -> None:
     """List the tag catalog with each tag's contact count."""
     # A read: straight to the store, without the catalog's write side (crmctl.actions).
     from crmctl.store import tags as tag_sql
 
     db = open_database()
     rows = ({"name": r["name"], "contacts": r["contacts"]} for r in tag_sql.listing(db))
-    emit_records(rows, fmt, ["name", "contacts"], title="Tags")
+    emit_records(rows, fmt, ["name", "contacts"], title="Tags", pager=not no_pager)
 
 
 @app.command("rename")
