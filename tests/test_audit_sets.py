@@ -54,4 +54,4 @@ def test_the_migration_keeps_existing_links(tmp_path):
     with open_db(path) as db:
         rows = db.execute("SELECT audit_id, contact_id FROM audit_contacts ORDER BY 1, 2").fetchall()
         assert rows == [(1, i) for i in IDS] + [(2, 64)]
-        assert [e["id"] for e in audit.entries(db, contact=64)] == [2, 1]
+        assert [e["id"] for e in audit.entries(db, contacts=[64])] == [2, 1]
