@@ -237,12 +237,12 @@ def test_import_refuses_a_suppressed_address_unless_allowed(cli, people, tmp_pat
     )
     assert dump(people) == before
 
-    skipped = cli("contact", "import", file, "--skip-invalid", "--json")
+    skipped = cli("contact", "import", file, "--skip-invalid", "-f", "json")
     assert skipped.exit_code == 0
     assert json.loads(skipped.stdout)["problems"] == [SUPPRESSED.strip()]
     assert people.execute("SELECT count(*) FROM contacts WHERE email = 'bob@example.com'").fetchone()[0] == 0
 
-    allowed = cli("contact", "import", file, "--allow-suppressed", "--json")
+    allowed = cli("contact", "import", file, "--allow-suppressed", "-f", "json")
     assert allowed.exit_code == 0, allowed.stderr
     assert json.loads(allowed.stdout) == {
         "inserted": 1,

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from crmctl.cli import options as opt
+from crmctl.cli.completion import complete_tag
 from crmctl.cli.guard import guarded
 from crmctl.cli.render import emit_summary, note_on_stderr, working
 from crmctl.cli.state import is_terminal, open_database, stdin_lines, stdin_text
@@ -63,8 +64,13 @@ ERASE_DEFERRED = (
     "in the file; the next crmctl command finishes erasing it"
 )
 
-Tags = Annotated[list[str], typer.Argument(help="Tag names.", show_default=False)]
-Positional = Annotated[list[str] | None, typer.Argument(help="Contact ids or emails.", show_default=False)]
+Tags = Annotated[
+    list[str], typer.Argument(metavar="TAG...", help="Tag names.", show_default=False, autocompletion=complete_tag)
+]
+Positional = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="[ID_OR_EMAIL]...", help="Contact ids or emails.", show_default=False),
+]
 
 
 @guarded
@@ -79,7 +85,14 @@ def tag_add(
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Assign tags to the selected contacts (the tags must exist, or pass --create)."""
+    """Assign tags to the selected contacts (the tags must exist, or pass --create).
+
+    \b
+    Examples:
+      crmctl tag add vip -w 'score >= 80'
+      crmctl tag add gold -c ada@example.com --create
+      crmctl contact list -f ndjson | crmctl tag add churned -c - -w 'last_seen_at < now - 365d'
+    """
     from crmctl import actions
     from crmctl.errors import UnknownTags
 
@@ -111,7 +124,13 @@ def tag_remove(
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Remove tags from the selected contacts (only tags in the catalog)."""
+    """Remove tags from the selected contacts (only tags in the catalog).
+
+    \b
+    Examples:
+      crmctl tag remove trial-active -w 'plan == "paid"'
+      crmctl log show 812 -f ndjson | crmctl tag remove vip -c -
+    """
     from crmctl import actions
 
     spec = selection_spec(contact, where, everyone, ignore_missing, others=tags)
@@ -127,17 +146,25 @@ def tag_remove(
 
 @guarded
 def note(
-    text: Annotated[str, typer.Argument(help="The note body; `-` reads it from stdin.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The note body; `-` reads it from stdin.")],
     contact: opt.Contact = None,
     where: opt.Where = None,
     everyone: opt.Everyone = False,
     ignore_missing: opt.IgnoreMissing = False,
-    author: Annotated[str | None, typer.Option("--author", help="Author name (default: OS user).")] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", metavar="NAME", help="Author name (default: the OS user).")
+    ] = None,
     dry_run: opt.DryRun = False,
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Add an internal note to each selected contact."""
+    """Add an internal note to each selected contact.
+
+    \b
+    Examples:
+      crmctl note "Called, left a voicemail" -c 42 --author sam
+      echo "Long note from a file" | crmctl note - -c 42
+    """
     from crmctl import actions
     from crmctl.errors import InvalidInput
 
@@ -179,8 +206,25 @@ def _block_state_command(action: str, summary: str) -> Callable:
     return guarded(command)
 
 
-block = _block_state_command("block", "Block the selected contacts: automation (flows) then ignores them.")
-unblock = _block_state_command("unblock", "Unblock the selected contacts.")
+block = _block_state_command(
+    "block",
+    """Block the selected contacts: automation (flows) then ignores them.
+
+    \b
+    Examples:
+      crmctl block 17 spam@example.net
+      crmctl block -w 'tags contains "spam-suspect"' --dry-run
+    """,
+)
+unblock = _block_state_command(
+    "unblock",
+    """Unblock the selected contacts.
+
+    \b
+    Examples:
+      crmctl unblock -c 17
+    """,
+)
 
 
 @guarded
@@ -198,7 +242,15 @@ def delete(
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Permanently delete the selected contacts with their data points, tags, notes and conversations."""
+    """Permanently delete the selected contacts with their data points, tags, notes and conversations.
+
+    Asks on a terminal; elsewhere needs --yes.
+
+    \b
+    Examples:
+      crmctl delete -w 'last_seen_at < now - 730d' --dry-run
+      crmctl delete ada@example.com --yes --suppress
+    """
     from crmctl import actions
 
     spec = selection_spec(contact, where, everyone, ignore_missing, contacts)

@@ -7,6 +7,7 @@ all commands load them all.
 
 import importlib
 import sys
+import types
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Annotated
 
@@ -17,6 +18,9 @@ from crmctl import __version__
 from crmctl.cli.guard import EXIT_FAILED, EXIT_USAGE, fail, guarded, usage_failure
 from crmctl.cli.render import note_on_stderr
 from crmctl.cli.state import database_path, open_database, options
+
+# The variable a completion script sets when it calls crmctl back (Typer's protocol).
+COMPLETE_VAR = "_CRMCTL_COMPLETE"
 
 # name -> (module, attribute): a Typer app mounted as a group, or a command function.
 # In this order in `crmctl --help`, after `init`.
@@ -30,6 +34,8 @@ LAZY_COMMANDS = {
     "tag": ("crmctl.cli.tag", "app"),
     "flow": ("crmctl.cli.flow", "app"),
     "db": ("crmctl.cli.db", "app"),
+    "help": ("crmctl.cli.help", "app"),
+    "completion": ("crmctl.cli.completion", "completion"),
 }
 
 
@@ -98,9 +104,17 @@ def _with_db_option(command):
                 help="Database file (default: $CRMCTL_DB, then the per-user default).",
             )
         )
+    command.collect_usage_pieces = types.MethodType(_usage_pieces, command)
     for sub in getattr(command, "commands", {}).values():
         _with_db_option(sub)
     return command
+
+
+def _usage_pieces(command, ctx) -> list[str]:
+    """The usage line with metavariables as they are written (`TAG...`), without the braces
+    Typer puts around required arguments."""
+    pieces = type(command).collect_usage_pieces(command, ctx)
+    return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
 
 def _sub_command_db(ctx, param, value: str | None) -> str | None:
@@ -113,6 +127,16 @@ class _RootGroup(TyperGroup):
     def __init__(self, *, commands=None, **attrs):
         built = {name: _with_db_option(command) for name, command in (commands or {}).items()}
         super().__init__(commands=_LazyCommands(built, LAZY_COMMANDS), **attrs)
+
+    def _main_shell_completion(self, ctx_args, prog_name: str, complete_var: str | None = None) -> None:
+        """A completion script calling back (see crmctl.cli.completion); otherwise nothing to do."""
+        import os
+
+        if os.environ.get(COMPLETE_VAR):
+            from typer._completion_classes import completion_init
+
+            completion_init()
+            super()._main_shell_completion(ctx_args, "crmctl", COMPLETE_VAR)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, *rest, **extra):
         """Run, and turn what the parser refuses into the same one-line errors as everything
@@ -131,7 +155,7 @@ class _RootGroup(TyperGroup):
             code = usage_failure(_usage_message(exc, args), path, as_json=_json_format_in(args))
         except _click.exceptions.ClickException as exc:
             code = fail(exc.format_message(), exc.exit_code, "invalid_input", as_json=_json_format_in(args)).exit_code
-        except _click.exceptions.Abort:
+        except typer.Abort:
             code = fail("aborted; nothing was changed", EXIT_FAILED, "refused").exit_code
         code = code if isinstance(code, int) else 0
         if standalone:
@@ -172,7 +196,17 @@ def _json_format_in(args: list[str]) -> bool:
 app = typer.Typer(
     name="crmctl",
     cls=_RootGroup,
-    help="CRM maintenance from the command line: contact actions, segments and cron-safe flows.",
+    help="""CRM maintenance from the command line: contact actions, segments and cron-safe flows.
+
+    Exit codes: 0 ok, 1 refused or failed, 2 usage or invalid input, 75 the database stayed
+    busy (retry later). `crmctl help filters` and `crmctl help flows` are the references.
+
+    \b
+    Examples:
+      crmctl init --sample
+      crmctl tag add vip -w 'score >= 80' --dry-run
+      crmctl flow run flows/*.yaml --yes --quiet
+    """,
     no_args_is_help=True,
     # Locals in a CRM traceback would hold personal data.
     pretty_exceptions_show_locals=False,
@@ -211,9 +245,15 @@ def root(
 @guarded
 def init(
     sample: Annotated[bool, typer.Option("--sample", help="Load the bundled sample data as well.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No message on stderr.")] = False,
 ) -> None:
-    """Create the database, or bring an existing one to the current schema."""
+    """Create the database, or bring an existing one to the current schema.
+
+    \b
+    Examples:
+      crmctl init
+      crmctl --db /srv/crm/crm.db init --sample
+    """
     db = open_database(create=True)
     message = f"database ready at {database_path()}"
     if sample:

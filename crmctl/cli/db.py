@@ -7,7 +7,7 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import EXIT_FAILED, guarded
-from crmctl.cli.render import note_on_stderr
+from crmctl.cli.render import emit_summary, note_on_stderr, to_json
 from crmctl.cli.state import open_database
 
 app = typer.Typer(help="The database file: backup and checks.", no_args_is_help=True)
@@ -16,25 +16,43 @@ app = typer.Typer(help="The database file: backup and checks.", no_args_is_help=
 @app.command("backup")
 @guarded
 def backup(
-    path: Annotated[Path, typer.Argument(help="Where to write the copy.")],
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the copy.")],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Take a consistent copy of the database while other processes keep writing."""
+    """Take a consistent copy of the database while other processes keep writing.
+
+    \b
+    Examples:
+      crmctl db backup /srv/backup/crm-$(date +%F).db --quiet
+    """
     from crmctl.store.maintenance import backup as take_backup
 
     size = take_backup(open_database(), path, overwrite=force)
-    if not quiet:
-        note_on_stderr(f"backup written to {path} ({size:,} bytes)")
+    emit_summary(
+        {"backup": str(path), "bytes": size},
+        as_json=fmt is opt.SummaryFormat.json,
+        quiet=quiet,
+        human=f"backup written to {path} ({size:,} bytes)",
+    )
 
 
 @app.command("check")
 @guarded
-def check(quiet: opt.Quiet = False) -> None:
-    """Run SQLite's integrity and foreign-key checks; exit 1 with a report when something is wrong."""
+def check(fmt: opt.Summary = opt.SummaryFormat.text, quiet: opt.Quiet = False) -> None:
+    """Run SQLite's integrity and foreign-key checks; exit 1 with a report when something is wrong.
+
+    \b
+    Examples:
+      crmctl db check
+      crmctl --db /srv/backup/crm.db db check -f json
+    """
     from crmctl.store.maintenance import check as run_checks
 
     problems = run_checks(open_database())
+    if fmt is opt.SummaryFormat.json:
+        print(to_json({"ok": not problems, "problems": problems}))
     for problem in problems:
         note_on_stderr(problem)
     if problems:

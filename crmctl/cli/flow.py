@@ -7,25 +7,37 @@ from typing import Annotated
 import typer
 
 from crmctl.cli import options as opt
+from crmctl.cli.completion import complete_flow_file
 from crmctl.cli.guard import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, guarded
 from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console, to_json, working
 from crmctl.cli.state import database_path, is_terminal, open_database
 
 app = typer.Typer(help="Flows: YAML batch definitions run against matching contacts.", no_args_is_help=True)
 
-Files = Annotated[list[str], typer.Argument(help="Flow files.", show_default=False)]
+Files = Annotated[
+    list[str],
+    typer.Argument(metavar="FILE...", help="Flow files (YAML).", show_default=False, autocompletion=complete_flow_file),
+]
 
 
 @app.command("validate")
 @guarded
-def validate(files: Files, quiet: opt.Quiet = False) -> None:
-    """Check flow files: YAML, schema, then meaning. One `FILE:LINE:COL: message` per problem."""
+def validate(files: Files, fmt: opt.Summary = opt.SummaryFormat.text, quiet: opt.Quiet = False) -> None:
+    """Check flow files: YAML, schema, then meaning. One `FILE:LINE:COL: message` per problem.
+
+    Exit 2 when a file has problems. With -f json, one object per file on stdout: file, ok, problems.
+
+    \b
+    Examples:
+      crmctl flow validate sample_data/flows/*.yaml
+    """
     from crmctl.flows.loader import validate_file
 
     db = _database_if_present()
     failed = 0
     for path in files:
         problems = validate_file(path, db)
+        _print_json(fmt is opt.SummaryFormat.json, {"file": path, "ok": not problems, "problems": problems})
         for problem in problems:
             note_on_stderr(problem)
         if problems:
@@ -52,16 +64,30 @@ def run(
     fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success (for cron).")] = False,
     lock_timeout: Annotated[
-        float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for another run to finish.")
+        float,
+        typer.Option(
+            "--lock-timeout", metavar="SECONDS", min=0, help="Seconds to wait for another run to finish (then exit 75)."
+        ),
     ] = 60.0,
     on_missing_wait: Annotated[
         str | None,
         typer.Option(
-            "--on-missing-wait", help="`end`: end the enrolment of contacts parked at a wait the flow no longer has."
+            "--on-missing-wait",
+            metavar="end",
+            help="`end`: end the enrolment of contacts parked at a wait the flow no longer has.",
         ),
     ] = None,
 ) -> None:
-    """Run flow files in order, each in its own transaction."""
+    """Run flow files in order, each in its own transaction.
+
+    Exit 2 if a file was invalid, else 75 if the database stayed busy past --lock-timeout
+    (retry later), else 1 if a run was refused or failed.
+
+    \b
+    Examples:
+      crmctl flow run sample_data/flows/vip-tagging.yaml --dry-run
+      crmctl flow run /srv/crm/flows/*.yaml --yes --quiet --lock-timeout 300
+    """
     from crmctl.errors import InvalidInput
 
     if on_missing_wait not in (None, "end"):
@@ -154,6 +180,9 @@ def _confirm_deletes(count: int) -> bool:
 
 def _render_report(report) -> None:
     from rich.table import Table
+    from rich.text import Text
+
+    from crmctl.text import visible
 
     head = "dry run of flow" if report.dry_run else "ran flow"
     run = "" if report.run_id is None else f" (run {report.run_id})"
@@ -162,11 +191,17 @@ def _render_report(report) -> None:
         f"{report.parked} parked, {report.exited} exited, {report.completed} completed"
         + (f", {report.deleted} deleted" if report.deleted else "")
     )
-    console = stderr_console()
-    table = Table("step", "action", "contacts", "changed")
-    for step in report.steps:
-        table.add_row(step.path, step.action, str(step.contacts), str(step.changed))
-    console.print(table)
+    rows = [[step.path, step.action, str(step.contacts), str(step.changed)] for step in report.steps]
+    if is_terminal(sys.stderr):
+        console = stderr_console()
+        table = Table("step", "action", "contacts", "changed")
+        for row in rows:
+            table.add_row(*(Text(visible(cell)) for cell in row))
+        console.print(table)
+    else:  # cron mail: plain text, no box drawing
+        from crmctl.cli.table import write_table
+
+        write_table(iter(rows), ["step", "action", "contacts", "changed"], sys.stderr)
     if report.dry_run:
         note_on_stderr("dry run: nothing was written")
 
@@ -191,12 +226,18 @@ TABLE_COLUMNS = ["run_id", "flow", "started_at", "duration_ms", "matched", "resu
 @app.command("runs")
 @guarded
 def runs(
-    flow: Annotated[str | None, typer.Option("--flow", help="Only this flow's runs.")] = None,
+    flow: Annotated[str | None, typer.Option("--flow", metavar="NAME", help="Only this flow's runs.")] = None,
     limit: opt.Limit = 20,
     fmt: opt.Listing = opt.ListFormat.table,
     no_pager: opt.NoPager = False,
 ) -> None:
-    """List run history, newest first."""
+    """List run history, newest first.
+
+    \b
+    Examples:
+      crmctl flow runs --flow vip-tagging --limit 5
+      crmctl flow runs -f ndjson
+    """
     from crmctl.store import flows as flow_sql
 
     db = open_database()
@@ -221,8 +262,16 @@ def _flat_run(record: dict) -> dict:
 
 @app.command("show")
 @guarded
-def show(file: Annotated[str, typer.Argument(help="Flow file.")]) -> None:
-    """Draw the flow as a tree, with each step's counts from the last run and contacts parked at waits."""
+def show(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="Flow file (YAML).", autocompletion=complete_flow_file)],
+    fmt: opt.Summary = opt.SummaryFormat.text,
+) -> None:
+    """Draw the flow as a tree, with each step's counts from the last run and contacts parked at waits.
+
+    \b
+    Examples:
+      crmctl flow show sample_data/flows/trial-nurture.yaml
+    """
     from rich.tree import Tree
 
     from crmctl.flows.loader import load_flow
@@ -232,11 +281,35 @@ def show(file: Annotated[str, typer.Argument(help="Flow file.")]) -> None:
     flow = load_flow(file, db)
     last = {s["path"]: s for s in flow_sql.last_run_steps(db, flow.name)} if db else {}
     parked = {pos: n for pos, n, _, _ in flow_sql.positions(db, flow.name)} if db else {}
-    tree = Tree(f"[bold]{flow.name}[/bold]  match: {_escape(flow.match)}")
+    if fmt is opt.SummaryFormat.json:
+        payload = {"flow": flow.name, "match": flow.match, "exit_when": flow.exit_when}
+        print(to_json({**payload, "steps": _step_records(flow.steps, last, parked)}))
+        return
+    tree = Tree(f"[bold]{_escape(flow.name)}[/bold]  match: {_escape(flow.match)}")
     if flow.exit_when:
         tree.add(f"exit when: {_escape(flow.exit_when)}")
     _add_steps(tree, flow.steps, last, parked)
     stdout_console().print(tree)
+
+
+def _step_records(steps, last: dict, parked: dict) -> list[dict]:
+    """The tree as data: each step's path, kind, last run's counts, and contacts parked at a wait."""
+    records = []
+    for step in steps:
+        counts = last.get(step.path) or {}
+        record = {
+            "path": step.path,
+            "kind": step.kind,
+            "reached": counts.get("contacts"),
+            "changed": counts.get("changed"),
+        }
+        if step.kind == "wait":
+            record["parked"] = parked.get(step.key, 0)
+        if step.kind == "if":
+            record["then"] = _step_records(step.then, last, parked)
+            record["else"] = _step_records(step.otherwise or [], last, parked)
+        records.append(record)
+    return records
 
 
 def _add_steps(node, steps, last: dict, parked: dict) -> None:
@@ -278,19 +351,30 @@ def _duration(seconds: int) -> str:
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from crmctl.text import visible
+
+    return escape(visible(text))
 
 
 @app.command("status")
 @guarded
 def status(
-    flow: Annotated[str, typer.Argument(help="Flow name or flow file.")],
-    fmt: Annotated[opt.SummaryFormat, typer.Option("--format", help="text or json.")] = opt.SummaryFormat.text,
+    flow: Annotated[
+        str, typer.Argument(metavar="NAME_OR_FILE", help="Flow name or flow file.", autocompletion=complete_flow_file)
+    ],
+    fmt: opt.Summary = opt.SummaryFormat.text,
 ) -> None:
-    """How many contacts are in progress, parked at each wait, completed, or left through exit_when."""
+    """How many contacts are in progress, parked at each wait, completed, or left through exit_when.
+
+    \b
+    Examples:
+      crmctl flow status trial-nurture -f json
+      crmctl flow status sample_data/flows/trial-nurture.yaml
+    """
     from pathlib import Path
 
     from crmctl.store import flows as flow_sql
+    from crmctl.text import visible
 
     db = open_database()
     name, waits, from_file = flow, {}, Path(flow).is_file()
@@ -320,8 +404,8 @@ def status(
         print(to_json(payload))
         return
     print(
-        f"flow {name}: {payload['in_progress']} in progress, {payload['completed']} completed, "
+        f"flow {visible(name)}: {payload['in_progress']} in progress, {payload['completed']} completed, "
         f"{payload['exited']} exited"
     )
     for w in waiting:
-        print(f"  parked at {w['path']}: {w['contacts']} (due {w['next_due']} .. {w['last_due']})")
+        print(f"  parked at {visible(w['path'])}: {w['contacts']} (due {w['next_due']} .. {w['last_due']})")

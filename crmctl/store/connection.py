@@ -194,3 +194,12 @@ def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     if "readonly" in text:
         return DatabaseError(f"{_file_of(db)} is read-only: crmctl needs to write to it")
     return DatabaseError(text)
+
+
+def open_read_only(path: Path) -> Database | None:
+    """The database for a quick look (shell completion): read-only, no migrations, no lock
+    waits. None when there is no file."""
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2)
+    return Database(conn, execute_plugins=False)
