@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 
 # C0 (including ESC, CR and LF), DEL, C1 (including CSI and OSC when sent as one byte), the
-# bidirectional embeddings, overrides, isolates and marks, and the Unicode line and paragraph
-# separators, which some terminals treat as line breaks. Zero-width joiners are left alone:
-# scripts and emoji need them, and they cannot move text or reach the terminal's controls.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# bidirectional embeddings, overrides, isolates and marks, the Unicode line and paragraph
+# separators, which some terminals treat as line breaks, and the invisible zero-width space,
+# word joiner and BOM, which make two different names look the same. Zero-width joiners
+# (ZWJ, ZWNJ) are left alone: scripts and emoji need them, and they cannot move text.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

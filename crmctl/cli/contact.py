@@ -11,7 +11,11 @@ from crmctl.cli.guard import guarded
 from crmctl.cli.render import emit_raw_json_lines, emit_records, note_on_stderr, stdout_console, to_json
 from crmctl.cli.state import is_terminal, open_database
 
-app = typer.Typer(help="Contacts: import, list, show, count.", no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(
+    help="Contacts: import, list, show, count.\n\n\b\nExamples:\n  crmctl contact list -w 'plan == \"trial\"'\n  crmctl contact show 42",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 
 InputFormat = Annotated[

@@ -10,7 +10,10 @@ from crmctl.cli.guard import EXIT_FAILED, guarded
 from crmctl.cli.render import emit_summary, note_on_stderr, to_json
 from crmctl.cli.state import open_database
 
-app = typer.Typer(help="The database file: backup and checks.", no_args_is_help=True)
+app = typer.Typer(
+    help="The database file: backup and checks.\n\n\b\nExamples:\n  crmctl db backup /srv/backup/crm.db\n  crmctl db check",
+    no_args_is_help=True,
+)
 
 
 @app.command("backup")

@@ -12,7 +12,10 @@ from crmctl.cli.guard import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, gu
 from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console, to_json, working
 from crmctl.cli.state import database_path, is_terminal, open_database
 
-app = typer.Typer(help="Flows: YAML batch definitions run against matching contacts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Flows: YAML batch definitions run against matching contacts.\n\n\b\nExamples:\n  crmctl flow validate flows/*.yaml\n  crmctl flow run flows/*.yaml --yes --quiet",
+    no_args_is_help=True,
+)
 
 Files = Annotated[
     list[str],
@@ -73,7 +76,7 @@ def run(
         str | None,
         typer.Option(
             "--on-missing-wait",
-            metavar="end",
+            metavar="ACTION",
             help="`end`: end the enrolment of contacts parked at a wait the flow no longer has.",
         ),
     ] = None,

@@ -2,7 +2,10 @@
 
 import typer
 
-app = typer.Typer(help="Reference: the filter language and the flow file format.", no_args_is_help=True)
+app = typer.Typer(
+    help="Reference: the filter language and the flow file format.\n\n\b\nExamples:\n  crmctl help filters\n  crmctl help flows",
+    no_args_is_help=True,
+)
 
 
 @app.command("filters")

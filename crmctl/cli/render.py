@@ -85,10 +85,18 @@ def _emit_csv(records: Iterable[dict], columns: Sequence[str], out, flatten) -> 
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    # The csv module quotes a field holding \n but not one holding a lone \r, which readers
+    # then take for a line end: such rows are written with every field quoted.
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in _csv_rows(records, columns, flatten):
+        (quoted if any("\r" in cell for cell in row) else writer).writerow(row)
+
+
+def _csv_rows(records: Iterable[dict], columns: Sequence[str], flatten) -> Iterable[list[str]]:
+    yield list(columns)
     for record in records:
         flat = flatten(record) if flatten else record
-        writer.writerow([_cell(flat.get(c)) for c in columns])
+        yield [_cell(flat.get(c)) for c in columns]
 
 
 def _cell(value: Any) -> str:
