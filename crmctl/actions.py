@@ -107,7 +107,7 @@ def suggest_tags(db: Database, unknown: Sequence[str]) -> dict[str, str]:
     catalog = {name.lower(): name for name in tag_sql.names(db)}
     suggestions = {}
     for name in unknown:
-        close = difflib.get_close_matches(name.lower(), list(catalog), n=1, cutoff=0.75)
+        close = difflib.get_close_matches(name.lower(), list(catalog), n=1)
         if close:
             suggestions[name] = catalog[close[0]]
     return suggestions

@@ -12,7 +12,13 @@ from crmctl.cli.render import emit_raw_json_lines, emit_records, note_on_stderr,
 from crmctl.cli.state import is_terminal, open_database
 
 app = typer.Typer(
-    help="Contacts: import, list, show, count.\n\n\b\nExamples:\n  crmctl contact list -w 'plan == \"trial\"'\n  crmctl contact show 42",
+    help="""Contacts: import, list, show, count.
+
+    \b
+    Examples:
+      crmctl contact list -w 'plan == "trial"'
+      crmctl contact show 42
+    """,
     no_args_is_help=True,
     rich_markup_mode=None,
 )

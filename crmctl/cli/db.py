@@ -11,7 +11,13 @@ from crmctl.cli.render import emit_summary, note_on_stderr, to_json
 from crmctl.cli.state import open_database
 
 app = typer.Typer(
-    help="The database file: backup and checks.\n\n\b\nExamples:\n  crmctl db backup /srv/backup/crm.db\n  crmctl db check",
+    help="""The database file: backup and checks.
+
+    \b
+    Examples:
+      crmctl db backup /srv/backup/crm.db
+      crmctl db check
+    """,
     no_args_is_help=True,
 )
 

@@ -13,7 +13,13 @@ from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdo
 from crmctl.cli.state import database_path, is_terminal, open_database
 
 app = typer.Typer(
-    help="Flows: YAML batch definitions run against matching contacts.\n\n\b\nExamples:\n  crmctl flow validate flows/*.yaml\n  crmctl flow run flows/*.yaml --yes --quiet",
+    help="""Flows: YAML batch definitions run against matching contacts.
+
+    \b
+    Examples:
+      crmctl flow validate flows/*.yaml
+      crmctl flow run flows/*.yaml --yes --quiet
+    """,
     no_args_is_help=True,
 )
 

@@ -3,7 +3,13 @@
 import typer
 
 app = typer.Typer(
-    help="Reference: the filter language and the flow file format.\n\n\b\nExamples:\n  crmctl help filters\n  crmctl help flows",
+    help="""Reference: the filter language and the flow file format.
+
+    \b
+    Examples:
+      crmctl help filters
+      crmctl help flows
+    """,
     no_args_is_help=True,
 )
 

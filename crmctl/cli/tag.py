@@ -12,7 +12,13 @@ from crmctl.cli.render import emit_records, emit_summary
 from crmctl.cli.state import is_terminal, open_database
 
 app = typer.Typer(
-    help="Tags: the catalog, and assigning or removing them.\n\n\b\nExamples:\n  crmctl tag list\n  crmctl tag add vip -c 42",
+    help="""Tags: the catalog, and assigning or removing them.
+
+    \b
+    Examples:
+      crmctl tag list
+      crmctl tag add vip -c 42
+    """,
     no_args_is_help=True,
 )
 app.command("add")(tag_add)
