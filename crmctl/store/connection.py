@@ -29,6 +29,10 @@ def resolve_path(explicit: str | None) -> Path:
 
 
 def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Database:
+    try:
+        path.is_symlink() and path.exists()  # an unusable name (too long, …) fails here, as an OSError
+    except OSError as exc:
+        raise DatabaseError(f"cannot open {path}: {exc.strerror}") from None
     if path.is_symlink():
         raise DatabaseError(
             f"{path} is a symbolic link (to {os.readlink(path)}); crmctl does not open a database "

@@ -68,7 +68,9 @@ def count(db: Database, scope: str | None = None) -> int:
 
 def find_contact_id(db: Database, identifier: str) -> int | None:
     text = identifier.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if int(text) > 2**63 - 1:  # beyond SQLite's integers: no contact has that id
+            return None
         row = db.execute("SELECT id FROM contacts WHERE id = ?", [int(text)]).fetchone()
     else:
         row = db.execute("SELECT id FROM contacts WHERE email = ?", [text]).fetchone()
