@@ -61,14 +61,22 @@ def _context(command):
 
 
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS])
-def test_dash_h_works_wherever_help_does(run, path):
+def test_dash_h_works_wherever_help_does(cli, path):
     words = path.split()[1:]
-    short, long = run(*words, "-h"), run(*words, "--help")
-    assert (short.returncode, short.stderr) == (0, "")
+    short, long = cli(*words, "-h"), cli(*words, "--help")
+    assert (short.exit_code, short.stderr) == (0, "")
     assert short.stdout == long.stdout
     usage = short.stdout.splitlines()[0]
     assert usage.startswith(f"Usage: {path}")
     assert "{" not in usage and "<" not in usage, usage
+
+
+@pytest.mark.parametrize("words", [[], ["tag"], ["tag", "add"], ["log", "show"]])
+def test_dash_h_through_the_installed_crmctl(run, words):
+    short = run(*words, "-h")
+    assert (short.returncode, short.stderr) == (0, "")
+    assert short.stdout == run(*words, "--help").stdout
+    assert short.stdout.startswith(" ".join(["Usage: crmctl", *words]))
 
 
 def test_help_filters_is_the_readme_section(run):
