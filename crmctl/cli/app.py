@@ -138,15 +138,22 @@ class _RootGroup(TyperGroup):
             completion_init()
             super()._main_shell_completion(ctx_args, "crmctl", COMPLETE_VAR)
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, *rest, **extra):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra,
+    ):
         """Run, and turn what the parser refuses into the same one-line errors as everything
         else (Typer's copy of Click would draw a box). The one place usage errors end."""
         from typer.core import _click
 
-        standalone = extra.pop("standalone_mode", True)
         args = list(sys.argv[1:] if args is None else args)
         try:
-            code = super().main(args, prog_name, *rest, standalone_mode=False, **extra)
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except _click.exceptions.NoArgsIsHelpError as exc:
             sys.stderr.write(exc.format_message().rstrip("\n") + "\n")
             code = EXIT_USAGE
@@ -158,7 +165,7 @@ class _RootGroup(TyperGroup):
         except typer.Abort:
             code = fail("aborted; nothing was changed", EXIT_FAILED, "refused").exit_code
         code = code if isinstance(code, int) else 0
-        if standalone:
+        if standalone_mode:
             sys.exit(code)
         return code
 

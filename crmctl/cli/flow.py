@@ -417,4 +417,4 @@ def status(
         f"{payload['exited']} exited"
     )
     for w in waiting:
-        print(f"  parked at {visible(w['path'])}: {w['contacts']} (due {w['next_due']} .. {w['last_due']})")
+        print(f"  parked at {visible(str(w['path']))}: {w['contacts']} (due {w['next_due']} .. {w['last_due']})")

@@ -83,11 +83,11 @@ def _contact_ids(db, given: list[str]) -> list[int]:
     from crmctl.selection import parse_identifier
     from crmctl.store import reads
 
-    found = []
+    found: list[int] = []
     for raw in given:
         contact_id, email, _ = parse_identifier(raw, where="--contact")
         if contact_id is None:
-            contact_id = reads.find_contact_id(db, email)
+            contact_id = reads.find_contact_id(db, email or raw)
             if contact_id is None:
                 raise NotFound(f"no contact {quote(raw)} (deleted contacts can be looked up by id)")
         found.append(contact_id)

@@ -13,14 +13,14 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from typing import IO
 
 DEFAULT = "less -FRX"
 
 
 @dataclass
 class Target:
-    stream: TextIO
+    stream: IO[str]
     width: int | None
     colour: bool
 

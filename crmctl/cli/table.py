@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TextIO
+from typing import IO
 
 from crmctl.text import visible
 
@@ -24,7 +24,7 @@ MIN_COLUMN = 6
 def write_table(
     rows: Iterable[list[str]],
     columns: Sequence[str],
-    out: TextIO,
+    out: IO[str],
     *,
     title: str | None = None,
     width: int | None = None,
@@ -36,7 +36,7 @@ def write_table(
     widths = [max([cell_width(column), *(cell_width(row[i]) for row in first)]) for i, column in enumerate(columns)]
     numeric = [bool(first) and all(_is_number(row[i]) for row in first) for i in range(len(columns))]
     fixed = width is not None
-    if fixed:
+    if width is not None:
         widths = _fit(widths, [cell_width(c) for c in columns], width)
     if title:
         out.write(title + "\n")

@@ -83,10 +83,10 @@ def tokenize(text: str) -> list[Token]:
             continue
         if char in "\"'":
             token = _string(text, i)
-        elif _BARE_DATE.match(text, i):
-            token = Token("date", _BARE_DATE.match(text, i).group(), i)
-        elif _EXPONENT.match(text, i):
-            token = _exponent(_EXPONENT.match(text, i).group(), i)
+        elif date := _BARE_DATE.match(text, i):
+            token = Token("date", date.group(), i)
+        elif exponent := _EXPONENT.match(text, i):
+            token = _exponent(exponent.group(), i)
         elif _NUMBER.match(text, i):
             token = _number(text, i)
         elif NAME.match(text, i):

@@ -74,7 +74,8 @@ def entries(
 ) -> Iterator[dict]:
     """Newest first; every filter given must hold. `contacts`: entries touching any of them.
     `since` is inclusive, `until` exclusive (stored-format times)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if contacts:
         # One parameter whatever the number of contacts: each becomes (chunk, bit) in SQL.
         where.append(
