@@ -170,7 +170,7 @@ def fresh_copy(template: Path, target: Path) -> Path:
 
 
 LINES = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 
 
@@ -192,7 +192,7 @@ def test_any_command_line_in_process(template, tmp_path, monkeypatch, data):
         assert snapshot(target) == before, (args, result.exit_code, result.stderr)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_command_line_through_the_installed_crmctl(template, tmp_path, data):
     files = [str(template.parent / "flow.yaml"), str(tmp_path / "out.db")]
