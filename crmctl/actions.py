@@ -172,6 +172,22 @@ def set_attributes(db: Database, scope: str, values: dict[str, Any], ctx: Contex
     return _finish(db, "set", scope, changed, ctx, keys=sorted(values))
 
 
+# Outboxes ---------------------------------------------------------------------------------
+
+
+def emit(
+    db: Database, scope: str, outbox: str, fields: Sequence[str], ctx: Context, *, flow: str, step: str
+) -> ActionResult:
+    """One outbox record per contact of scope (a flow's `emit` step): contact id, email, name,
+    the listed fields, and which flow, step and run wrote it."""
+    from crmctl.outbox import record_fields_sql
+    from crmctl.store import outbox as outbox_sql
+
+    fields_sql, params = record_fields_sql(fields)
+    outbox_sql.emit(db, scope, outbox, fields_sql, params, flow=flow, step=step, run_id=ctx.run_id, now=ctx.now)
+    return _finish(db, "emit", scope, scopes.count(db, scope), ctx, audited=scope, outbox=outbox)
+
+
 # Deletion ---------------------------------------------------------------------------------
 
 

@@ -107,8 +107,11 @@ def test_flow_run_names_the_command_to_create_a_tag(run, people, tmp_path):
     flow = tmp_path / "f.yaml"
     flow.write_text("name: f\nmatch: 'score > 1'\nsteps:\n  - tag_add: [platinum]\n")
     result = run("flow", "run", flow)
-    assert result.returncode == 1
-    assert result.stderr == "Error: f: unknown tag 'platinum': create with `crmctl tag create platinum`\n"
+    assert result.returncode == 2  # an unknown tag makes the file invalid, with its place
+    assert (
+        result.stderr
+        == f"{flow}:4:14: steps[0].tag_add: unknown tag 'platinum': create it with `crmctl tag create platinum`\n"
+    )
 
 
 def test_an_error_lists_at_most_20_identifiers_each_cut_to_64_characters(run, people):

@@ -261,7 +261,8 @@ def test_missing_required_keys_and_empty_lists(tmp_path):
         "flow.yaml:5:11: steps[1].then: must not be empty",
         "flow.yaml:6:14: steps[2].tag_add: must not be empty",
         "flow.yaml:7:10: steps[3].set: must not be empty",
-        "flow.yaml:8:5: steps[4]: a step needs one of tag_add, tag_remove, note, set, block, unblock, delete, if, wait",
+        "flow.yaml:8:5: steps[4]: a step needs one of tag_add, tag_remove, note, set, block, unblock, delete, if, wait, "
+        "switch, split, emit",
     ]
     assert problems_of(tmp_path, "name: x\nmatch: blocked\nsteps: []\n") == ["flow.yaml:3:8: steps: must not be empty"]
 

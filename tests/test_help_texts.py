@@ -15,9 +15,12 @@ from crmctl.cli.app import app
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def readme_section(heading: str) -> str:
+def readme_section(heading: str, until: str | None = None) -> str:
+    """The README from `heading` to the next heading of its level or above (or to `until`)."""
     text = README.read_text()
     start = text.index(heading + "\n") + len(heading) + 1
+    if until is not None:
+        return text[start : text.index(until + "\n", start)].strip() + "\n"
     level = heading.split(" ")[0]
     following = re.compile(rf"^#{{1,{len(level)}}} ", re.M)
     match = following.search(text, start)
@@ -90,8 +93,8 @@ def test_help_filters_is_the_readme_section(run):
 def test_help_flows_is_the_readme_section(run):
     result = run("help", "flows")
     assert result.returncode == 0
-    assert result.stdout == readme_section("### Flow files")
-    for part in ("match:", "steps:", "wait: 3d", "reentry"):
+    assert result.stdout == readme_section("### Flow files", until="### Running flows")
+    for part in ("match:", "steps:", "wait: 3d", "reentry", "switch", "split"):
         assert part in result.stdout
 
 

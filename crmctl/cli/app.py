@@ -33,6 +33,7 @@ LAZY_COMMANDS = {
     "contact": ("crmctl.cli.contact", "app"),
     "tag": ("crmctl.cli.tag", "app"),
     "flow": ("crmctl.cli.flow", "app"),
+    "outbox": ("crmctl.cli.outbox", "app"),
     "db": ("crmctl.cli.db", "app"),
     "help": ("crmctl.cli.help", "app"),
     "completion": ("crmctl.cli.completion", "completion"),

@@ -11,7 +11,7 @@ from crmctl.cli.render import emit_summary, note_on_stderr, to_json
 from crmctl.cli.state import open_database
 
 app = typer.Typer(
-    help="""The database file: backup and checks.
+    help="""The database file: backup, checks and pruning history.
 
     \b
     Examples:
@@ -69,3 +69,45 @@ def check(fmt: opt.Summary = opt.SummaryFormat.text, quiet: opt.Quiet = False) -
         raise typer.Exit(EXIT_FAILED)
     if not quiet:
         note_on_stderr("ok: integrity and foreign keys checked")
+
+
+@app.command("prune")
+@guarded
+def prune(
+    runs_before: Annotated[
+        str,
+        typer.Option(
+            "--runs-before",
+            metavar="TIME",
+            help="Delete flow history older than this: a date or time (2026-01-31), or an age (90d).",
+            show_default=False,
+        ),
+    ],
+    dry_run: opt.DryRun = False,
+    fmt: opt.SummaryShort = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Delete flow run history older than a date, keeping each flow's last run and everything
+    contacts still waiting at a wait depend on (the run that parked them, the definition they
+    entered under). Also prunes outbox records delivered more than 30 days ago.
+
+    The audit log is never pruned.
+
+    \b
+    Examples:
+      crmctl db prune --runs-before 2026-01-01 --dry-run
+      crmctl db prune --runs-before 90d --quiet
+    """
+    from crmctl import clock
+    from crmctl.history import prune_history
+    from crmctl.store import transaction
+
+    db = open_database()
+    with transaction(db, dry_run=dry_run, deletes_contacts=False):
+        report = prune_history(db, runs_before, clock.now_text(), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    human = (
+        f"{verb} {report['runs']} flow runs and {report['definitions']} flow definitions from before "
+        f"{report['before']}, and {report['outbox_records']} delivered outbox records"
+    )
+    emit_summary({**report, "dry_run": dry_run}, as_json=fmt is opt.SummaryFormat.json, quiet=quiet, human=human)

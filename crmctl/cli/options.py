@@ -70,3 +70,5 @@ Limit = Annotated[int | None, typer.Option("--limit", "-n", metavar="N", callbac
 NoPager = Annotated[
     bool, typer.Option("--no-pager", help="Never page a long table ($CRMCTL_PAGER, $PAGER, else less -FRX).")
 ]
+# `-f` and `--format` for a summary: the same option as Summary (kept for the flow commands).
+SummaryShort = Summary

@@ -244,3 +244,51 @@ def m006_checked_flows(db: Database) -> None:
         CREATE INDEX flow_checked_flow ON flow_checked(flow);
         """,
     )
+
+
+@migrations()
+def m010_flows_round_two(db: Database) -> None:
+    run_script(
+        db,
+        """
+        -- The branch each contact took at each `split`, recorded with its enrolment (same flow
+        -- and contact) and gone with the contact.
+        CREATE TABLE flow_branches (
+            flow TEXT NOT NULL,
+            step TEXT NOT NULL,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            branch TEXT NOT NULL,
+            run_id INTEGER,
+            PRIMARY KEY (flow, step, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX flow_branches_contact ON flow_branches(contact_id);
+
+        -- Outboxes: records written by `emit` steps for the program that delivers them. A record
+        -- is pending until acknowledged; delivered ones are pruned after the retention period.
+        -- Ids are never reused (AUTOINCREMENT), so acknowledging "through N" is always safe.
+        -- Deleting a contact deletes its records (they hold its email and name).
+        CREATE TABLE outboxes (
+            name TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE outbox_records (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            outbox TEXT NOT NULL,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            email TEXT NOT NULL,
+            name TEXT,
+            fields TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            step TEXT NOT NULL,
+            run_id INTEGER,
+            emitted_at TEXT NOT NULL,
+            delivered_at TEXT
+        );
+        CREATE INDEX outbox_records_contact ON outbox_records(contact_id);
+        CREATE INDEX outbox_records_pending ON outbox_records(outbox, id) WHERE delivered_at IS NULL;
+        CREATE INDEX outbox_records_delivered ON outbox_records(delivered_at, outbox) WHERE delivered_at IS NOT NULL;
+
+        -- `flow runs` and `db prune` look runs up by time; `flow list` by flow.
+        CREATE INDEX flow_runs_started ON flow_runs(started_at);
+        """,
+    )

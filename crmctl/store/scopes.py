@@ -99,6 +99,28 @@ def keep_where(db: Database, source: str, target: str, condition_sql: str, param
     )
 
 
+def move_where(
+    db: Database, source: str, target: str, condition_sql: str, params: Sequence, ids: tuple | None = None
+) -> None:
+    """Move the contacts of source that satisfy a compiled condition into target (empty).
+
+    With `ids` (the condition as a SELECT of ids from the indexes) the contacts' rows are not read."""
+    source, target = _checked(source), _checked(target)
+    if ids is not None:
+        ids_sql, ids_params = ids
+        db.execute(
+            f"INSERT INTO temp.{target}(id) SELECT s.id FROM temp.{source} AS s WHERE s.id IN ({ids_sql})",
+            list(ids_params),
+        )
+    else:
+        db.execute(
+            f"INSERT INTO temp.{target}(id) SELECT c.id FROM temp.{source} AS s "
+            f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
+            list(params),
+        )
+    db.execute(f"DELETE FROM temp.{source} WHERE id IN (SELECT id FROM temp.{target})")
+
+
 # Identifiers (ids and emails given on the command line or stdin) --------------------------
 
 
