@@ -37,7 +37,10 @@ SELECTIONS = {
 
 
 def connect(path: str, *, foreign_keys: bool = False) -> sqlite3.Connection:
+    from crmctl.folding import register
+
     conn = sqlite3.connect(path, isolation_level=None)
+    register(conn)  # the folded key columns' triggers call crmctl_fold()
     if foreign_keys:
         conn.execute("PRAGMA foreign_keys = ON")
     return conn
@@ -463,6 +466,8 @@ def load(db: str, path: str) -> None:
     with explicit ids, in one transaction. No validation, no upsert: the floor of any import."""
     import json
 
+    from crmctl.folding import fold
+
     conn = connect(db)
     conn.execute("BEGIN IMMEDIATE")
     property_ids = dict(conn.execute("SELECT name, id FROM properties").fetchall())
@@ -473,8 +478,8 @@ def load(db: str, path: str) -> None:
 
     def flush() -> None:
         conn.executemany(
-            "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO contacts(id, email, email_key, name, phone, user_id, created_at, last_seen_at, blocked_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             contacts,
         )
         conn.executemany("INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)", attributes)
@@ -495,6 +500,7 @@ def load(db: str, path: str) -> None:
                 (
                     contact_id,
                     get("email"),
+                    fold(get("email")),  # the folded key every write keeps (crmctl.folding)
                     get("name"),
                     get("phone"),
                     get("user_id"),
@@ -510,7 +516,7 @@ def load(db: str, path: str) -> None:
                 tid = tags.get(name)
                 if tid is None:
                     tid = tags[name] = conn.execute(
-                        "INSERT INTO tags(name, created_at) VALUES (?, ?)", [name, NOW]
+                        "INSERT INTO tags(name, name_key, created_at) VALUES (?, ?, ?)", [name, fold(name), NOW]
                     ).lastrowid
                 links.append((tid, contact_id, NOW))
             for conversation in get("conversations") or ():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlite_utils import Database
 
 from crmctl import clock
@@ -26,7 +24,7 @@ def cutoff(text: str, now: str) -> str:
         raise InvalidInput(
             f"--runs-before takes a date or time such as 2026-01-31, or an age ({DURATION_RULE}), not {text!r}"
         ) from None
-    return clock.format_time(clock.parse_time(now) - timedelta(seconds=seconds))
+    return clock.format_time(clock.shift(clock.parse_time(now), -seconds, f"--runs-before {value}"))
 
 
 def prune_history(db: Database, before_text: str, now: str, *, dry_run: bool) -> dict:

@@ -27,9 +27,9 @@ def test_ids_round_trip_through_the_sets(db):
     assert audit.contact_ids(db, entry, limit=4) == IDS[:4]
     assert audit.contact_ids(db, entry, limit=100) == IDS
     for contact in IDS:
-        assert [e["id"] for e in audit.entries(db, contact=contact)] == [other, entry]
+        assert [e["id"] for e in audit.entries(db, contacts=[contact])] == [other, entry]
     for contact in (3, 61, 65, 126, 129, 2**40 + 4):
-        assert list(audit.entries(db, contact=contact)) == []
+        assert list(audit.entries(db, contacts=[contact])) == []
 
 
 def test_an_empty_scope_links_nothing(db):
@@ -54,4 +54,4 @@ def test_the_migration_keeps_existing_links(tmp_path):
     with open_db(path) as db:
         rows = db.execute("SELECT audit_id, contact_id FROM audit_contacts ORDER BY 1, 2").fetchall()
         assert rows == [(1, i) for i in IDS] + [(2, 64)]
-        assert [e["id"] for e in audit.entries(db, contact=64)] == [2, 1]
+        assert [e["id"] for e in audit.entries(db, contacts=[64])] == [2, 1]

@@ -24,7 +24,7 @@ def crm(run, isolated_db):
             {"email": "cy@example.com", "plan": "paid", "renewal": "2027-01-01"},
         )
     )
-    result = run("contact", "import", "-", "--format", "ndjson", "-q", input=people)
+    result = run("contact", "import", "-", "--input-format", "ndjson", "-q", input=people)
     assert result.returncode == 0, result.stderr
     return run
 

@@ -85,7 +85,17 @@ EXPECTED = {
     ("ada@example.com", "zip", "text", "007"),
     ("ada@example.com", "über", "text", "ß"),
 }
-UNTOUCHED = ("contacts", "tags", "contact_tags", "notes", "conversations", "messages", "flow_runs", "flow_enrolments")
+# The other data, as 0.1 wrote it (later migrations add columns, such as folded keys).
+UNTOUCHED = {
+    "contacts": "id, email, name, phone, user_id, created_at, last_seen_at, blocked_at",
+    "tags": "id, name, created_at",
+    "contact_tags": "tag_id, contact_id, added_at",
+    "notes": "*",
+    "conversations": "*",
+    "messages": "*",
+    "flow_runs": "id, flow, digest, started_at, status, matched, completed",
+    "flow_enrolments": "*",
+}
 
 
 @pytest.fixture
@@ -108,7 +118,7 @@ def old_values(path: Path) -> list[tuple]:
 def rows(path: Path, table: str) -> list[tuple]:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+        return conn.execute(f"SELECT {UNTOUCHED[table]} FROM {table} ORDER BY 1, 2").fetchall()
     finally:
         conn.close()
 

@@ -11,33 +11,64 @@ from crmctl.cli.guard import guarded
 from crmctl.cli.render import emit_raw_json_lines, emit_records, note_on_stderr, stdout_console, to_json
 from crmctl.cli.state import is_terminal, open_database
 
-app = typer.Typer(help="Contacts: add, import, list, show, count.", no_args_is_help=True)
+app = typer.Typer(
+    help="""Contacts: add, import, list, show, count.
+
+    \b
+    Examples:
+      crmctl contact list -w 'plan == "trial"'
+      crmctl contact show 42
+    """,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+InputFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--input-format",
+        metavar="FORMAT",
+        help="csv, json (an array) or ndjson (default: by the file's extension; stdin needs it).",
+    ),
+]
+
+
+def _report_format(value: str) -> str:
+    if value in ("csv", "ndjson", "jsonl"):
+        raise typer.BadParameter(f"{value!r} is an input format: write --input-format {value} (-f is the report)")
+    if value not in ("text", "json"):
+        raise typer.BadParameter(f"{value!r} is not one of 'text', 'json'")
+    return value
 
 
 @app.command("add")
 @guarded
 def add(
-    email: Annotated[str, typer.Argument(help="The new contact's email address.", show_default=False)],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The new contact's email address.", show_default=False)],
     assignments: Annotated[
         list[str] | None,
-        typer.Argument(help="KEY=VALUE pairs: properties, or user_id and last_seen_at.", show_default=False),
+        typer.Argument(
+            metavar="[KEY=VALUE]...", help="Properties, or user_id and last_seen_at, with values.", show_default=False
+        ),
     ] = None,
-    name: Annotated[str | None, typer.Option("--name", help="The contact's name.")] = None,
-    phone: Annotated[str | None, typer.Option("--phone", help="The contact's phone number.")] = None,
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="The contact's name.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", metavar="PHONE", help="The contact's phone number.")] = None,
     tags: Annotated[
-        list[str] | None, typer.Option("--tag", help="A tag from the catalog; repeatable.", show_default=False)
+        list[str] | None,
+        typer.Option("--tag", metavar="TAG", help="A tag from the catalog; repeatable.", show_default=False),
     ] = None,
     fmt: Annotated[
-        opt.SummaryFormat, typer.Option("--format", help="text prints the new id; json the whole record.")
+        opt.SummaryFormat,
+        typer.Option("--format", "-f", metavar="FORMAT", help="text prints the new id; json the whole record."),
     ] = opt.SummaryFormat.text,
 ) -> None:
     """Add one contact and print its id. An email already in use is refused: change that contact with `set`.
 
+    \b
     Examples:
-
-        crmctl contact add ada@example.com --name "Ada Lovelace" --tag vip score=90 plan=pro
-
-        crmctl contact add bob@example.org --format json
+      crmctl contact add ada@example.com --name "Ada Lovelace" --tag vip score=90 plan=pro
+      crmctl contact add bob@example.org -f json
     """
     from crmctl import actions, editing
     from crmctl.store import reads, transaction
@@ -62,12 +93,16 @@ def add(
 @app.command("import")
 @guarded
 def import_contacts(
-    file: Annotated[str, typer.Argument(help="CSV, JSON array or NDJSON file; `-` for stdin.")],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, json or ndjson (default: by extension).")] = None,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="CSV, JSON array or NDJSON file; `-` for stdin.")],
+    input_format: InputFormat = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", callback=_report_format, help="text, or json: the report on stdout."
+        ),
+    ] = "text",
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the good rows, report the bad.")] = False,
-    json_summary: Annotated[
-        bool, typer.Option("--json", help="Print the report as one JSON object on stdout.")
-    ] = False,
+    json_summary: Annotated[bool, typer.Option("--json", hidden=True, help="Deprecated spelling of -f json.")] = False,
     allow_suppressed: Annotated[
         bool, typer.Option("--allow-suppressed", help="Import addresses erased with `delete --suppress` (and lift it).")
     ] = False,
@@ -85,11 +120,10 @@ def import_contacts(
     Every column (or JSON key) must be a built-in field or a declared property, and every
     value must fit its property's type; --create-properties declares the others.
 
+    \b
     Examples:
-
-        crmctl contact import sample_data/contacts.csv --create-properties
-
-        crmctl contact import - --format ndjson --skip-invalid --json < contacts.ndjson
+      crmctl contact import sample_data/contacts.csv --create-properties
+      crmctl contact import - --input-format ndjson --skip-invalid -f json < contacts.ndjson
     """
     import sys
 
@@ -98,15 +132,17 @@ def import_contacts(
     from crmctl.importer import import_contacts as run_import
     from crmctl.store import transaction
 
-    if fmt is not None and fmt not in ("csv", "json", "ndjson", "jsonl"):
-        raise InvalidInput(f"--format must be csv, json or ndjson, not {fmt!r}")
+    if json_summary:
+        note_on_stderr("note: --json is deprecated and will be removed in the next release: use -f json")
+    if input_format is not None and input_format not in ("csv", "json", "ndjson", "jsonl"):
+        raise InvalidInput(f"--input-format must be csv, json or ndjson, not {input_format!r}")
     db = open_database()
     stream = sys.stdin.buffer if file == "-" else _open_input(file)
     with _progress("importing") as progress, transaction(db):
         report = run_import(
             db,
             stream,
-            fmt=fmt,
+            fmt=input_format,
             filename=file,
             skip_invalid=skip_invalid,
             actor=current_user(),
@@ -114,7 +150,7 @@ def import_contacts(
             allow_suppressed=allow_suppressed,
             create_properties=create_properties,
         )
-    if json_summary:
+    if json_summary or fmt == "json":
         sys.stdout.write(to_json(report.to_dict()) + "\n")
     if not quiet:
         note_on_stderr(
@@ -180,16 +216,26 @@ def list_contacts(
     ignore_missing: opt.IgnoreMissing = False,
     fmt: opt.Listing = opt.ListFormat.table,
     limit: opt.Limit = None,
+    no_pager: opt.NoPager = False,
 ) -> None:
-    """List contacts (all of them when no selection is given), in id order."""
+    """List contacts (all of them when no selection is given), in id order.
+
+    JSON and NDJSON records have id, email, name, phone, user_id, created_at, last_seen_at,
+    blocked, tags and attributes; CSV puts each data point in its own column.
+
+    \b
+    Examples:
+      crmctl contact list -w 'country == "DE"' -f csv --limit 100
+      crmctl contact list -f ndjson | crmctl tag add churned -c -
+    """
     from crmctl import selection
     from crmctl.store import reads
 
-    db = open_database()
+    db = open_database(resolving=True)
     scope = None
     spec = selection_spec(contact, where, everyone, ignore_missing)
-    if not spec.is_empty and not everyone:
-        scope = selection.resolve(db, spec)
+    if spec.contacts or spec.where:
+        scope = selection.resolve(db, spec).scope
     if fmt in (opt.ListFormat.ndjson, opt.ListFormat.json):
         emit_raw_json_lines(reads.record_batches(db, scope, limit), fmt)
         return
@@ -198,7 +244,8 @@ def list_contacts(
         columns = reads.BUILTIN_COLUMNS + reads.property_names(db)
         emit_records(records, fmt, columns, flatten=_flatten)
     else:
-        emit_records(records, fmt, ["id", "email", "name", "tags", "blocked", "last_seen_at"], title="Contacts")
+        columns = ["id", "email", "name", "tags", "blocked", "last_seen_at"]
+        emit_records(records, fmt, columns, title="Contacts", pager=not no_pager)
 
 
 def _flatten(record: dict) -> dict:
@@ -210,17 +257,25 @@ def _flatten(record: dict) -> dict:
 @app.command("show")
 @guarded
 def show(
-    contact: Annotated[str, typer.Argument(help="Contact id or email.")],
-    fmt: Annotated[opt.SummaryFormat, typer.Option("--format", help="text or json.")] = opt.SummaryFormat.text,
+    contact: Annotated[str, typer.Argument(metavar="ID_OR_EMAIL", help="Contact id or email.")],
+    fmt: opt.Summary = opt.SummaryFormat.text,
 ) -> None:
-    """Show one contact: fields, properties, tags, notes, conversations, blocked state."""
-    from crmctl.errors import NotFound
+    """Show one contact: fields, properties, tags, notes, conversations, blocked state.
+
+    \b
+    Examples:
+      crmctl contact show 42
+      crmctl contact show ada@example.com -f json
+    """
+    from crmctl.errors import NotFound, quote
+    from crmctl.selection import lookup_key
     from crmctl.store import reads
 
-    db = open_database()
-    contact_id = reads.find_contact_id(db, contact)
+    wanted_id, email = lookup_key(contact, where="contact show")
+    db = open_database(resolving=True)
+    contact_id = reads.find_contact_id(db, wanted_id, email)
     if contact_id is None:
-        raise NotFound(f"no contact {contact!r}")
+        raise NotFound(f"no contact {quote(contact)}")
     record = reads.full_contact(db, contact_id)
     if fmt is opt.SummaryFormat.json:
         print(json.dumps(record, ensure_ascii=False, indent=2))
@@ -229,45 +284,54 @@ def show(
 
 
 def _render_contact(record: dict) -> None:
+    """Every text from the database goes through visible(): no control character reaches the terminal."""
     from rich.table import Table
     from rich.text import Text
+
+    from crmctl.text import visible
+
+    def text(value) -> Text:
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        return Text(visible("" if value is None else str(value)))
 
     console = stdout_console()
     table = Table(show_header=False, box=None, title=f"Contact {record['id']}")
     table.add_column(style="bold")
     table.add_column()
     for key in ["email", "name", "phone", "user_id", "created_at", "last_seen_at"]:
-        table.add_row(key, Text(_text(record[key])))
+        table.add_row(key, text(record[key]))
     table.add_row("blocked", f"yes, since {record['blocked_at']}" if record["blocked"] else "no")
-    table.add_row("tags", Text(", ".join(record["tags"]) or "-"))
+    table.add_row("tags", text(", ".join(record["tags"]) or "-"))
     for key, value in record["properties"].items():
-        table.add_row(Text(key), Text(_text(value)))
+        table.add_row(text(key), text(value))
     console.print(table)
     console.print(f"Notes ({len(record['notes'])})", style="bold")
     for n in record["notes"]:
-        console.print(f"  {n['created_at']}  {n['author'] or ''}: {n['body']}", markup=False)
+        console.print(text(f"  {n['created_at']}  {n['author'] or ''}: {n['body']}"))
     console.print(f"Conversations ({len(record['conversations'])})", style="bold")
     for conv in record["conversations"]:
-        console.print(f"  {conv['subject'] or '(no subject)'}", markup=False)
+        console.print(text(f"  {conv['subject'] or '(no subject)'}"))
         for m in conv["messages"]:
-            console.print(f"    {m['sent_at'] or ''}  {m['sender'] or ''}: {m['body'] or ''}", markup=False)
-
-
-def _text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
+            console.print(text(f"    {m['sent_at'] or ''}  {m['sender'] or ''}: {m['body'] or ''}"))
 
 
 @app.command("count")
 @guarded
-def count(where: opt.Where = None) -> None:
-    """Print how many contacts match (all of them without --where). For scripts."""
+def count(where: opt.Where = None, fmt: opt.Summary = opt.SummaryFormat.text) -> None:
+    """Print how many contacts match every -w filter (all of them without one). For scripts.
+
+    \b
+    Examples:
+      crmctl contact count -w 'tags contains "vip"'
+      crmctl contact count -w 'plan == "trial"' -w 'last_seen_at < now - 30d' -f json
+    """
     from crmctl import selection
     from crmctl.store import reads
 
     db = open_database()
     scope = None
     if where:
-        scope = selection.resolve(db, selection.SelectionSpec(where=where))
-    print(reads.count(db, scope))
+        scope = selection.resolve(db, selection.SelectionSpec(where=list(where))).scope
+    total = reads.count(db, scope)
+    print(to_json({"count": total}) if fmt is opt.SummaryFormat.json else total)

@@ -10,11 +10,21 @@ from crmctl.cli.render import emit_records, emit_summary, note_on_stderr, to_jso
 from crmctl.cli.state import is_terminal, open_database
 
 app = typer.Typer(
-    help="Properties: the typed data points a contact may hold (text, number, boolean, date).", no_args_is_help=True
+    help="""Properties: the typed data points a contact may hold (text, number, boolean, date).
+
+    \b
+    Examples:
+      crmctl property list
+      crmctl property create score --type number
+    """,
+    no_args_is_help=True,
 )
 
-Name = Annotated[str, typer.Argument(help="Property name (any case).", show_default=False)]
-TypeOption = Annotated[str, typer.Option("--type", "-t", help="text, number, boolean or date.", show_default=False)]
+Name = Annotated[str, typer.Argument(metavar="NAME", help="Property name (any case).", show_default=False)]
+TypeOption = Annotated[
+    str,
+    typer.Option("--type", "-t", metavar="TYPE", help="text, number, boolean or date.", show_default=False),
+]
 
 
 @app.command("create")
@@ -22,16 +32,17 @@ TypeOption = Annotated[str, typer.Option("--type", "-t", help="text, number, boo
 def create(
     name: Name,
     kind: TypeOption,
-    description: Annotated[str | None, typer.Option("--description", "-d", help="What the property means.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", metavar="TEXT", help="What the property means.")
+    ] = None,
     quiet: opt.Quiet = False,
 ) -> None:
     """Declare a property. Names are unique without regard to case; built-in field names are reserved.
 
+    \b
     Examples:
-
-        crmctl property create score --type number --description "Lead score, 0-100"
-
-        crmctl property create renewal --type date
+      crmctl property create score --type number --description "Lead score, 0-100"
+      crmctl property create renewal --type date
     """
     from crmctl import actions, properties
     from crmctl.store import transaction
@@ -48,11 +59,10 @@ def create(
 def list_properties(fmt: opt.Listing = opt.ListFormat.table) -> None:
     """List the properties: name, type, description and how many contacts have a value.
 
+    \b
     Examples:
-
-        crmctl property list
-
-        crmctl property list --format json
+      crmctl property list
+      crmctl property list --format json
     """
     from crmctl.store import properties as property_sql
 
@@ -64,13 +74,13 @@ def list_properties(fmt: opt.Listing = opt.ListFormat.table) -> None:
 @guarded
 def show(
     name: Name,
-    fmt: Annotated[opt.SummaryFormat, typer.Option("--format", help="text or json.")] = opt.SummaryFormat.text,
+    fmt: opt.Summary = opt.SummaryFormat.text,
 ) -> None:
     """Show one property: its type, description, how many contacts have a value, and when it was created.
 
+    \b
     Examples:
-
-        crmctl property show score --format json
+      crmctl property show score --format json
     """
     from crmctl import properties
 
@@ -83,14 +93,16 @@ def show(
 
 @app.command("rename")
 @guarded
-def rename(old: Name, new: Annotated[str, typer.Argument(help="The new name.")], quiet: opt.Quiet = False) -> None:
+def rename(
+    old: Name, new: Annotated[str, typer.Argument(metavar="NEW", help="The new name.")], quiet: opt.Quiet = False
+) -> None:
     """Rename a property; contacts keep their values under the new name.
 
     Filters and flows that use the old name must be changed to the new one.
 
+    \b
     Examples:
-
-        crmctl property rename lifecycle lifecycle_stage
+      crmctl property rename lifecycle lifecycle_stage
     """
     from crmctl import actions, properties
     from crmctl.store import transaction
@@ -107,9 +119,9 @@ def rename(old: Name, new: Annotated[str, typer.Argument(help="The new name.")],
 def delete(name: Name, yes: opt.Yes = False, quiet: opt.Quiet = False) -> None:
     """Delete a property and every contact's value of it (asks first; --yes in scripts).
 
+    \b
     Examples:
-
-        crmctl property delete old_campaign --yes
+      crmctl property delete old_campaign --yes
     """
     from crmctl import actions, properties
     from crmctl.store import transaction
@@ -139,11 +151,10 @@ def retype(
     --drop-invalid. Booleans become 1/0 as numbers and true/false as text; numbers and
     dates become their text.
 
+    \b
     Examples:
-
-        crmctl property retype code --type text
-
-        crmctl property retype score --type number --drop-invalid --dry-run
+      crmctl property retype code --type text
+      crmctl property retype score --type number --drop-invalid --dry-run
     """
     from crmctl import actions, properties
     from crmctl.store import transaction

@@ -103,7 +103,7 @@ def case_value(kind: str, label: str, written_as: str) -> Any:
     if plain and _NUMBER.fullmatch(label):
         if "." in label:
             return float(label)
-        if abs(int(label)) > _INT64_MAX:
+        if len(label.lstrip("+-0")) > len(str(_INT64_MAX)) or abs(int(label)) > _INT64_MAX:
             raise ValueError(f"case {label!r} is out of range for a number")
         return int(label)
     if kind == NUMBER:

@@ -19,12 +19,14 @@ from typing import Any
 
 from crmctl import __version__
 from crmctl.flows.model import Branch, Flow, Step, digest_of
+from crmctl.folding import fold
 from crmctl.store import flows as flow_sql
 
 # Bump when the checker's rules change without a new version of crmctl.
 # 2: on_exit, switch, split and emit; tags checked against the catalog.
-# 3: the property catalog (typed `set` values, `unset`, placeholders by name and with default).
-RULES = 3
+# 3: filter nesting and test limits; 64-bit set values; lone surrogates; tag names by fold.
+# 4: the property catalog (typed `set` values, `unset`, placeholders by name and with default).
+RULES = 4
 CHECKER = f"{__version__}/{RULES}"
 
 _STEP_FIELDS = {f.name for f in fields(Step)}
@@ -92,7 +94,7 @@ def _database_checks_pass(db, flow: Flow) -> bool:
     except (FilterError, InvalidInput, ValueError):
         return False
     tags = {tag for step in steps for tag in step.tags}
-    if tags and len(tag_sql.find(db, sorted(tags))) < len({t.lower() for t in tags}):
+    if tags and len(tag_sql.find(db, sorted(tags))) < len({fold(t) for t in tags}):
         return False
     notes = (step.template for step in steps if step.kind == "note")
     return not any(template_problems(template, db) for template in notes)

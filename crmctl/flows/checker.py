@@ -27,6 +27,7 @@ from crmctl.flows.model import (
     digest_of,
 )
 from crmctl.flows.schema import STEP_MODELS, FlowHead
+from crmctl.folding import fold
 
 MAX_DEPTH = 64
 MAX_NODES = 10_000
@@ -153,6 +154,9 @@ class _Tree:
                 self.refuse(key_node, path, f"{_prefix(path)}key {key_node.value!r} is not text: quote it")
                 continue
             key = key_node.value
+            if _has_surrogate(key):
+                self.refuse(key_node, path, f"{_prefix(path)}{_SURROGATE}")
+                continue
             if typed_label:
                 self.key_kinds[path + (key,)] = key_node.tag[len(_TAG) :]
             if key in out or path + (key,) in self.keys:
@@ -184,7 +188,20 @@ class _Tree:
             kind = {"int": "integer", "float": "number"}.get(tag[len(_TAG) :], tag[len(_TAG) :])
             self.refuse(node, path, f"{_prefix(path)}{node.value[:40]!r} is not a valid {kind}")
             return node.value
+        if _has_surrogate(node.value):  # e.g. "\ud800" in a double-quoted string
+            self.refuse(node, path, f"{_prefix(path)}{_SURROGATE}")
         return node.value  # text, and timestamps kept as the text written
+
+
+_SURROGATE = "an escape such as \\ud800 stands for half a character (a lone surrogate), which is not text"
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _short(tag: str) -> str:
@@ -537,7 +554,7 @@ class _Checker:
 
         found = tag_sql.find(self.db, names)
         for name in names:
-            if name.lower() not in found:
+            if fold(name) not in found:
                 self.at_node(
                     self.tree.nodes[path],
                     f"{_loc(path)}: unknown tag '{name}': create it with `crmctl tag create {name}`",

@@ -10,7 +10,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlite_utils import Database
 
@@ -243,7 +242,7 @@ class _Runner:
         entering = self._scope()
         cutoff = None
         if self.flow.reentry not in (True, False):
-            cutoff = clock.format_time(self.moment - timedelta(seconds=self.flow.reentry))
+            cutoff = clock.format_time(clock.shift(self.moment, -self.flow.reentry, "the reentry cut-off"))
         flow_sql.candidates(
             self.db,
             entering,
@@ -387,7 +386,7 @@ class _Runner:
     def _park(self, step, scope: str, reached: int, entering: bool) -> None:
         if not reached:
             return
-        due_at = clock.format_time(self.moment + timedelta(seconds=step.seconds))
+        due_at = clock.format_time(clock.shift(self.moment, step.seconds, f"the end of the wait at {step.path}"))
         if entering:
             flow_sql.enter(
                 self.db,

@@ -110,6 +110,8 @@ def _scalar(value: Any) -> Any:
     property's type, as written in the file, is checked by the checker against the catalog."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a number must be finite")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of range: whole numbers are stored in 64 bits (up to 9223372036854775807)")
     if value is None or isinstance(value, (str, int, float)):
         return value
     kind = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else type(value).__name__

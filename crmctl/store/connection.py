@@ -10,9 +10,11 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from crmctl.errors import DatabaseError, LockTimeout
+from crmctl import folding
+from crmctl.errors import CaseCollisions, DatabaseError, LockTimeout
 from crmctl.store import erasure, holder
 from crmctl.store.files import create_private_file
+from crmctl.store.properties import register_functions
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -28,7 +30,15 @@ def resolve_path(explicit: str | None) -> Path:
     return Path(chosen).expanduser() if chosen else default_path()
 
 
-def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Database:
+def open_db(
+    path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, resolving: bool = False
+) -> Database:
+    """`resolving=True` is for the commands that resolve case collisions (see
+    m008_folded_keys): they may run while that upgrade waits for them."""
+    try:
+        path.is_symlink() and path.exists()  # an unusable name (too long, …) fails here, as an OSError
+    except OSError as exc:
+        raise DatabaseError(f"cannot open {path}: {exc.strerror}") from None
     if path.is_symlink():
         raise DatabaseError(
             f"{path} is a symbolic link (to {os.readlink(path)}); crmctl does not open a database "
@@ -46,9 +56,9 @@ def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_L
         _configure(db)
         _check_identity(db, path, allow_empty=create)
         _use_wal(db)  # only once the file is known to be ours: a foreign file is left as it was
-        _migrate(db, path)
+        _migrate(db, path, resolving=resolving)
         if erasure.pending(db):
-            erasure.finish(db, wait=False)
+            erasure.finish(db)
     except sqlite3.DatabaseError as exc:
         raise _translate(exc, path) from None
     return db
@@ -69,8 +79,7 @@ def _create_private_file(path: Path) -> None:
 
 
 def _configure(db: Database) -> None:
-    from crmctl.store.properties import register_functions
-
+    folding.register(db.conn)  # the folded key columns' triggers call it
     register_functions(db)  # records render decimals exactly through one of them
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA secure_delete = ON")
@@ -96,8 +105,8 @@ def _check_identity(db: Database, path: Path, *, allow_empty: bool) -> None:
         raise DatabaseError(f"{path} is not a crmctl database")
 
 
-def _migrate(db: Database, path: Path) -> None:
-    from crmctl.store.schema import MIGRATION_SET, migrations
+def _migrate(db: Database, path: Path, *, resolving: bool = False) -> None:
+    from crmctl.store.schema import FOLDED_KEYS, MIGRATION_SET, migrations
 
     known = {m.name for m in migrations._migrations}
     applied = {m.name for m in migrations.applied(db)} if "_sqlite_migrations" in db.table_names() else set()
@@ -110,17 +119,35 @@ def _migrate(db: Database, path: Path) -> None:
     if applied == known:
         return
     # Under the write lock, so processes that open an old file at the same moment queue here
-    # and the later ones find the work done (apply() re-reads what is applied).
+    # and the later ones find the work done (apply() re-reads what is applied). Foreign keys
+    # are off meanwhile, as SQLite's table-rebuild procedure requires (a DROP TABLE with them
+    # on cascades into the child rows); they are checked as a whole before the commit.
+    db.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or it does nothing
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
+        db.execute("PRAGMA foreign_keys = ON")
         raise _lock_error(exc, db) from None
+    holder.announce(str(path))
+    waiting: CaseCollisions | None = None
     try:
-        migrations.apply(db)
+        try:
+            migrations.apply(db)
+        except CaseCollisions as exc:  # the earlier migrations stand; this one waits
+            if not resolving or migrations.pending(db)[0].name != FOLDED_KEYS:
+                waiting = exc
+        broken = db.execute("PRAGMA foreign_key_check").fetchone()
+        if broken is not None:
+            raise DatabaseError(f"{path}: the schema upgrade would leave {broken[0]} rows without their parent")
         db.execute("COMMIT")
     except BaseException:
         db.rollback()
         raise
+    finally:
+        holder.withdraw(str(path))
+        db.execute("PRAGMA foreign_keys = ON")
+    if waiting is not None:
+        raise waiting
 
 
 def _translate(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
@@ -135,8 +162,8 @@ def _translate(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
         return DatabaseError(f"{path} is read-only: crmctl needs to write to it")
     if "unable to open" in text:
         return DatabaseError(f"cannot open {path}: {text}")
-    if "locked" in text:
-        return LockTimeout(f"{path} is locked by another process")
+    if "locked" in text or "busy" in text:
+        return LockTimeout(f"{path} is locked (held by {holder.describe(str(path))})")
     return DatabaseError(f"{path}: {text}")
 
 
@@ -190,11 +217,19 @@ def _file_of(db: Database) -> str:
 def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        who = holder.describe(_file_of(db))
-        held = f"held by {who}" if who else "held by another process"
+        held = f"held by {holder.describe(_file_of(db))}"
         waited = getattr(db, "lock_timeout", None)
         after = f" after {waited:g} s" if waited is not None else ""
         return LockTimeout(f"the database is locked ({held}); gave up waiting{after}")
     if "readonly" in text:
         return DatabaseError(f"{_file_of(db)} is read-only: crmctl needs to write to it")
     return DatabaseError(text)
+
+
+def open_read_only(path: Path) -> Database | None:
+    """The database for a quick look (shell completion): read-only, no migrations, no lock
+    waits. None when there is no file."""
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2)
+    return Database(conn, execute_plugins=False)

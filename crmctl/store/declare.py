@@ -30,7 +30,7 @@ _ALREADY = {
 
 def declare_existing_keys(db: Database) -> list[tuple[str, str]]:
     """Declare every key of the old `attributes` table and copy its values; returns (name, type)."""
-    from crmctl.query.folding import fold  # the one case rule for names
+    from crmctl.folding import fold  # the one case rule for names
 
     register_functions(db)
     now = clock.now_text()

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlite_utils import Database
 
+from crmctl.folding import FOLD
+
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 CHUNK = 5000
 
@@ -127,7 +129,7 @@ def move_where(
 def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str | None, str]]) -> None:
     """Stream (id, email, raw) triples into temp.wanted without holding them all in memory."""
     db.execute("DROP TABLE IF EXISTS temp.wanted")
-    db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email TEXT, raw TEXT)")
+    db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email_key TEXT, raw TEXT)")
     batch: list[tuple] = []
     for triple in identifiers:
         batch.append(triple)
@@ -139,14 +141,15 @@ def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str |
 
 
 def _insert_wanted(db: Database, batch: list[tuple]) -> None:
-    db.conn.executemany("INSERT INTO temp.wanted(id, email, raw) VALUES (?, ?, ?)", batch)
+    # Emails are matched by their folded key (crmctl.folding), through the unique index.
+    db.conn.executemany(f"INSERT INTO temp.wanted(id, email_key, raw) VALUES (?1, {FOLD}(?2), ?3)", batch)
 
 
 def missing_identifiers(db: Database, limit: int) -> tuple[list[str], int]:
     unmatched = """
         FROM temp.wanted AS w
         WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = w.id)
-          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email = w.email)
+          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = w.email_key)
     """
     total = db.execute(f"SELECT count(DISTINCT raw) {unmatched}").fetchone()[0]
     shown = [r[0] for r in db.execute(f"SELECT DISTINCT raw {unmatched} ORDER BY pos LIMIT {int(limit)}")]
@@ -161,9 +164,20 @@ def add_identified(db: Database, name: str) -> None:
     )
     db.execute(
         f"INSERT OR IGNORE INTO temp.{name}(id) "
-        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email = w.email"
+        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email_key = w.email_key"
     )
     db.execute("DROP TABLE IF EXISTS temp.wanted")
+
+
+def narrow(db: Database, name: str, condition_sql: str, params: Sequence) -> None:
+    """Keep only the contacts of scope `name` that satisfy a compiled condition. The IN list
+    is computed once, before the delete starts."""
+    name = _checked(name)
+    db.execute(
+        f"DELETE FROM temp.{name} WHERE id NOT IN (SELECT c.id FROM temp.{name} AS s "
+        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql})",
+        list(params),
+    )
 
 
 def add_ids(db: Database, name: str, contact_ids: Iterable[int]) -> None:
