@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from crmctl import __version__
 from crmctl.cli.guard import guarded
 from crmctl.cli.render import note_on_stderr
-from crmctl.cli.state import database_path, open_database, options
+from crmctl.cli.state import database_path, initialised_database, options
 
 # name -> (module, attribute): a Typer app mounted as a group, or a command function.
 # In this order in `crmctl --help`, after `init`.
@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "tag": ("crmctl.cli.tag", "app"),
     "flow": ("crmctl.cli.flow", "app"),
     "db": ("crmctl.cli.db", "app"),
+    "sample": ("crmctl.cli.sample", "app"),
 }
 
 
@@ -123,13 +124,16 @@ def init(
     sample: Annotated[bool, typer.Option("--sample", help="Load the bundled sample data as well.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Create the database, or bring an existing one to the current schema."""
-    db = open_database(create=True)
-    message = f"database ready at {database_path()}"
-    if sample:
-        from crmctl.sample import load_sample
+    """Create the database, or bring an existing one to the current schema.
 
-        report = load_sample(db)
-        message += f"; sample data: {report.inserted} inserted, {report.updated} updated"
+    An init that fails leaves nothing behind: a database it created is removed again.
+    """
+    message = f"database ready at {database_path()}"
+    with initialised_database() as db:
+        if sample:
+            from crmctl.sample import load_sample
+
+            report = load_sample(db)
+            message += f"; sample data: {report.inserted} inserted, {report.updated} updated"
     if not quiet:
         note_on_stderr(message)

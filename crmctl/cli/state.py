@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmctl.store import open_db, resolve_path
+from crmctl.store.connection import initialised
 
 
 @dataclass
@@ -24,6 +25,11 @@ def database_path() -> Path:
 def open_database(*, create: bool = False, lock_timeout: float | None = None):
     kwargs = {} if lock_timeout is None else {"lock_timeout": lock_timeout}
     return open_db(database_path(), create=create, **kwargs)
+
+
+def initialised_database():
+    """`crmctl init`'s database: created if missing, and removed again if init then fails."""
+    return initialised(database_path())
 
 
 def stdin_lines():
