@@ -171,7 +171,7 @@ def delete(
     if count and confirm is not None and not confirm(count):
         raise Refused(f"not deleting {count} contact{'s' if count != 1 else ''}: not confirmed")
     scopes.copy(db, scope, CHANGED)
-    detail = {}
+    detail: dict[str, Any] = {}
     if suppress:
         suppression_sql.suppress(db, CHANGED, ctx.now)
         detail["suppressed"] = count

@@ -69,9 +69,9 @@ def load_sample(db: Database) -> ImportReport:
     from crmctl.importer import import_contacts
     from crmctl.store import transaction
 
-    source = contacts_file()
-    with source.open("rb") as stream, transaction(db):
-        return import_contacts(db, stream, fmt="ndjson", filename=source.name, skip_invalid=False, actor=current_user())
+    # as_file: a real file for a package installed as files, a temporary copy from a zip.
+    with resources.as_file(contacts_file()) as path, open(path, "rb") as stream, transaction(db):
+        return import_contacts(db, stream, fmt="ndjson", filename=path.name, skip_invalid=False, actor=current_user())
 
 
 def write_flows(directory: Path, *, force: bool = False) -> list[Path]:

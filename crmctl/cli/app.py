@@ -74,7 +74,10 @@ def _build(name: str, module: str, attribute: str):
         holder.add_typer(target, name=name)
     else:
         holder.command(name)(target)
-    return typer.main.get_command(holder).commands[name]
+    group = typer.main.get_command(holder)
+    if not isinstance(group, TyperGroup):  # a holder with a callback is always built as a group
+        raise TypeError(f"{name}: expected a command group, got {type(group).__name__}")
+    return group.commands[name]
 
 
 def _holder_callback() -> None:

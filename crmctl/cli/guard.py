@@ -46,7 +46,7 @@ def guarded(function: F) -> F:
             _silence_broken_pipe()
             raise typer.Exit(EXIT_OK) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # wraps() keeps F's signature; mypy types it as a new one
 
 
 def _database_message(exc: sqlite3.DatabaseError) -> str:

@@ -97,7 +97,7 @@ def run_flow(db: Database, flow, options: RunOptions) -> RunReport:
     with transaction(db, dry_run=options.dry_run, deletes_contacts=deletes):
         runner = _Runner(db, flow, options)
         report = runner.run()
-        flow_sql.finish_run(db, report.run_id, report.to_dict(), _elapsed_ms(started))
+        flow_sql.finish_run(db, runner.run_id, report.to_dict(), _elapsed_ms(started))
     if options.dry_run:
         report.run_id = None  # its history row was rolled back with everything else
     return report
@@ -127,7 +127,7 @@ class _Runner:
         run_id = flow_sql.start_run(
             self.db, self.flow.name, self.flow.digest, self.flow.source, self.now, self.options.dry_run
         )
-        self.report.run_id = run_id
+        self.report.run_id = self.run_id = run_id
         self.ctx = actions.Context(actor=f"flow:{self.flow.name}", now=self.now, run_id=run_id)
         self._register_steps(self.flow.steps)
         self._check_tags_exist()
@@ -147,7 +147,7 @@ class _Runner:
         flow_sql.exiting(self.db, leaving, self.flow.name, condition.sql, condition.params)
         self.report.exited = scopes.count(self.db, leaving)
         if self.report.exited:
-            flow_sql.finish(self.db, leaving, self.flow.name, "exited", self.now, self.ctx.run_id)
+            flow_sql.finish(self.db, leaving, self.flow.name, "exited", self.now, self.run_id)
             self._audit("flow_exit", leaving, self.report.exited, "exit_when")
         scopes.drop(self.db, leaving)
 
@@ -165,7 +165,7 @@ class _Runner:
         ending = self._scope()
         flow_sql.parked_at(self.db, ending, self.flow.name, [pos for pos, _ in stale])
         count = scopes.count(self.db, ending)
-        flow_sql.finish(self.db, ending, self.flow.name, "exited", self.now, self.ctx.run_id)
+        flow_sql.finish(self.db, ending, self.flow.name, "exited", self.now, self.run_id)
         self._audit("flow_missing_wait", ending, count, f"ended enrolment: {where}")
         self.report.exited += count
         scopes.drop(self.db, ending)
@@ -195,7 +195,7 @@ class _Runner:
             include_blocked=self.flow.include_blocked,
             reentry=self.flow.reentry,
             cutoff=cutoff,
-            run_id=self.ctx.run_id,
+            run_id=self.run_id,
             ids=condition.ids,
         )
         self.report.matched = scopes.count(self.db, entering)
@@ -229,10 +229,10 @@ class _Runner:
         if count:
             if entering:
                 flow_sql.enter(
-                    self.db, scope, self.flow.name, self.flow.digest, self.now, self.ctx.run_id, state="completed"
+                    self.db, scope, self.flow.name, self.flow.digest, self.now, self.run_id, state="completed"
                 )
             else:
-                flow_sql.finish(self.db, scope, self.flow.name, "completed", self.now, self.ctx.run_id)
+                flow_sql.finish(self.db, scope, self.flow.name, "completed", self.now, self.run_id)
             self.report.completed += count
 
     def _run_list(self, steps: list, start: int, scope: str, entering: bool) -> str:
@@ -281,13 +281,13 @@ class _Runner:
                 self.flow.name,
                 self.flow.digest,
                 self.now,
-                self.ctx.run_id,
+                self.run_id,
                 state="active",
                 position=step.key,
                 due_at=due_at,
             )
         else:
-            flow_sql.park(self.db, scope, self.flow.name, step.key, due_at, self.flow.digest, self.ctx.run_id)
+            flow_sql.park(self.db, scope, self.flow.name, step.key, due_at, self.flow.digest, self.run_id)
         self.stats[step.path].changed += reached
         self.report.parked += reached
 
@@ -363,7 +363,7 @@ class _Runner:
                 detail=detail,
                 scope=scope,
                 contacts=count,
-                run_id=self.ctx.run_id,
+                run_id=self.run_id,
             )
 
 

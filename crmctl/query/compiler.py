@@ -192,8 +192,9 @@ class _Compiler:
         """The filter as one SELECT of contact ids, or None when it negates or reads a contact's
         own columns. Only for tests on tags, data points and conversations, and their and/or."""
         if isinstance(node, (And, Or)):
-            parts = [self.ids(operand) for operand in node.operands]
-            if any(part is None for part in parts):
+            maybe = [self.ids(operand) for operand in node.operands]
+            parts = [part for part in maybe if part is not None]
+            if len(parts) != len(maybe):
                 return None
             # Compound operators all bind alike, left to right: a nested and/or is a subquery.
             members = [
@@ -238,16 +239,16 @@ class _Compiler:
         if value.kind == "now":
             return self.now(value)
         if kind == "time":
-            return clock.normalise_time(value.value)
+            return clock.normalise_time(value.string)
         if value.kind == "bool":
-            return int(value.value)  # true is the number 1, false the number 0
+            return 1 if value.value else 0  # true is the number 1, false the number 0
         return value.value
 
     def now(self, value: Value) -> str:
         if self._now is None:
             self._now = clock.now()
         try:
-            moment = self._now + value.value
+            moment = self._now + value.offset
         except OverflowError:
             moment = None
         if moment is None or not 1000 <= moment.year <= 9999:
@@ -261,7 +262,7 @@ class _Compiler:
         if test.op == "exists":
             return (f"({column} IS NOT NULL)" if known.nullable else "(1)"), []
         if test.op in folding.MATCH_FUNCTIONS:
-            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].value)]
+            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].string)]
         params = [self.literal(value, known.kind) for value in test.values]
         if test.op == "in":
             sql = f"{column} IN ({', '.join('?' * len(params))})"
@@ -283,7 +284,7 @@ class _Compiler:
     def tag_ids(self, test: Test) -> Fragment:
         if test.op == "exists":
             return "SELECT ct.contact_id FROM contact_tags AS ct", []
-        names = [folding.fold(value.value) for value in test.values]
+        names = [folding.fold(value.string) for value in test.values]
         return (
             "SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
             f"(SELECT t.id FROM tags AS t WHERE {folding.FOLD}(t.name) IN ({', '.join('?' * len(names))}))",
@@ -319,7 +320,7 @@ class _Compiler:
         if op == "exists":
             condition, params = "a.value IS NOT NULL", []
         elif op in folding.MATCH_FUNCTIONS:
-            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(a.value, ?)", [folding.fold(test.values[0].value)]
+            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(a.value, ?)", [folding.fold(test.values[0].string)]
         else:
             params = [self.literal(value, "attribute") for value in test.values]
             if op == "in":

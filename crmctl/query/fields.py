@@ -146,7 +146,7 @@ _FRACTION = re.compile(r"\d:\d\d[.,]\d")
 
 def _check_time_literal(value: Value, fail: Callable[[str, int], NoReturn]) -> None:
     try:
-        clock.parse_time(value.value)
+        clock.parse_time(value.string)
     except ValueError as exc:
         if "out of range" in str(exc):
             fail(f"date out of range: {value.text}", value.position)
@@ -155,6 +155,6 @@ def _check_time_literal(value: Value, fail: Callable[[str, int], NoReturn]) -> N
             'or "2026-01-31T09:30:00Z", or now - 30d)',
             value.position,
         )
-    if _FRACTION.search(value.value):
+    if _FRACTION.search(value.string):
         # Stored times have whole seconds; a truncated fraction would shift <, >= and ==.
         fail(f"times are stored to the second: drop the fraction in {value.text}", value.position)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from sqlite_utils import Database
 
 from crmctl.store.scopes import _checked
+from crmctl.store.script import inserted_id
 
 
 def record(
@@ -30,7 +31,7 @@ def record(
         "INSERT INTO audit(at, actor, action, contacts, detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
         [at, actor, action, contacts, detail, run_id],
     )
-    audit_id = cursor.lastrowid
+    audit_id = inserted_id(cursor)
     if scope is not None:
         link(db, audit_id, scope)
     return audit_id
