@@ -19,6 +19,7 @@ from crmctl.store import audit, erasure, scopes
 from crmctl.store import contacts as contact_sql
 from crmctl.store import suppressions as suppression_sql
 from crmctl.store import tags as tag_sql
+from crmctl.testhook import pause_point
 
 CHANGED = "changed"
 TAG_NAME_MAX = 100
@@ -202,6 +203,7 @@ def _finish(
     db: Database, action: str, scope: str, changed: int, ctx: Context, *, audited: str = CHANGED, **detail: Any
 ) -> ActionResult:
     """Audit the `changed` contacts (the ids in temp table `audited`) and report."""
+    pause_point(f"action:{action}")
     if changed:
         audit.record(
             db,

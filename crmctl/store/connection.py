@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from crmctl.errors import CrmError, DatabaseError, LockTimeout
 from crmctl.store import erasure, holder
 from crmctl.store.files import create_private_file
+from crmctl.testhook import pause_point
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 # The oldest SQLite crmctl's SQL runs on: imports use UPDATE … FROM (3.33.0); upserts (3.24)
@@ -262,12 +263,15 @@ def transaction(db: Database, *, dry_run: bool = False, deletes_contacts: bool =
     db_file = _file_of(db)
     holder.announce(db_file)
     try:
+        pause_point("transaction:begin")
         with db.atomic():
             yield db
         if dry_run:
             db.rollback()
         else:
+            pause_point("transaction:commit")
             db.commit()
+            pause_point("transaction:committed")
     except sqlite3.OperationalError as exc:
         db.rollback()
         raise _lock_error(exc, db) from None
