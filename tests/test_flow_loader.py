@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import add_contacts
+from flowkit import find_step, parse_flow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmctl.errors import FlowInvalid, InvalidInput
-from crmctl.flows.loader import MAX_BYTES, load_flow, parse_flow, validate_file
+from crmctl.flows.loader import MAX_BYTES, load_flow, validate_file
 from crmctl.flows.template import compile_template, parse_template
 
 SAMPLE_FLOWS = Path(__file__).resolve().parent.parent / "sample_data" / "flows"
@@ -110,7 +111,7 @@ def test_load_flow_builds_the_documented_interface(tmp_path):
         ("steps[4]", "unblock", "last", 20, 5),
         ("steps[5]", "delete", "steps[5]", 22, 5),
     ]
-    check = flow.find_step("check")
+    check = find_step(flow, "check")
     assert check is flow.steps[2] and check.condition == "last_seen_at < now - 3d"
     assert [s.kind for s in check.then] == ["note", "wait", "tag_add"]
     assert [s.kind for s in check.otherwise] == ["tag_remove", "set"]
@@ -122,9 +123,9 @@ def test_load_flow_builds_the_documented_interface(tmp_path):
         ("first-wait", 3 * 86400),
         ("steps[2].then[1]", 7 * 86400),
     ]
-    assert flow.find_step("steps[2].then[1]").seconds == 604800
-    assert flow.find_step("steps[1]").id == "first-wait"  # by path too
-    assert flow.find_step("nope") is None
+    assert find_step(flow, "steps[2].then[1]").seconds == 604800
+    assert find_step(flow, "steps[1]").id == "first-wait"  # by path too
+    assert find_step(flow, "nope") is None
 
 
 @pytest.mark.parametrize(

@@ -116,20 +116,26 @@ def _emit_plain_table(records: Iterable[dict], columns: Sequence[str], title: st
         out.write("  ".join(cells).rstrip() + "\n")
 
 
+# Not printable to Python, but no control either: the zero-width joiner makes one glyph of
+# an emoji sequence (👩‍💻), and escaping it would split the glyph into its parts.
+_JOINER = "\u200d"
+
+
 def _plain(text: str) -> str:
     """One line per record: line breaks and other control characters are shown escaped."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return "".join(ch if ch.isprintable() or ch == _JOINER else repr(ch)[1:-1] for ch in text)
 
 
 def _width(text: str) -> int:
-    """Terminal columns: East Asian wide characters take two."""
+    """Terminal cells: wide characters take two, combining marks none, and an emoji sequence
+    joined by zero-width joiners one glyph (rich's measure, as the terminal tables use)."""
     if text.isascii():
         return len(text)
-    from unicodedata import east_asian_width
+    from rich.cells import cell_len
 
-    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+    return cell_len(text)
 
 
 def _cell(value: Any) -> str:

@@ -19,8 +19,6 @@ from crmctl.flows import checked
 from crmctl.store import flows as flow_sql
 from crmctl.store import scopes
 
-MISSING_WAIT_CHOICES = ("end",)
-
 
 @dataclass
 class StepStats:

@@ -81,18 +81,3 @@ def entries(db: Database, *, contact: int | None = None, limit: int | None = Non
             "detail": row[5],
             "run_id": row[6],
         }
-
-
-def contact_ids(db: Database, audit_id: int, limit: int = 10) -> list[int]:
-    """The first `limit` ids an entry touched, in id order."""
-    found: list[int] = []
-    rows = db.execute("SELECT chunk, bits FROM audit_sets WHERE audit_id = ? ORDER BY chunk", [audit_id])
-    for chunk, bits in rows:
-        bits &= (1 << 64) - 1  # bit 63 makes the stored integer negative
-        while bits and len(found) < limit:
-            lowest = bits & -bits
-            found.append((chunk << 6) + lowest.bit_length() - 1)
-            bits ^= lowest
-        if len(found) >= limit:
-            break
-    return found
