@@ -130,6 +130,12 @@ def init(
     """Create the database, or bring an existing one to the current schema.
 
     An init that fails leaves nothing behind: a database it created is removed again.
+
+    Examples:
+
+      crmctl init --sample
+
+      crmctl --db /srv/crm/crm.db init
     """
     message = f"database ready at {database_path()}"
     with initialised_database() as db:

@@ -10,7 +10,9 @@ from crmctl.cli.guard import guarded
 from crmctl.cli.render import note_on_stderr
 
 app = typer.Typer(
-    help="The bundled sample data (the contacts are loaded by `crmctl init --sample`).", no_args_is_help=True
+    help="The bundled sample data (the contacts are loaded by `crmctl init --sample`).\n\n"
+    "Examples:\n\n  crmctl sample flows ./flows",
+    no_args_is_help=True,
 )
 
 
