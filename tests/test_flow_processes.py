@@ -63,20 +63,23 @@ def test_overlapping_runs_while_contacts_are_due(bulk_db, tmp_path, monkeypatch)
     assert bulk_db.execute("SELECT count(*), count(DISTINCT contact_id) FROM notes").fetchone() == (3000, 3000)
 
 
+# Holds the write lock until its stdin is closed (the test kills it).
 HOLDER = textwrap.dedent("""
-    import sys, time
+    import sys
     from pathlib import Path
     from crmctl.store import open_db, transaction
     db = open_db(Path(sys.argv[1]))
     with transaction(db):
         print("holding", flush=True)
-        time.sleep(float(sys.argv[2]))
+        sys.stdin.read()
 """)
 
 
 def test_lock_timeout_names_the_holder(bulk_db, tmp_path, isolated_db):
     flow = write_flow(tmp_path, FLOW)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(isolated_db), "20"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(isolated_db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "holding\n"
         result = subprocess.run(
