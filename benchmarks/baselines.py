@@ -36,7 +36,10 @@ SELECTIONS = {
 
 
 def connect(path: str, *, foreign_keys: bool = False) -> sqlite3.Connection:
+    from crmctl.folding import register
+
     conn = sqlite3.connect(path, isolation_level=None)
+    register(conn)  # the folded key columns' triggers call crmctl_fold()
     if foreign_keys:
         conn.execute("PRAGMA foreign_keys = ON")
     return conn
@@ -309,6 +312,56 @@ def flow_steps(db: str, scale: str) -> None:
     report(matched, sum(changed.values()), by_action=changed)
 
 
+BRANCHING = "bench-branching"
+
+
+def flow_branching(db: str, scale: str) -> None:
+    """The sum of benchmarks/flows/bench-flow-branching.yaml's steps: a switch on plan (one
+    tag_add per case), then a 50/50 split by the documented hash (sha256 of flow, split id and
+    contact id, modulo 100) with an outbox record per contact in each branch. Not included, as
+    for enrolments: recording each contact's branch (crmctl's bookkeeping for `flow status`)."""
+    import hashlib
+
+    conn = connect(db)
+
+    def bucket(seed: str, contact_id: int) -> int:
+        return int.from_bytes(hashlib.sha256(f"{seed}\x1f{contact_id}".encode()).digest()[:8], "big") % 100
+
+    conn.create_function("bucket", 2, bucket, deterministic=True)
+    sql, params = SELECTIONS[scale]
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("CREATE TEMP TABLE m (id INTEGER PRIMARY KEY)")
+    conn.execute(
+        f"INSERT INTO m(id) SELECT s.contact_id FROM ({sql}) AS s JOIN contacts AS c ON c.id = s.contact_id "
+        "WHERE c.blocked_at IS NULL ORDER BY s.contact_id",
+        params,
+    )
+    matched = conn.execute("SELECT count(*) FROM m").fetchone()[0]
+    changed = {"tag_add": 0, "emit": 0}
+    # switch: plan — each case's contacts from the plan index, one tag_add each
+    for plan, tag in (("trial", "winback"), ("paid", "win-active")):
+        changed["tag_add"] += conn.execute(
+            "INSERT OR IGNORE INTO contact_tags(tag_id, contact_id, added_at) SELECT ?, m.id, ? FROM m "
+            "WHERE m.id IN (SELECT contact_id FROM attributes WHERE key = 'plan' AND value = ?)",
+            [tag_id(conn, tag), NOW, plan],
+        ).rowcount
+    # split: 50/50 by hash, then one outbox record per contact with two fields
+    conn.execute("CREATE TEMP TABLE b (id INTEGER PRIMARY KEY, bucket INTEGER)")
+    conn.execute("INSERT INTO b(id, bucket) SELECT id, bucket(?, id) FROM m", [f"{BRANCHING}\x1fsubject-test"])
+    for outbox, low, high in (("bench-a", 0, 50), ("bench-b", 50, 100)):
+        changed["emit"] += conn.execute(
+            "INSERT INTO outbox_records(outbox, contact_id, email, name, fields, flow, step, run_id, emitted_at) "
+            "SELECT ?, c.id, c.email, c.name, json_object("
+            "'plan', (SELECT a.value FROM attributes AS a WHERE a.contact_id = c.id AND a.key = 'plan'), "
+            "'country', (SELECT a.value FROM attributes AS a WHERE a.contact_id = c.id AND a.key = 'country')), "
+            "?, ?, NULL, ? FROM b CROSS JOIN contacts AS c ON c.id = b.id WHERE b.bucket >= ? AND b.bucket < ? "
+            "ORDER BY c.id",
+            [outbox, BRANCHING, "subject-test", NOW, low, high],
+        ).rowcount
+    conn.execute("COMMIT")
+    report(matched, sum(changed.values()), by_action=changed)
+
+
 def flow_rerun(db: str, scale: str) -> None:
     """A second run of a completed flow: the match, minus contacts already enrolled."""
     conn = connect(db)
@@ -377,6 +430,8 @@ def load(db: str, path: str) -> None:
     explicit ids, in one transaction. No validation, no upsert: the floor of any import."""
     import json
 
+    from crmctl.folding import fold
+
     conn = connect(db)
     conn.execute("BEGIN IMMEDIATE")
     tags: dict[str, int] = {}
@@ -386,8 +441,8 @@ def load(db: str, path: str) -> None:
 
     def flush() -> None:
         conn.executemany(
-            "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO contacts(id, email, email_key, name, phone, user_id, created_at, last_seen_at, blocked_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             contacts,
         )
         conn.executemany("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", attributes)
@@ -408,6 +463,7 @@ def load(db: str, path: str) -> None:
                 (
                     contact_id,
                     get("email"),
+                    fold(get("email")),  # the folded key every write keeps (crmctl.folding)
                     get("name"),
                     get("phone"),
                     get("user_id"),
@@ -423,7 +479,7 @@ def load(db: str, path: str) -> None:
                 tid = tags.get(name)
                 if tid is None:
                     tid = tags[name] = conn.execute(
-                        "INSERT INTO tags(name, created_at) VALUES (?, ?)", [name, NOW]
+                        "INSERT INTO tags(name, name_key, created_at) VALUES (?, ?, ?)", [name, fold(name), NOW]
                     ).lastrowid
                 links.append((tid, contact_id, NOW))
             for conversation in get("conversations") or ():
@@ -454,6 +510,7 @@ OPERATIONS = {
     "list-ceiling": lambda a: list_ceiling(a.db),
     "count-tag": lambda a: count_tag(a.db, a.arg or "vip"),
     "flow": lambda a: flow_steps(a.db, a.scale),
+    "flow-branching": lambda a: flow_branching(a.db, a.scale),
     "flow-rerun": lambda a: flow_rerun(a.db, a.scale),
     "durable": lambda a: durable(a.db, a.scale, a.now),
     "import": lambda a: load(a.db, a.arg),

@@ -306,6 +306,13 @@ class Bench:
                 Side(b("flow")),
             ),
             Operation(
+                "flow run (switch, split, emit)",
+                "flow",
+                "pristine",
+                Side(c("flow", "run", str(FLOWS / "bench-flow-branching.yaml"), "--yes", "--format", "json")),
+                Side(b("flow-branching")),
+            ),
+            Operation(
                 "flow run again (matches 0)",
                 "rerun",
                 "flowed",

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from crmctl import clock
 from crmctl.errors import InvalidInput, Refused, UnknownTags
+from crmctl.folding import fold
 from crmctl.store import audit, erasure, scopes
 from crmctl.store import contacts as contact_sql
 from crmctl.store import suppressions as suppression_sql
@@ -72,7 +73,7 @@ def current_user() -> str:
 
 
 def clean_tag_names(names: Sequence[str]) -> list[str]:
-    """Trim, refuse empty or over-long names, and drop case-insensitive repeats."""
+    """Trim, refuse empty or over-long names, and drop repeats under the case rule (fold)."""
     cleaned, seen = [], set()
     for raw in names:
         name = raw.strip()
@@ -82,8 +83,8 @@ def clean_tag_names(names: Sequence[str]) -> list[str]:
             raise InvalidInput(f"tag name longer than {TAG_NAME_MAX} characters: {name[:20]!r}…")
         if "\x00" in name:
             raise InvalidInput("a tag name must not contain NUL")
-        if name.lower() not in seen:
-            seen.add(name.lower())
+        if fold(name) not in seen:
+            seen.add(fold(name))
             cleaned.append(name)
     return cleaned
 
@@ -92,13 +93,13 @@ def resolve_tags(db: Database, names: Sequence[str], ctx: Context, *, create: bo
     """Catalog ids for `names`; unknown names are refused unless `create`."""
     wanted = clean_tag_names(names)
     found = tag_sql.find(db, wanted)
-    unknown = [n for n in wanted if n.lower() not in found]
+    unknown = [n for n in wanted if fold(n) not in found]
     if unknown and not create:
         raise UnknownTags(unknown)
     if unknown:
         create_tags(db, unknown, ctx)
         found = tag_sql.find(db, wanted)
-    return [found[n.lower()][0] for n in wanted]
+    return [found[fold(n)][0] for n in wanted]
 
 
 def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:
@@ -154,6 +155,22 @@ def set_attributes(db: Database, scope: str, values: dict[str, Any], ctx: Contex
     changed = _changed(db, lambda target: contact_sql.differing_attributes(db, scope, target, values))
     contact_sql.write_attributes(db, CHANGED, values)
     return _finish(db, "set", scope, changed, ctx, keys=sorted(values))
+
+
+# Outboxes ---------------------------------------------------------------------------------
+
+
+def emit(
+    db: Database, scope: str, outbox: str, fields: Sequence[str], ctx: Context, *, flow: str, step: str
+) -> ActionResult:
+    """One outbox record per contact of scope (a flow's `emit` step): contact id, email, name,
+    the listed fields, and which flow, step and run wrote it."""
+    from crmctl.outbox import record_fields_sql
+    from crmctl.store import outbox as outbox_sql
+
+    fields_sql, params = record_fields_sql(fields)
+    outbox_sql.emit(db, scope, outbox, fields_sql, params, flow=flow, step=step, run_id=ctx.run_id, now=ctx.now)
+    return _finish(db, "emit", scope, scopes.count(db, scope), ctx, audited=scope, outbox=outbox)
 
 
 # Deletion ---------------------------------------------------------------------------------

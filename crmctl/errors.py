@@ -52,6 +52,24 @@ class DatabaseError(CrmError):
     """The database file cannot be used (not crmctl's, too new, unreadable)."""
 
 
+class CaseCollisions(DatabaseError):
+    """Existing emails or tag names that are one under the case rule: the schema upgrade that
+    makes them unique waits until they are made distinct."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        listing = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(
+            "this database needs an upgrade that makes emails and tag names unique under crmctl's case rule "
+            "(Unicode case folding), but some already collide; nothing was changed by it:\n"
+            f"{listing}\n"
+            "Resolve each group, then run any crmctl command to finish the upgrade: "
+            "`crmctl tag rename OLD NEW` or `crmctl tag delete NAME` for tags; for contacts, "
+            "`crmctl contact show ID` to compare them and `crmctl delete ID` for a duplicate. "
+            "`crmctl db check` lists what is left."
+        )
+
+
 class LockTimeout(CrmError):
     """Another process held the write lock for longer than we were willing to wait."""
 

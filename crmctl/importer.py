@@ -16,7 +16,6 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import PurePath
 from typing import Any, BinaryIO, NamedTuple
 
@@ -351,12 +350,8 @@ def _time(value: Any, what: str) -> str | None:
     text = _text(value, what)
     if text is None:
         return None
-    if _STORED_TIME.fullmatch(text):  # already in the stored form: only check it is a real time
-        try:
-            datetime.fromisoformat(text)
-            return text
-        except ValueError:
-            pass
+    if clock.is_stored_time(text):  # already in the stored form, a real time, a year allowed
+        return text
     try:
         stored = clock.normalise_time(text)
     except ValueError as exc:

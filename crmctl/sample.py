@@ -27,8 +27,8 @@ PACKAGE = "crmctl.sample_data"
 # quiet trials before trial-nurture looks for it. They are written with numbered names, so
 # that `DIR/*.yaml` runs them in this order and gives the main job's counts.
 MAIN_JOB = ("winback-trials", "vip-tagging", "trial-nurture")
-# The other sample flows delete contacts or are deliberately invalid: written beside them,
-# in DIR/examples/, out of the way of `DIR/*.yaml`.
+# The other sample flows (some delete contacts, one is deliberately invalid) are written
+# beside them, in DIR/examples/, out of the way of `DIR/*.yaml`.
 EXAMPLES = "examples"
 
 

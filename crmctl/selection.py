@@ -13,6 +13,7 @@ from crmctl.store import scopes
 
 SELECTED = "selected"
 MISSING_SHOWN = 20
+MAX_ID = 2**63 - 1  # SQLite's largest integer: no contact id is beyond it
 
 
 @dataclass
@@ -64,12 +65,32 @@ def _identifiers(spec: SelectionSpec) -> Iterator[tuple[int | None, str | None, 
 
 
 def parse_identifier(raw: str, where: str) -> tuple[int | None, str | None, str]:
+    """(id, None, raw) for a decimal id, (None, email, raw) for an address."""
     text = raw.strip()
-    if text.isdigit():
-        return int(text), None, text
+    if text.isascii() and text.isdigit():
+        return checked_id(text, where), None, text
     if "@" in text:
         return None, text, text
     raise InvalidInput(f"{where}: {raw!r} is neither a contact id nor an email")
+
+
+def lookup_key(raw: str, where: str) -> tuple[int | None, str]:
+    """One contact named on the command line: (id, raw) for a decimal id, else (None, the text
+    as an email)."""
+    text = raw.strip()
+    if text.isascii() and text.isdigit():
+        return checked_id(text, where), text
+    return None, text
+
+
+def checked_id(digits: str, where: str) -> int:
+    """The id that decimal `digits` write; out of SQLite's 64-bit range is a usage error (and
+    never reaches int(), which refuses more than 4300 digits)."""
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(MAX_ID)) or int(significant or "0") > MAX_ID:
+        shown = digits if len(digits) <= 40 else digits[:39] + "…"
+        raise InvalidInput(f"{where}: contact id {shown} is out of range (ids go up to {MAX_ID})")
+    return int(significant or "0")
 
 
 def parse_identifier_lines(lines: Iterable[str]) -> Iterator[tuple[int | None, str | None, str]]:
@@ -85,14 +106,24 @@ def parse_identifier_lines(lines: Iterable[str]) -> Iterator[tuple[int | None, s
 
 
 def _from_json_line(text: str, number: int) -> tuple[int | None, str | None, str]:
+    where = f"stdin line {number}"
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"stdin line {number}: invalid JSON: {exc.msg}") from None
+        raise InvalidInput(f"{where}: invalid JSON: {exc.msg}") from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise InvalidInput(f"{where}: a number out of range") from None
     if not isinstance(record, dict):
         raise InvalidInput(f"stdin line {number}: expected an object with 'id' or 'email'")
-    if isinstance(record.get("id"), int) and not isinstance(record.get("id"), bool):
-        return record["id"], None, str(record["id"])
+    found = record.get("id")
+    if isinstance(found, int) and not isinstance(found, bool) and found >= 0:
+        return checked_id(str(found), where), None, str(found)
+    if isinstance(found, float):  # JSON has one number type: 1e30 or 2.5 is no id, whatever its size
+        raise InvalidInput(f"{where}: 'id' must be a whole number, not {text_of(found)}")
     if isinstance(record.get("email"), str):
         return None, record["email"], record["email"]
-    raise InvalidInput(f"stdin line {number}: expected an object with 'id' or 'email'")
+    raise InvalidInput(f"{where}: expected an object with 'id' or 'email'")
+
+
+def text_of(number: float) -> str:
+    return json.dumps(number)

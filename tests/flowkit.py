@@ -45,17 +45,6 @@ def dump(db) -> list[str]:
     return [f"{t}:{row}" for t in tables for row in db.execute(f"SELECT * FROM [{t}] ORDER BY 1")]
 
 
-def parse_flow(text: str, source: str = "<flow>", db=None):
-    """Check a flow's text as `load_flow` checks a file's; the Flow, or FlowInvalid."""
-    from crmctl.errors import FlowInvalid
-    from crmctl.flows.checker import check_text
-
-    problems, flow = check_text(source, text, db)
-    if problems or flow is None:
-        raise FlowInvalid(problems)
-    return flow
-
-
 def find_step(flow, key: str):
     """The step whose id, or else path, is `key` (None if there is none)."""
     steps = flow.all_steps()

@@ -21,6 +21,7 @@ OPERATIONS = {
     "contact list --format ndjson",
     "contact count -w 'tags contains \"vip\"'",
     "flow run (6 steps, branch)",
+    "flow run (switch, split, emit)",
     "flow run again (matches 0)",
     "durable flow run (100k parked, 10k due)",
     "tag add, all contacts",

@@ -55,8 +55,16 @@ def test_enrolment_parks_at_first_wait(cli, people, nurture):
         "completed": 0,
         "exited": 0,
         "waiting": [
-            {"path": "steps[1]", "contacts": 2, "next_due": "2026-11-04T12:00:00Z", "last_due": "2026-11-04T12:00:00Z"}
+            {
+                "step": "first",
+                "path": "steps[1]",
+                "id": "first",
+                "contacts": 2,
+                "next_due": "2026-11-04T12:00:00Z",
+                "last_due": "2026-11-04T12:00:00Z",
+            }
         ],
+        "branches": [],
     }
 
 
@@ -72,7 +80,9 @@ def test_not_early_not_late(cli, people, nurture, monkeypatch):
     assert note_count(people, 3) == 1
     assert status(cli, nurture)["waiting"] == [
         {
+            "step": "second",
             "path": "steps[2].then[1]",
+            "id": "second",
             "contacts": 1,
             "next_due": "2026-11-11T12:00:00Z",
             "last_due": "2026-11-11T12:00:00Z",
@@ -123,7 +133,9 @@ def test_blocked_contact_stays_parked(cli, people, nurture, monkeypatch):
     _, [report] = run_json(cli, nurture)
     assert report["resumed"] == 1
     assert status(cli, nurture)["waiting"][0] == {
+        "step": "first",
         "path": "steps[1]",
+        "id": "first",
         "contacts": 1,
         "next_due": "2026-11-04T12:00:00Z",
         "last_due": "2026-11-04T12:00:00Z",
@@ -182,8 +194,8 @@ def test_dry_run_of_resume_equals_real(cli, people, nurture, monkeypatch):
 def test_show_marks_waits_with_parked_counts(cli, people, nurture):
     run_json(cli, nurture)
     out = cli("flow", "show", nurture).stdout
-    assert "wait 3d [first]  2 parked" in out
-    assert "wait 1w [second]  0 parked" in out
+    assert "wait 3d  [first]  2 parked" in out
+    assert "wait 1w  [second]  0 parked" in out
 
 
 def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, tmp_path):
@@ -218,4 +230,11 @@ def test_status_of_an_unknown_flow_name_is_an_error(cli, people):
 
 
 def test_status_of_a_file_that_never_ran(cli, people, nurture):
-    assert status(cli, nurture) == {"flow": "nurture", "in_progress": 0, "completed": 0, "exited": 0, "waiting": []}
+    assert status(cli, nurture) == {
+        "flow": "nurture",
+        "in_progress": 0,
+        "completed": 0,
+        "exited": 0,
+        "waiting": [],
+        "branches": [],
+    }

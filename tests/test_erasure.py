@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from bulk import add_bulk_contacts
-from conftest import add_contacts
+from conftest import add_contacts, crmctl_executable
 from flowkit import dump, write_flow
 
 from crmctl.store import open_db
@@ -174,11 +174,68 @@ def test_erasure_waits_for_readers_and_otherwise_leaves_it_to_the_next_process(d
         deleting.execute("COMMIT")
         db.execute("BEGIN")
         db.execute("SELECT count(*) FROM contacts").fetchone()  # a reader on the old snapshot
-        assert erasure.finish(deleting, wait=False) is False
+        assert erasure.finish(deleting, patience=0) is False
         assert erasure.pending(deleting)
         db.execute("COMMIT")
-        assert erasure.finish(deleting, wait=False) is True
+        assert erasure.finish(deleting, patience=0) is True
         assert not erasure.pending(deleting)
+
+
+# Erasure never stalls writers ----------------------------------------------------------------
+
+# Holds a read snapshot (an open read transaction) until stdin closes: a slow `contact list | …`.
+SNAPSHOT = textwrap.dedent("""
+    import sqlite3, sys
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM contacts").fetchone()
+    print("reading", flush=True)
+    sys.stdin.read()
+    conn.execute("COMMIT")
+""")
+
+
+def _committed(path: Path, contact_id: int) -> bool:
+    import sqlite3
+
+    with sqlite3.connect(path) as fresh:
+        return fresh.execute("SELECT count(*) FROM contacts WHERE id = ?", [contact_id]).fetchone()[0] == 0
+
+
+def test_a_reader_holding_a_snapshot_across_a_delete_never_stalls_writers(run, tmp_path, isolated_db, marked):
+    m, contact_id = marked
+    reader = subprocess.Popen(
+        [sys.executable, "-c", SNAPSHOT, str(isolated_db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert reader.stdout.readline() == "reading\n"
+    flow = write_flow(tmp_path, "name: erase\nmatch: 'plan == \"gone\"'\nsteps: [delete]\n")
+    # As in the README's crontab: a long lock timeout must not become a long stall for others.
+    deleting = subprocess.Popen(
+        [crmctl_executable(), "flow", "run", flow, "--yes", "--quiet", "--lock-timeout", "600"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not _committed(isolated_db, contact_id):
+            assert deleting.poll() in (None, 0), deleting.stderr.read()
+        writer = run("tag", "add", "vip", "-c", "1", "-q")
+        assert writer.returncode == 0, writer.stderr
+        assert reader.poll() is None, "the writer finished while the reader still held its snapshot"
+        assert deleting.wait(timeout=120) == 0
+        assert "still reads an older snapshot" in deleting.stderr.read()
+
+        check = run("db", "check")
+        assert check.returncode == 1
+        assert "an erasure is pending" in check.stderr
+        assert leftovers(isolated_db, m), "the old pages are still there while the reader holds them"
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=30)
+        if deleting.poll() is None:
+            deleting.kill()
+    assert run("contact", "count").returncode == 0  # the next command finishes the erasure
+    assert leftovers(isolated_db, m) == {}
+    assert run("db", "check").returncode == 0
 
 
 # Suppression ------------------------------------------------------------------------------

@@ -141,3 +141,16 @@ def test_a_recalled_flow_runs_like_a_fresh_one(people, cli, tmp_path, monkeypatc
     assert first["matched"] == second["matched"] == 2
     assert second["steps"] == [{**step, "changed": n} for step, n in zip(first["steps"], (2, 0), strict=True)]
     assert people.execute("SELECT count(*) FROM notes WHERE body = 'Plan trial'").fetchone()[0] == 4
+
+
+def test_a_recalled_flow_is_checked_again_against_the_tag_catalog(people, cli, tmp_path):
+    path = write_flow(tmp_path, "name: tagger\nmatch: 'id > 0'\nsteps: [{tag_add: churned}]\n")
+    assert run_json(cli, path)[0].exit_code == 0
+    assert checked.recall(people, str(path), path.read_text()) is not None
+    assert cli("tag", "delete", "churned", "--yes").exit_code == 0
+    assert checked.recall(people, str(path), path.read_text()) is None
+    result = cli("flow", "run", path)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"{path}:3:19: steps[0].tag_add: unknown tag 'churned': create it with `crmctl tag create churned`\n"
+    )

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import add_contacts
-from flowkit import find_step, parse_flow
+from flowkit import find_step
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmctl.errors import FlowInvalid, InvalidInput
-from crmctl.flows.loader import MAX_BYTES, load_flow, validate_file
+from crmctl.flows.loader import MAX_BYTES, load_flow, parse_flow, validate_file
 from crmctl.flows.template import compile_template, parse_template
 
 SAMPLE_FLOWS = Path(__file__).resolve().parent.parent / "sample_data" / "flows"
@@ -261,7 +261,8 @@ def test_missing_required_keys_and_empty_lists(tmp_path):
         "flow.yaml:5:11: steps[1].then: must not be empty",
         "flow.yaml:6:14: steps[2].tag_add: must not be empty",
         "flow.yaml:7:10: steps[3].set: must not be empty",
-        "flow.yaml:8:5: steps[4]: a step needs one of tag_add, tag_remove, note, set, block, unblock, delete, if, wait",
+        "flow.yaml:8:5: steps[4]: a step needs one of tag_add, tag_remove, note, set, block, unblock, delete, if, wait, "
+        "switch, split, emit",
     ]
     assert problems_of(tmp_path, "name: x\nmatch: blocked\nsteps: []\n") == ["flow.yaml:3:8: steps: must not be empty"]
 

@@ -97,6 +97,37 @@ def test_lock_timeout_names_the_holder(bulk_db, tmp_path, isolated_db):
     assert bulk_db.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
 
 
+FOREIGN_HOLDER = textwrap.dedent("""
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+""")
+
+
+def test_a_lock_held_by_another_program_names_it_too(bulk_db, tmp_path, isolated_db):
+    """No crmctl holder record (say, an sqlite3 shell): the kernel's lock table names the process."""
+    flow = write_flow(tmp_path, FLOW)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", FOREIGN_HOLDER, str(isolated_db), "20"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        result = subprocess.run(
+            [crmctl_executable(), "flow", "run", flow, "--lock-timeout", "0.3"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: big: the database is locked (held by pid {holder.pid} (python")
+    assert result.stderr.endswith(", with no crmctl holder record)); gave up waiting after 0.3 s\n")
+
+
 def effects(db) -> tuple:
     return (
         db.execute("SELECT count(*) FROM notes").fetchone()[0],

@@ -19,7 +19,7 @@ from crmctl.errors import NotFound
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FLOWS = ROOT / "sample_data" / "flows"
 WRITTEN = ["10-winback-trials.yaml", "20-vip-tagging.yaml", "30-trial-nurture.yaml"]
-EXAMPLES = ["gdpr-retention.yaml", "invalid-example.yaml", "spam-cleanup.yaml"]
+EXAMPLES = sorted(p.name for p in SAMPLE_FLOWS.glob("*.yaml") if p.stem not in sample.MAIN_JOB)
 
 
 def listing(directory: Path) -> list[str]:
@@ -43,7 +43,7 @@ def test_sample_flows_writes_the_main_job_numbered_and_the_rest_as_examples(cli,
     assert listing(target) == sorted(WRITTEN + [f"examples/{name}" for name in EXAMPLES])
     assert (target / "20-vip-tagging.yaml").read_bytes() == (SAMPLE_FLOWS / "vip-tagging.yaml").read_bytes()
     assert (target / "examples" / "spam-cleanup.yaml").read_bytes() == (SAMPLE_FLOWS / "spam-cleanup.yaml").read_bytes()
-    assert result.stderr.splitlines()[0] == f"wrote 6 sample flows into {target}:"
+    assert result.stderr.splitlines()[0] == f"wrote {3 + len(EXAMPLES)} sample flows into {target}:"
 
 
 def test_sample_flows_never_overwrites_without_force_and_then_writes_nothing(cli, tmp_path):
@@ -59,7 +59,7 @@ def test_sample_flows_never_overwrites_without_force_and_then_writes_nothing(cli
     result = cli("sample", "flows", tmp_path, "--force", "-q")
     assert (result.exit_code, result.stderr) == (0, "")
     assert (tmp_path / "20-vip-tagging.yaml").read_bytes() == (SAMPLE_FLOWS / "vip-tagging.yaml").read_bytes()
-    assert len(listing(tmp_path)) == 6
+    assert len(listing(tmp_path)) == 3 + len(EXAMPLES)
 
 
 def test_sample_flows_replaces_a_link_instead_of_writing_through_it(cli, tmp_path):

@@ -47,6 +47,8 @@ def test_every_child_row_cascades_from_contacts(db):
         "notes",
         "conversations",
         "flow_enrolments",
+        "flow_branches",
+        "outbox_records",
     }
     assert all(a == ["CASCADE"] for a in cascading.values() if a)
 

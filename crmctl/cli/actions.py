@@ -30,7 +30,7 @@ def run_action(
     from crmctl import actions, selection
     from crmctl.store import transaction
 
-    db = open_database()
+    db = open_database(resolving=deletes)  # a delete may resolve a case collision
     ctx = actions.Context.for_user()
     with working(f"{label}…", enabled=not prompts), transaction(db, dry_run=dry_run, deletes_contacts=deletes):
         scope = selection.resolve(db, spec)
@@ -48,8 +48,9 @@ def run_action(
 
 
 ERASE_DEFERRED = (
-    "note: other processes kept the database busy, so the deleted data is not yet overwritten "
-    "in the file; the next crmctl command finishes erasing it"
+    "note: the deletion is committed, but another process still reads an older snapshot of the "
+    "database, so the deleted data is not yet overwritten in the file; the next crmctl command "
+    "after that reader ends finishes erasing it (`crmctl db check` reports it while pending)"
 )
 
 Tags = Annotated[list[str], typer.Argument(help="Tag names.", show_default=False)]

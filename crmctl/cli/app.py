@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "contact": ("crmctl.cli.contact", "app"),
     "tag": ("crmctl.cli.tag", "app"),
     "flow": ("crmctl.cli.flow", "app"),
+    "outbox": ("crmctl.cli.outbox", "app"),
     "db": ("crmctl.cli.db", "app"),
     "sample": ("crmctl.cli.sample", "app"),
 }

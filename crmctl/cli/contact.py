@@ -119,7 +119,7 @@ def list_contacts(
     from crmctl import selection
     from crmctl.store import reads
 
-    db = open_database()
+    db = open_database(resolving=True)
     scope = None
     spec = selection_spec(contact, where, everyone, ignore_missing)
     if not spec.is_empty and not everyone:
@@ -149,10 +149,12 @@ def show(
 ) -> None:
     """Show one contact: fields, data points, tags, notes, conversations, blocked state."""
     from crmctl.errors import NotFound
+    from crmctl.selection import lookup_key
     from crmctl.store import reads
 
-    db = open_database()
-    contact_id = reads.find_contact_id(db, contact)
+    wanted_id, email = lookup_key(contact, where="contact show")
+    db = open_database(resolving=True)
+    contact_id = reads.find_contact_id(db, wanted_id, email)
     if contact_id is None:
         raise NotFound(f"no contact {contact!r}")
     record = reads.full_contact(db, contact_id)

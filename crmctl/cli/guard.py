@@ -9,12 +9,15 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import typer
+from typer.exceptions import TyperException
 
 from crmctl.errors import CrmError
 
 F = TypeVar("F", bound=Callable)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in crmctl, not the user's input
+DEBUG_VARIABLE = "CRMCTL_DEBUG"
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -45,8 +48,27 @@ def guarded(function: F) -> F:
         except BrokenPipeError:
             _silence_broken_pipe()
             raise typer.Exit(EXIT_OK) from None
+        except (typer.Exit, typer.Abort, TyperException):  # Typer's own control flow and usage errors
+            raise
+        except Exception as exc:  # the last line of defence: a bug, never a traceback by default
+            raise _internal_error(exc) from None
 
     return wrapper  # type: ignore[return-value]  # wraps() keeps F's signature; mypy types it as a new one
+
+
+def _internal_error(exc: Exception) -> typer.Exit:
+    """One line naming the exception; its traceback only when CRMCTL_DEBUG=1 (locals are never
+    shown: in a CRM they hold personal data)."""
+    import os
+
+    if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    what = " ".join(str(exc).split())
+    what = what if len(what) <= 200 else what[:199] + "…"
+    described = f"{type(exc).__name__}: {what}" if what else type(exc).__name__
+    return fail(f"internal error ({described}); rerun with {DEBUG_VARIABLE}=1 for details", EXIT_INTERNAL)
 
 
 def _database_message(exc: sqlite3.DatabaseError) -> str:

@@ -23,12 +23,15 @@ def log(
 ) -> None:
     """Show the audit log: every change, who made it, and the contacts it touched."""
     from crmctl.errors import NotFound
+    from crmctl.selection import lookup_key
     from crmctl.store import audit, reads
 
-    db = open_database()
+    db = open_database(resolving=True)
     contact_id = None
     if contact is not None:
-        contact_id = int(contact) if contact.strip().isdigit() else reads.find_contact_id(db, contact)
+        contact_id, email = lookup_key(contact, where="--contact")
+        if contact_id is None:
+            contact_id = reads.find_contact_id(db, None, email)
         if contact_id is None:
             raise NotFound(f"no contact {contact!r} (deleted contacts can be looked up by id)")
     emit_records(audit.entries(db, contact=contact_id, limit=limit), fmt, COLUMNS, title="Audit log")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated
 
@@ -34,4 +35,30 @@ Summary = Annotated[SummaryFormat, typer.Option("--format", help="`json` prints 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No human summary on stderr.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 Listing = Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")]
-Limit = Annotated[int | None, typer.Option("--limit", "-n", min=0, help="At most N rows.")]
+# SQLite's integers are 64-bit: a larger limit is refused as a usage error, not an overflow.
+Limit = Annotated[int | None, typer.Option("--limit", "-n", min=0, max=2**63 - 1, help="At most N rows.")]
+
+
+MAX_LOCK_TIMEOUT = 86_400.0
+
+
+def _finite_seconds(value: float | None) -> float | None:
+    # click's FloatRange lets nan through: every comparison with it is false.
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds (0 to {MAX_LOCK_TIMEOUT:g})")
+    return value
+
+
+LockTimeoutSeconds = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout",
+        min=0,
+        max=MAX_LOCK_TIMEOUT,
+        callback=_finite_seconds,
+        help="Seconds to wait for another run to finish (0 to 86400).",
+    ),
+]
+
+
+SummaryShort = Annotated[SummaryFormat, typer.Option("--format", "-f", help="text, or json: one object on stdout.")]

@@ -29,7 +29,7 @@ def flows(
 
     The README's main job flows are numbered (10-winback-trials.yaml, …) so DIR/*.yaml runs them in order.
 
-    The examples that delete contacts, and a deliberately invalid one, go into DIR/examples/.
+    The other sample flows (some delete contacts, one is deliberately invalid) go into DIR/examples/.
 
     Existing files are never overwritten without --force: then nothing is written (exit 1).
 

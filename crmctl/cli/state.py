@@ -22,9 +22,11 @@ def database_path() -> Path:
     return resolve_path(options.db_path)
 
 
-def open_database(*, create: bool = False, lock_timeout: float | None = None):
+def open_database(*, create: bool = False, lock_timeout: float | None = None, resolving: bool = False):
+    """`resolving`: a command that can resolve case collisions, so it runs while they block the
+    schema upgrade (tag rename/delete, delete, contact show/list, log, db check/backup)."""
     kwargs = {} if lock_timeout is None else {"lock_timeout": lock_timeout}
-    return open_db(database_path(), create=create, **kwargs)
+    return open_db(database_path(), create=create, resolving=resolving, **kwargs)
 
 
 def initialised_database():

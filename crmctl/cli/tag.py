@@ -41,7 +41,7 @@ def list_tags(fmt: opt.Listing = opt.ListFormat.table) -> None:
     # A read: straight to the store, without the catalog's write side (crmctl.actions).
     from crmctl.store import tags as tag_sql
 
-    db = open_database()
+    db = open_database(resolving=True)
     rows = ({"name": r["name"], "contacts": r["contacts"]} for r in tag_sql.listing(db))
     emit_records(rows, fmt, ["name", "contacts"], title="Tags")
 
@@ -53,7 +53,7 @@ def rename(old: str, new: str, quiet: opt.Quiet = False) -> None:
     from crmctl import actions, catalog
     from crmctl.store import transaction
 
-    db = open_database()
+    db = open_database(resolving=True)
     with transaction(db):
         catalog.rename(db, old, new, actions.Context.for_user())
     if not quiet:
@@ -67,11 +67,11 @@ def delete(names: Names, yes: opt.Yes = False, quiet: opt.Quiet = False) -> None
     from crmctl import actions, catalog
     from crmctl.store import transaction
 
-    db = open_database()
+    db = open_database(resolving=True)
     with transaction(db):
-        count = catalog.delete(db, names, actions.Context.for_user(), confirm=None if yes else _confirm)
+        deleted, count = catalog.delete(db, names, actions.Context.for_user(), confirm=None if yes else _confirm)
     if not quiet:
-        note_on_stderr(f"deleted {len(names)} tag{'s' if len(names) != 1 else ''}; {count} contacts untagged")
+        note_on_stderr(f"deleted {deleted} tag{'s' if deleted != 1 else ''}; {count} contacts untagged")
 
 
 def _confirm(tags: int, contacts: int) -> bool:

@@ -17,15 +17,19 @@ from dataclasses import asdict, fields, replace
 from typing import Any
 
 from crmctl import __version__
-from crmctl.flows.model import Flow, Step, digest_of
+from crmctl.flows.model import Branch, Flow, Step, digest_of
+from crmctl.folding import fold
 from crmctl.store import flows as flow_sql
 
 # Bump when the checker's rules change without a new version of crmctl.
-RULES = 1
+# 2: on_exit, switch, split and emit; tags checked against the catalog.
+# 3: filter nesting and test limits; 64-bit set values; lone surrogates; tag names by fold.
+RULES = 3
 CHECKER = f"{__version__}/{RULES}"
 
 _STEP_FIELDS = {f.name for f in fields(Step)}
-_FLOW_FIELDS = {f.name for f in fields(Flow)} - {"steps", "source", "text", "digest"}
+_BRANCH_FIELDS = {f.name for f in fields(Branch)}
+_FLOW_FIELDS = {f.name for f in fields(Flow)} - {"steps", "on_exit", "source", "text", "digest"}
 
 
 def recall(db, source: str, text: str) -> Flow | None:
@@ -54,34 +58,63 @@ def text_sha256(text: str) -> str:
 
 
 def _database_checks_pass(db, flow: Flow) -> bool:
+    """The checks that depend on the database, which may have changed since the text was checked:
+    fields named by filters, placeholders, switches and emits exist; tags are in the catalog;
+    switch cases still fit their field's type."""
     from crmctl.errors import FilterError, InvalidInput
+    from crmctl.flows import cases
     from crmctl.flows.template import template_problems
-    from crmctl.query import compile_filter
+    from crmctl.query import compile_filter, value_expression
+    from crmctl.store import tags as tag_sql
 
     declared = flow.declared_keys()
+    steps = flow.all_steps()
     try:
         for condition in flow.conditions():
             compile_filter(db, condition, declared)
-    except (FilterError, InvalidInput):
+        for step in steps:
+            if step.kind == "switch":
+                kind = cases.field_type(db, step.switch_field, declared)
+                if any(cases.case_value(kind, b.label, b.written_as) != b.value for b in step.branches):
+                    return False
+            elif step.kind == "emit":
+                for name in step.fields:
+                    value_expression(db, name, declared)
+    except (FilterError, InvalidInput, ValueError):
         return False
-    notes = (step.template for step in flow.all_steps() if step.kind == "note")
+    tags = {tag for step in steps for tag in step.tags}
+    if tags and len(tag_sql.find(db, sorted(tags))) < len({fold(t) for t in tags}):
+        return False
+    notes = (step.template for step in steps if step.kind == "note")
     return not any(template_problems(template, db, declared) for template in notes)
 
 
 def _structure_of(flow: Flow) -> dict[str, Any]:
     whole = asdict(flow)
-    return {key: whole[key] for key in (*sorted(_FLOW_FIELDS), "steps")}
+    return {key: whole[key] for key in (*sorted(_FLOW_FIELDS), "steps", "on_exit")}
 
 
 def _flow_from(structure: dict[str, Any], source: str, text: str) -> Flow:
-    if set(structure) != _FLOW_FIELDS | {"steps"}:
+    if set(structure) != _FLOW_FIELDS | {"steps", "on_exit"}:
         raise KeyError("flow fields differ")
     head = {key: structure[key] for key in _FLOW_FIELDS}
-    return Flow(**head, steps=[_step_from(item) for item in structure["steps"]], source=source, text=text)
+    return Flow(
+        **head,
+        steps=[_step_from(item) for item in structure["steps"]],
+        on_exit=[_step_from(item) for item in structure["on_exit"]],
+        source=source,
+        text=text,
+    )
 
 
 def _step_from(item: dict[str, Any]) -> Step:
     if set(item) != _STEP_FIELDS:
         raise KeyError("step fields differ")
-    branches = {key: [_step_from(inner) for inner in item[key]] for key in ("then", "otherwise")}
-    return Step(**{**item, **branches})
+    nested = {key: [_step_from(inner) for inner in item[key]] for key in ("then", "otherwise")}
+    return Step(**{**item, **nested, "branches": [_branch_from(branch) for branch in item["branches"]]})
+
+
+def _branch_from(item: dict[str, Any]) -> Branch:
+    if set(item) != _BRANCH_FIELDS:
+        raise KeyError("branch fields differ")
+    return Branch(**{**item, "steps": [_step_from(inner) for inner in item["steps"]]})

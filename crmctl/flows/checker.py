@@ -6,6 +6,8 @@ pydantic, so a run of an already checked flow never imports it.
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +18,19 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crmctl.errors import FilterError, InvalidInput
-from crmctl.flows.model import BARE_WORDS, STEP_KINDS, Flow, Step, declared_keys_of, digest_of
+from crmctl.flows.model import (
+    BARE_WORDS,
+    ON_EXIT_KINDS,
+    STEP_KINDS,
+    Branch,
+    Flow,
+    Step,
+    check_name,
+    declared_keys_of,
+    digest_of,
+)
 from crmctl.flows.schema import STEP_MODELS, FlowHead
+from crmctl.folding import fold
 
 MAX_DEPTH = 64
 MAX_NODES = 10_000
@@ -111,6 +124,7 @@ class _Tree:
         self.nodes: dict[Loc, Node] = {}
         self.keys: dict[Loc, Node] = {}
         self.bad: set[Loc] = set()  # values already reported: no schema error on top
+        self.key_kinds: dict[Loc, str] = {}  # a `cases` key: what YAML reads it as (str, int, bool, …)
 
     def refuse(self, node: Node, path: Loc, message: str) -> None:
         self.bad.add(path)
@@ -139,10 +153,17 @@ class _Tree:
             if not isinstance(key_node, ScalarNode):
                 self.refuse(key_node, path, f"{_prefix(path)}a key must be text, not a {_kind_of_node(key_node)}")
                 continue
-            if key_node.tag != _TAG + "str":
+            # A switch's case labels are read by the field's type, from their text as written.
+            typed_label = path[-1:] == ("cases",) and key_node.tag in _PLAIN_TAGS
+            if key_node.tag != _TAG + "str" and not typed_label:
                 self.refuse(key_node, path, f"{_prefix(path)}key {key_node.value!r} is not text: quote it")
                 continue
             key = key_node.value
+            if _has_surrogate(key):
+                self.refuse(key_node, path, f"{_prefix(path)}{_SURROGATE}")
+                continue
+            if typed_label:
+                self.key_kinds[path + (key,)] = key_node.tag[len(_TAG) :]
             if key in out or path + (key,) in self.keys:
                 first = self.keys[path + (key,)]
                 self.problem(
@@ -172,7 +193,20 @@ class _Tree:
             kind = {"int": "integer", "float": "number"}.get(tag[len(_TAG) :], tag[len(_TAG) :])
             self.refuse(node, path, f"{_prefix(path)}{node.value[:40]!r} is not a valid {kind}")
             return node.value
+        if _has_surrogate(node.value):  # e.g. "\ud800" in a double-quoted string
+            self.refuse(node, path, f"{_prefix(path)}{_SURROGATE}")
         return node.value  # text, and timestamps kept as the text written
+
+
+_SURROGATE = "an escape such as \\ud800 stands for half a character (a lone surrogate), which is not text"
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _short(tag: str) -> str:
@@ -184,11 +218,20 @@ def _kind_of_node(node: Node) -> str:
 
 
 def _loc(path: Loc, top: str = "flow") -> str:
-    """("steps", 2, "then", 0) → "steps[2].then[0]"; the top level is named `top`."""
+    """("steps", 2, "then", 0) → "steps[2].then[0]"; the top level is named `top`. A key that is
+    not a plain word (a switch's case label, say) is quoted: `cases["a b"]`."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):
+            text += "[" + json.dumps(str(part), ensure_ascii=False) + "]"
+        else:
+            text += f".{part}" if text else str(part)
     return text or top
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 
 # Stages 2 and 3 ---------------------------------------------------------------------------
@@ -247,8 +290,11 @@ class _Checker:
         self._expression(data, ("exit_when",))
         listed = data.get("steps")
         steps = self._step_list(listed, ("steps",)) if isinstance(listed, list) else None
-        self._check_ids(data.get("steps"), ("steps",), {})
-        if self.found or head is None or steps is None:
+        on_exit = self._on_exit(data)
+        seen_ids: dict[str, Loc] = {}
+        self._check_ids(data.get("steps"), ("steps",), seen_ids)
+        self._check_ids(data.get("on_exit"), ("on_exit",), seen_ids)
+        if self.found or head is None or steps is None or on_exit is None:
             return None
         flow = Flow(
             name=head.name,
@@ -259,10 +305,29 @@ class _Checker:
             max_deletes=head.max_deletes,
             exit_when=head.exit_when,
             steps=steps,
+            on_exit=on_exit,
             source=self.source,
             text=self.text,
         )
         return _with_digest(flow)
+
+    def _on_exit(self, data: dict) -> list[Step] | None:
+        """The steps for contacts leaving through exit_when: actions only, never a wait or a delete."""
+        items = data.get("on_exit")
+        if not isinstance(items, list):
+            return []
+        if items and not data.get("exit_when"):
+            self.at_node(
+                self.tree.keys[("on_exit",)], "on_exit: needs exit_when (on_exit runs for the contacts it lets go)"
+            )
+        steps = self._step_list(items, ("on_exit",))
+        for index, step in enumerate(steps or []):
+            if step.kind not in ON_EXIT_KINDS:
+                self.at_node(
+                    self.tree.nodes[("on_exit", index)],
+                    f"{step.path}: {step.kind} is not allowed in on_exit (allowed: {', '.join(ON_EXIT_KINDS)})",
+                )
+        return steps
 
     def _validate(self, model, data: dict, path: Loc):
         try:
@@ -294,7 +359,8 @@ class _Checker:
 
     def _step_list(self, items: list, path: Loc) -> list[Step] | None:
         checked = [self._step(item, path + (i,)) for i, item in enumerate(items)]
-        self._check_after_delete(items, path)
+        if path != ("on_exit",):  # where a delete is refused outright
+            self._check_after_delete(items, path)
         steps = [step for step in checked if step is not None]
         return steps if len(steps) == len(checked) else None
 
@@ -318,7 +384,7 @@ class _Checker:
             self.at_node(node, f"{where}: one action per step, found {' and '.join(kinds)}")
             return None
         if not kinds:
-            unknown = [k for k in value if k not in ("id", "then", "else")]
+            unknown = [k for k in value if k not in ("id", "then", "else", "cases", "default")]
             for key in unknown:
                 self.at_node(
                     self.tree.keys[path + (key,)],
@@ -344,8 +410,16 @@ class _Checker:
             return Step(
                 kind="if", id=ident, condition=model.if_, then=branches["then"], otherwise=branches["else"], **position
             )
+        if kind == "switch":
+            return self._switch(value, path, model, ident, position)
+        if kind == "split":
+            return self._split(value, path, model, ident, position)
         if kind == "note" and isinstance(value.get("note"), str):
             self._template(value, path + ("note",))
+        if kind in ("tag_add", "tag_remove") and model is not None:
+            self._tags_exist(getattr(model, kind), path + (kind,))
+        if kind == "emit" and model is not None:
+            self._emit_fields(model.emit.fields, path + ("emit",))
         if kind == "set" and isinstance(value.get("set"), dict):
             self._data_point_names(value["set"], path + ("set",))
         if model is None:
@@ -358,7 +432,93 @@ class _Checker:
             return Step(kind=kind, id=ident, values=dict(model.set), **position)
         if kind == "wait":
             return Step(kind=kind, id=ident, seconds=model.wait, duration=value["wait"].strip(), **position)
+        if kind == "emit":
+            return Step(kind=kind, id=ident, outbox=model.emit.to, fields=list(model.emit.fields), **position)
         return Step(kind=kind, id=ident, **position)
+
+    def _switch(self, value: dict, path: Loc, model, ident: str | None, position: dict) -> Step | None:
+        """One branch per value of a field; the case labels are typed by the field's type."""
+        from crmctl.flows import cases as typing
+
+        kind = self._switch_type(value, path + ("switch",))
+        raw_cases = value.get("cases")
+        raw_cases = raw_cases if isinstance(raw_cases, dict) else {}
+        branches: list[Branch] | None = []
+        seen: dict[Any, str] = {}
+        for label, items in raw_cases.items():
+            here = path + ("cases", label)
+            steps = self._step_list(items, here) if isinstance(items, list) else []
+            case = None
+            written_as = self.tree.key_kinds.get(here, "str")
+            if kind is not None:
+                try:
+                    case = typing.case_value(kind, label, written_as)
+                except ValueError as exc:
+                    self.at_node(self.tree.keys[here], f"{_loc(here)}: {exc}")
+            if case is not None and kind is not None:
+                identity = typing.same_case(kind, case)
+                if identity in seen:
+                    first = self.tree.keys[path + ("cases", seen[identity])]
+                    self.at_node(
+                        self.tree.keys[here],
+                        f"{_loc(here)}: duplicate case {label!r}, the same value as {seen[identity]!r} "
+                        f"(line {first.start_mark.line + 1})",
+                    )
+                seen.setdefault(identity, label)
+            if steps is None or branches is None:
+                branches = None
+            else:
+                branches.append(Branch(label=label, value=case, written_as=written_as, steps=steps))
+        default = value.get("default")
+        otherwise = self._step_list(default, path + ("default",)) if isinstance(default, list) else []
+        if model is None or kind is None or branches is None or otherwise is None:
+            return None
+        return Step(
+            kind="switch", id=ident, switch_field=model.switch, branches=branches, otherwise=otherwise, **position
+        )
+
+    def _switch_type(self, holder: dict, path: Loc) -> str | None:
+        """The type of the field a switch names (None after reporting why there is none)."""
+        from crmctl.flows import cases as typing
+
+        text = holder.get(path[-1])
+        if not isinstance(text, str) or not text.strip():
+            return None
+        try:
+            return typing.field_type(self.db, text.strip(), self.declared)
+        except FilterError as exc:
+            self.at_node(self.tree.nodes[path], f"{_loc(path)}: {exc.reason}")
+        except ValueError as exc:
+            self.at_node(self.tree.nodes[path], f"{_loc(path)}: {exc}")
+        return None
+
+    def _split(self, value: dict, path: Loc, model, ident: str | None, position: dict) -> Step | None:
+        """A deterministic random split: it needs an id, which (with the flow's name) seeds its hash."""
+        if ident is None and "id" not in value:
+            self.at_node(
+                self.tree.nodes[path],
+                f"{_loc(path)}: a split needs an id (e.g. `id: subject-test`): "
+                "a contact's branch is a hash of the flow's name, this id and the contact's id",
+            )
+        raw = value.get("split")
+        raw = raw if isinstance(raw, dict) else {}
+        branches: list[Branch] | None = []
+        for label, branch in raw.items():
+            here = path + ("split", label)
+            try:
+                check_name(label, "branch name")
+            except ValueError as exc:
+                self.at_node(self.tree.keys[here], f"{_loc(here)}: {exc}")
+            items = branch.get("steps") if isinstance(branch, dict) else None
+            steps = self._step_list(items, here + ("steps",)) if isinstance(items, list) else []
+            if steps is None or branches is None:
+                branches = None
+            else:
+                percent = branch.get("percent") if isinstance(branch, dict) else 0
+                branches.append(Branch(label=label, percent=percent if isinstance(percent, int) else 0, steps=steps))
+        if model is None or branches is None or ident is None:
+            return None
+        return Step(kind="split", id=ident, branches=branches, **position)
 
     # Meaning ------------------------------------------------------------------------------
 
@@ -386,6 +546,32 @@ class _Checker:
         for offset, message in template_problems(holder[path[-1]], self.db, self.declared):
             line, column = _position_in(self.tree.nodes[path], self.text, offset)
             self.at(line, column, f"{_loc(path)}: {message}")
+
+    def _tags_exist(self, names: list[str], path: Loc) -> None:
+        """With a database, tags must be in its catalog: a run never finds one missing."""
+        if self.db is None:
+            return
+        from crmctl.store import tags as tag_sql
+
+        found = tag_sql.find(self.db, names)
+        for name in names:
+            if fold(name) not in found:
+                self.at_node(
+                    self.tree.nodes[path],
+                    f"{_loc(path)}: unknown tag '{name}': create it with `crmctl tag create {name}`",
+                )
+
+    def _emit_fields(self, names: list[str], path: Loc) -> None:
+        """With a database, every field an emit copies exists (a built-in field or a data point)."""
+        if self.db is None:
+            return
+        from crmctl.query import value_expression
+
+        for index, name in enumerate(names):
+            try:
+                value_expression(self.db, name, self.declared)
+            except FilterError as exc:
+                self.at_node(self.node_for(path + ("fields", index)), f"{_loc(path)}.fields[{index}]: {exc.reason}")
 
     def _data_point_names(self, values: dict, path: Loc) -> None:
         """`set` writes data points: a built-in field's name would make one the filters cannot see."""
@@ -422,9 +608,15 @@ class _Checker:
                     )
                 else:
                     seen[ident] = here
-            if "if" in item:
-                self._check_ids(item.get("then"), here + ("then",), seen)
-                self._check_ids(item.get("else"), here + ("else",), seen)
+            for key in ("then", "else", "default"):
+                self._check_ids(item.get(key), here + (key,), seen)
+            if isinstance(item.get("cases"), dict):
+                for label, inner in item["cases"].items():
+                    self._check_ids(inner, here + ("cases", label), seen)
+            if isinstance(item.get("split"), dict):
+                for label, branch in item["split"].items():
+                    if isinstance(branch, dict):
+                        self._check_ids(branch.get("steps"), here + ("split", label, "steps"), seen)
 
 
 def _ends_contacts(item: Any) -> str | None:
@@ -438,13 +630,22 @@ def _ends_contacts(item: Any) -> str | None:
     )
     if kind == "delete":
         return "a delete"
-    if kind == "if" and isinstance(item, dict):
-        then, other = item.get("then"), item.get("else")
-        if all(
-            isinstance(branch, list) and branch and any(_ends_contacts(s) for s in branch) for branch in (then, other)
-        ):
-            return "an if whose branches both delete"
+    if kind in ("if", "switch") and isinstance(item, dict):
+        # Every way through must delete; without an else/default, some contacts go on.
+        other = item.get("else" if kind == "if" else "default")
+        cases = item.get("cases")
+        ways = [item.get("then")] if kind == "if" else list(cases.values()) if isinstance(cases, dict) else []
+        if all(_deletes(way) for way in [*ways, other]):
+            return "an if whose branches both delete" if kind == "if" else "a switch whose branches all delete"
+    if kind == "split" and isinstance(item, dict) and isinstance(item.get("split"), dict):
+        branches = item["split"].values()
+        if all(isinstance(b, dict) and _deletes(b.get("steps")) for b in branches):
+            return "a split whose branches all delete"
     return None
+
+
+def _deletes(steps: Any) -> bool:
+    return isinstance(steps, list) and bool(steps) and any(_ends_contacts(s) for s in steps)
 
 
 def _with_digest(flow: Flow) -> Flow:

@@ -62,6 +62,11 @@ def validate_file(path: str, db=None) -> list[str]:
     return check_text(source, text, db)[0]
 
 
+def parse_flow(text: str, source: str = "<flow>", db=None) -> Flow:
+    """As load_flow, from text already in hand (e.g. a definition kept in the database)."""
+    return _from_text(source, text, db)
+
+
 def _from_text(source: str, text: str, db) -> Flow:
     from crmctl.flows.checker import check_text
 

@@ -36,8 +36,8 @@ Semantics (two-valued: every test is true or false, never unknown):
   `not (a == b)`. `in [...]` is an `or` of `==`; `not in` is its negation. `exists` is true
   when the value is present (not NULL).
 - Text: `==`, `!=` and `<`… compare exactly and case-sensitively (by code point), except
-  `email`, which compares like the contacts table's unique key (SQLite NOCASE: ASCII letters
-  only), so `email == X` finds exactly the contact the store calls X, via its index.
+  `email`, which compares by the one case rule (crmctl.folding), through the contacts' unique
+  folded key, so `email == X` finds exactly the contact the store calls X, via its index.
 - `contains`, `startswith`, `endswith` ignore case with full Unicode case folding
   (`name contains "müller"` matches "MÜLLER", "strasse" matches "Straße"), treat `%`, `_`
   and every other character literally, and only match text values. See folding.py.

@@ -38,6 +38,71 @@ _PY_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 _MAX_SUGGESTION_KEYS = 10_000
 _GROUPED = "SELECT v.contact_id FROM conversations AS v GROUP BY v.contact_id HAVING "
 
+# SQLite's limits, which the parser's (MAX_DEPTH, MAX_TESTS) keep every filter within once
+# compiled: its parser stack is ~100 entries deep (a nested subquery costs several), an
+# expression tree at most 1000 deep, a compound SELECT at most 500 terms, and a statement at
+# most 32766 parameters. So: and/or chains become balanced groups of at most CHAIN operands;
+# a filter nested deeper than INLINE_HEIGHT becomes a WITH of one named set per and/or, which
+# SQLite parses side by side instead of inside each other; a list of more than LIST values is
+# one JSON parameter, read by json_each.
+CHAIN = 32
+INLINE_HEIGHT = 5
+IDS_HEIGHT = 3
+UNION_TERMS = 100
+LIST = 20
+
+
+def simplify(node: Node) -> Node:
+    """The same filter with `not not x` as x and nested and/or of one kind flattened (tests are
+    two-valued, so both are exact)."""
+    if isinstance(node, Not):
+        inner = simplify(node.operand)
+        return inner.operand if isinstance(inner, Not) else Not(inner, node.position)
+    if isinstance(node, (And, Or)):
+        operands: list[Node] = []
+        for operand in map(simplify, node.operands):
+            if isinstance(operand, (And, Or)) and type(operand) is type(node):
+                operands.extend(operand.operands)
+            else:
+                operands.append(operand)
+        return type(node)(tuple(operands))
+    return node
+
+
+def height(node: Node) -> int:
+    """Levels of and/or/not above the tests."""
+    if isinstance(node, Not):
+        return 1 + height(node.operand)
+    if isinstance(node, (And, Or)):
+        return 1 + max(height(operand) for operand in node.operands)
+    return 0
+
+
+def _group_of(node: Node) -> tuple[And | Or | None, bool]:
+    """(the and/or, negated) that node is or negates; (None, False) for a test or `not test`."""
+    if isinstance(node, Not) and isinstance(node.operand, (And, Or)):
+        return node.operand, True
+    if isinstance(node, (And, Or)):
+        return node, False
+    return None, False
+
+
+def _chain(parts: list[str], joiner: str) -> str:
+    """`a OR b OR …` as balanced groups of at most CHAIN, so the expression tree stays shallow."""
+    while len(parts) > CHAIN:
+        parts = ["(" + joiner.join(parts[i : i + CHAIN]) + ")" for i in range(0, len(parts), CHAIN)]
+    return "(" + joiner.join(parts) + ")"
+
+
+def _values(params: list[Any]) -> tuple[str, list[Any]]:
+    """`?, ?, ?` for a short list; one JSON array read by json_each for a long one (SQLite reads
+    JSON numbers back exactly, and keeps text as text and numbers as numbers)."""
+    if len(params) <= LIST:
+        return ", ".join("?" * len(params)), params
+    import json
+
+    return "SELECT value FROM json_each(?)", [json.dumps(params, ensure_ascii=False)]
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -71,8 +136,12 @@ def compile_filter(db: Database, text: str, declared_keys: Iterable[str] = ()) -
     fields.check(node, text, field_exists)
     folding.register(db)
     compiler = _Compiler(text)
+    node = simplify(node)
+    if height(node) > INLINE_HEIGHT:
+        sql, params = compiler.hoisted(node)
+        return Condition(sql, params, None)
     sql, params = compiler.node(node)
-    return Condition(sql, params, compiler.ids(node))
+    return Condition(sql, params, compiler.ids(node) if height(node) <= IDS_HEIGHT else None)
 
 
 def value_expression(db: Database, field_name: str, declared_keys: Iterable[str] = ()) -> Fragment:
@@ -179,7 +248,7 @@ class _Compiler:
         if isinstance(node, (And, Or)):
             parts = [self.node(operand) for operand in node.operands]
             joiner = " AND " if isinstance(node, And) else " OR "
-            return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
+            return _chain([sql for sql, _ in parts], joiner), [p for _, ps in parts for p in ps]
         if isinstance(node, Not):
             sql, params = self.node(node.operand)
             return f"(NOT {sql})", params
@@ -196,12 +265,18 @@ class _Compiler:
             parts = [part for part in maybe if part is not None]
             if len(parts) != len(maybe):
                 return None
-            # Compound operators all bind alike, left to right: a nested and/or is a subquery.
+            # Compound operators all bind alike, left to right: a nested and/or is a subquery,
+            # and so is each group of UNION_TERMS members (a compound has at most 500 terms).
             members = [
                 f"SELECT * FROM ({sql})" if isinstance(operand, (And, Or)) else sql
                 for operand, (sql, _) in zip(node.operands, parts, strict=True)
             ]
             joiner = " INTERSECT " if isinstance(node, And) else " UNION "
+            while len(members) > UNION_TERMS:
+                members = [
+                    f"SELECT * FROM ({joiner.join(members[i : i + UNION_TERMS])})"
+                    for i in range(0, len(members), UNION_TERMS)
+                ]
             return joiner.join(members), [p for _, ps in parts for p in ps]
         if isinstance(node, Truth):
             implied_true = Value("bool", True, node.field.position, "true")
@@ -216,6 +291,34 @@ class _Compiler:
         if known.kind == "count":
             return self.conversation_ids(node)
         return None
+
+    def hoisted(self, node: Node) -> Fragment:
+        """A deeply nested filter as one WITH: each and/or is a named set of contact ids whose
+        condition refers to its nested sets by name, so no part of the SQL nests deeply."""
+        definitions: list[Fragment] = []
+
+        def define(group: And | Or) -> str:
+            parts = [operand_sql(operand) for operand in group.operands]
+            name = f"crmctl_f{len(definitions) + 1}"
+            body = _chain([sql for sql, _ in parts], " AND " if isinstance(group, And) else " OR ")
+            definitions.append(
+                (f"{name}(id) AS (SELECT c.id FROM contacts AS c WHERE {body})", [p for _, ps in parts for p in ps])
+            )
+            return name
+
+        def operand_sql(operand: Node) -> Fragment:
+            group, negated = _group_of(operand)
+            if group is None:
+                return self.node(operand)
+            return f"(c.id {'NOT ' if negated else ''}IN (SELECT id FROM {define(group)}))", []
+
+        group, negated = _group_of(node)
+        if group is None:  # not reached: a deep filter has an and/or at or just below its top
+            return self.node(node)
+        top = define(group)
+        listed = ", ".join(sql for sql, _ in definitions)
+        sql = f"(c.id {'NOT ' if negated else ''}IN (WITH {listed} SELECT id FROM {top}))"
+        return sql, [p for _, ps in definitions for p in ps]
 
     def test(self, test: Test) -> Fragment:
         # `!=` is exactly `not ==`, and `not in` exactly `not in`: a missing value satisfies both.
@@ -264,11 +367,13 @@ class _Compiler:
         if test.op in folding.MATCH_FUNCTIONS:
             return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].string)]
         params = [self.literal(value, known.kind) for value in test.values]
+        if known.kind == "email":  # by the folded key, as every email lookup (crmctl.folding)
+            column, params = "c.email_key", [folding.fold(value) for value in params]
         if test.op == "in":
-            sql = f"{column} IN ({', '.join('?' * len(params))})"
+            listed, params = _values(params)
+            sql = f"{column} IN ({listed})"
         else:
             sql = f"{column} {_SQL_OPERATORS[test.op]} ?"
-        # email compares with its column's NOCASE collation, like the unique index does.
         return (f"({column} IS NOT NULL AND {sql})" if known.nullable else f"({sql})"), params
 
     def blocked(self, known: Builtin, test: Test) -> Fragment:
@@ -284,10 +389,10 @@ class _Compiler:
     def tag_ids(self, test: Test) -> Fragment:
         if test.op == "exists":
             return "SELECT ct.contact_id FROM contact_tags AS ct", []
-        names = [folding.fold(value.string) for value in test.values]
+        listed, names = _values([folding.fold(value.string) for value in test.values])
         return (
             "SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
-            f"(SELECT t.id FROM tags AS t WHERE {folding.FOLD}(t.name) IN ({', '.join('?' * len(names))}))",
+            f"(SELECT t.id FROM tags AS t WHERE t.name_key IN ({listed}))",
             names,
         )
 
@@ -308,7 +413,8 @@ class _Compiler:
     def _conversation_count(self, test: Test) -> tuple[str, list, bool]:
         numbers = [value.value for value in test.values]
         if test.op == "in":
-            return f"count(*) IN ({', '.join('?' * len(numbers))})", numbers, 0 in numbers
+            listed, params = _values(numbers)
+            return f"count(*) IN ({listed})", params, 0 in numbers
         return f"count(*) {_SQL_OPERATORS[test.op]} ?", numbers, _PY_OPERATORS[test.op](0, numbers[0])
 
     def attribute(self, test: Test) -> Fragment:
@@ -324,7 +430,8 @@ class _Compiler:
         else:
             params = [self.literal(value, "attribute") for value in test.values]
             if op == "in":
-                condition = f"a.value IN ({', '.join('?' * len(params))})"
+                listed, params = _values(params)
+                condition = f"a.value IN ({listed})"
             elif op == "==":
                 condition = "a.value = ?"
             else:

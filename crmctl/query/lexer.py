@@ -146,10 +146,11 @@ def _number(digits: str, text: str, start: int) -> Token:
         return _duration(digits, suffix_match.group(), start)
     if "." in digits:
         return Token("number", digits, start, float(digits))
-    number = int(digits)
-    if number > INT64_MAX:
-        return Token("error", digits, start, f"number out of range: {digits}")
-    return Token("number", digits, start, number)
+    # More than 19 significant digits is out of range, and int() refuses over 4300 of them.
+    if len(digits.lstrip("0")) > len(str(INT64_MAX)) or int(digits) > INT64_MAX:
+        shown = digits if len(digits) <= 30 else digits[:29] + "…"
+        return Token("error", digits, start, f"number out of range: {shown}")
+    return Token("number", digits, start, int(digits))
 
 
 def _duration(digits: str, unit: str, start: int) -> Token:
@@ -163,7 +164,6 @@ def _duration(digits: str, unit: str, start: int) -> Token:
         )
     if "." in digits:
         return Token("error", text, start, f"a duration is a whole number followed by m, h, d or w, not '{text}'")
-    amount = int(digits)
-    if amount > DURATION_MAX[unit]:
-        return Token("error", text, start, f"duration out of range: {text}")
-    return Token("duration", text, start, timedelta(**{DURATION_UNITS[unit]: amount}))
+    if len(digits.lstrip("0")) > 12 or int(digits) > DURATION_MAX[unit]:
+        return Token("error", text, start, f"duration out of range: {text[:30]}")
+    return Token("duration", text, start, timedelta(**{DURATION_UNITS[unit]: int(digits)}))

@@ -17,6 +17,10 @@ from crmctl.query.nodes import MATCHES, And, Field, Node, Not, Or, Test, Truth, 
 
 _OPERATOR_WORDS = MATCHES + ("in", "exists")
 _TEST_END = ("and", "or")
+# The documented limits (see the package docstring): checked here, so that every filter the
+# parser accepts also compiles to SQL that SQLite accepts, at any size below them.
+MAX_DEPTH = 64  # nested parentheses and `not`, together
+MAX_TESTS = 1000  # tests in one filter (an `in [...]` list of any length is one test)
 
 
 def parse_filter(text: str) -> Node:
@@ -46,6 +50,8 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0
+        self.tests = 0
 
     # Token access: an error token raises as soon as the parser looks at it.
 
@@ -94,14 +100,21 @@ class _Parser:
         token = self.peek()
         if token.is_keyword("not"):
             self.advance()
-            return Not(self.unary(), token.position)
+            with self.nested(token):
+                return Not(self.unary(), token.position)
         return self.primary()
+
+    def nested(self, token: Token) -> _Level:
+        if self.depth >= MAX_DEPTH:
+            self.fail(f"nested too deeply: at most {MAX_DEPTH} levels of parentheses and 'not' together", token)
+        return _Level(self)
 
     def primary(self) -> Node:
         token = self.peek()
         if token.is_punct("("):
             self.advance()
-            node = self.expression()
+            with self.nested(token):
+                node = self.expression()
             closing = self.peek()
             if closing.kind == "end":
                 self.fail("'(' is never closed: add ')'", token)
@@ -138,6 +151,13 @@ class _Parser:
     # test := field OP value | field ["not"] "in" list | field "exists" | field
 
     def test(self, field: Field) -> Node:
+        self.tests += 1
+        if self.tests > MAX_TESTS:
+            self.fail(
+                f"too many tests: at most {MAX_TESTS} in one filter (a long list of values is one test: "
+                "field in [...])",
+                field.position,
+            )
         token = self.peek()
         if token.kind == "op" or token.is_keyword(*MATCHES):
             self.advance()
@@ -228,3 +248,16 @@ class _Parser:
 
     def _span(self, first: Token, last: Token) -> str:
         return self.text[first.position : last.position + len(last.text)]
+
+
+class _Level:
+    """One level of nesting while the parser is inside it."""
+
+    def __init__(self, parser: _Parser):
+        self.parser = parser
+
+    def __enter__(self) -> None:
+        self.parser.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.parser.depth -= 1

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from crmctl.errors import CrmError, DatabaseError, LockTimeout
+from crmctl import folding
+from crmctl.errors import CaseCollisions, CrmError, DatabaseError, LockTimeout
 from crmctl.store import erasure, holder
 from crmctl.store.files import create_private_file
 from crmctl.testhook import pause_point
@@ -41,8 +42,12 @@ class CrmDatabase(Database):
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
 
 
-def open_db(path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Database:
-    return _open_or_create(path, create=create, lock_timeout=lock_timeout)[0]
+def open_db(
+    path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, resolving: bool = False
+) -> Database:
+    """`resolving=True` is for the commands that resolve case collisions (see
+    m008_folded_keys): they may run while that upgrade waits for them."""
+    return _open_or_create(path, create=create, lock_timeout=lock_timeout, resolving=resolving)[0]
 
 
 @contextmanager
@@ -84,7 +89,9 @@ def _has_json_functions() -> bool:
         probe.close()
 
 
-def _open_or_create(path: Path, *, create: bool, lock_timeout: float) -> tuple[Database, list[Path] | None]:
+def _open_or_create(
+    path: Path, *, create: bool, lock_timeout: float, resolving: bool = False
+) -> tuple[Database, list[Path] | None]:
     """The database, and what this call created for it (directories, outermost first), or
     None when the file was already there."""
     check_sqlite_version()
@@ -99,14 +106,14 @@ def _open_or_create(path: Path, *, create: bool, lock_timeout: float) -> tuple[D
             raise DatabaseError(f"no database at {path} (run `crmctl init` first)")
         created = _create_private_file(path)
     try:
-        return _open(path, allow_empty=create, lock_timeout=lock_timeout), created
+        return _open(path, allow_empty=create, lock_timeout=lock_timeout, resolving=resolving), created
     except BaseException:
         if created is not None:
             _remove_created(path, created)
         raise
 
 
-def _open(path: Path, *, allow_empty: bool, lock_timeout: float) -> Database:
+def _open(path: Path, *, allow_empty: bool, lock_timeout: float, resolving: bool) -> Database:
     conn = None
     try:
         conn = sqlite3.connect(str(path), timeout=lock_timeout)
@@ -115,9 +122,9 @@ def _open(path: Path, *, allow_empty: bool, lock_timeout: float) -> Database:
         _configure(db)
         _check_identity(db, path, allow_empty=allow_empty)
         _use_wal(db)  # only once the file is known to be ours: a foreign file is left as it was
-        _migrate(db, path)
+        _migrate(db, path, resolving=resolving)
         if erasure.pending(db):
-            erasure.finish(db, wait=False)
+            erasure.finish(db)
         return db
     except BaseException as exc:
         if conn is not None:
@@ -171,6 +178,7 @@ def _remove_directories(directories: list[Path]) -> None:
 
 
 def _configure(db: Database) -> None:
+    folding.register(db.conn)  # the folded key columns' triggers call it
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA secure_delete = ON")
     db.execute("PRAGMA synchronous = FULL")
@@ -195,8 +203,8 @@ def _check_identity(db: Database, path: Path, *, allow_empty: bool) -> None:
         raise DatabaseError(f"{path} is not a crmctl database")
 
 
-def _migrate(db: Database, path: Path) -> None:
-    from crmctl.store.schema import MIGRATION_SET, known_migrations, migrations
+def _migrate(db: Database, path: Path, *, resolving: bool = False) -> None:
+    from crmctl.store.schema import FOLDED_KEYS, MIGRATION_SET, known_migrations, migrations
 
     applied = {m.name for m in migrations.applied(db)}
     newer = sorted(applied - set(known_migrations()))
@@ -208,17 +216,35 @@ def _migrate(db: Database, path: Path) -> None:
     if not migrations.pending(db):
         return
     # Under the write lock, so processes that open an old file at the same moment queue here
-    # and the later ones find the work done (apply() re-reads what is applied).
+    # and the later ones find the work done (apply() re-reads what is applied). Foreign keys
+    # are off meanwhile, as SQLite's table-rebuild procedure requires (a DROP TABLE with them
+    # on cascades into the child rows); they are checked as a whole before the commit.
+    db.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or it does nothing
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
+        db.execute("PRAGMA foreign_keys = ON")
         raise _lock_error(exc, db) from None
+    holder.announce(str(path))
+    waiting: CaseCollisions | None = None
     try:
-        migrations.apply(db)
+        try:
+            migrations.apply(db)
+        except CaseCollisions as exc:  # the earlier migrations stand; this one waits
+            if not resolving or migrations.pending(db)[0].name != FOLDED_KEYS:
+                waiting = exc
+        broken = db.execute("PRAGMA foreign_key_check").fetchone()
+        if broken is not None:
+            raise DatabaseError(f"{path}: the schema upgrade would leave {broken[0]} rows without their parent")
         db.execute("COMMIT")
     except BaseException:
         db.rollback()
         raise
+    finally:
+        holder.withdraw(str(path))
+        db.execute("PRAGMA foreign_keys = ON")
+    if waiting is not None:
+        raise waiting
 
 
 def _translate(exc: sqlite3.DatabaseError, path: Path) -> CrmError:
@@ -233,8 +259,8 @@ def _translate(exc: sqlite3.DatabaseError, path: Path) -> CrmError:
         return DatabaseError(f"{path} is read-only: crmctl needs to write to it")
     if "unable to open" in text:
         return DatabaseError(f"cannot open {path}: {text}")
-    if "locked" in text:
-        return LockTimeout(f"{path} is locked by another process")
+    if "locked" in text or "busy" in text:
+        return LockTimeout(f"{path} is locked (held by {holder.describe(str(path))})")
     return DatabaseError(f"{path}: {text}")
 
 
@@ -291,8 +317,7 @@ def _file_of(db: Database) -> str:
 def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        who = holder.describe(_file_of(db))
-        held = f"held by {who}" if who else "held by another process"
+        held = f"held by {holder.describe(_file_of(db))}"
         waited = getattr(db, "lock_timeout", None)
         after = f" after {waited:g} s" if waited is not None else ""
         return LockTimeout(f"the database is locked ({held}); gave up waiting{after}")

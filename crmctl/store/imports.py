@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from crmctl.folding import FOLD
 from crmctl.store import audit, scopes
 from crmctl.store.script import run_script
 from crmctl.testhook import pause_point
@@ -36,7 +37,8 @@ _STAGING = """
 CREATE TEMP TABLE import_rows (
     pos INTEGER PRIMARY KEY,
     label TEXT NOT NULL,
-    email TEXT NOT NULL COLLATE NOCASE,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,  -- crmctl_fold(email): the upsert key
     name TEXT, phone TEXT, user_id TEXT, created_at TEXT, last_seen_at TEXT,
     block INTEGER,            -- NULL: leave as is, 0: unblock, 1: block
     blocked_at TEXT,          -- with block = 1: this time, or NULL for "now unless already blocked"
@@ -46,7 +48,7 @@ CREATE TEMP TABLE import_rows (
 );
 -- Plain heaps, appended in pos order and only ever scanned: no index to maintain.
 -- (The reader already made tag names and attribute keys unique within a record.)
-CREATE TEMP TABLE import_tags (pos INTEGER NOT NULL, name TEXT NOT NULL COLLATE NOCASE);
+CREATE TEMP TABLE import_tags (pos INTEGER NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL);
 -- `value` has no declared type, like attributes.value: numbers stay numbers, text stays text.
 CREATE TEMP TABLE import_attributes (pos INTEGER NOT NULL, key TEXT NOT NULL, value);
 CREATE TEMP TABLE import_conversations (
@@ -58,7 +60,7 @@ CREATE TEMP TABLE import_messages (
     PRIMARY KEY (pos, seq, mseq)
 ) WITHOUT ROWID;
 CREATE TEMP TABLE import_tag_names (
-    name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY, tag_id INTEGER, created INTEGER NOT NULL DEFAULT 0
+    name_key TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, tag_id INTEGER, created INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -119,12 +121,13 @@ def drop_staging(db: Database) -> None:
 
 def stage(db: Database, batch: Batch) -> None:
     conn = db.conn
+    # Keys by the one case rule (crmctl.folding), computed as each row goes in.
     conn.executemany(
-        "INSERT INTO temp.import_rows(pos, label, email, name, phone, user_id, created_at, "
-        "last_seen_at, block, blocked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO temp.import_rows(pos, label, email, email_key, name, phone, user_id, created_at, "
+        f"last_seen_at, block, blocked_at) VALUES (?1, ?2, ?3, {FOLD}(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         batch.rows,
     )
-    conn.executemany("INSERT INTO temp.import_tags(pos, name) VALUES (?, ?)", batch.tags)
+    conn.executemany(f"INSERT INTO temp.import_tags(pos, name, name_key) VALUES (?1, ?2, {FOLD}(?2))", batch.tags)
     conn.executemany("INSERT INTO temp.import_attributes(pos, key, value) VALUES (?, ?, ?)", batch.attributes)
     conn.executemany(
         "INSERT INTO temp.import_conversations(pos, seq, subject, created_at, first_sent_at) VALUES (?, ?, ?, ?, ?)",
@@ -138,19 +141,20 @@ def stage(db: Database, batch: Batch) -> None:
 
 def index_staging(db: Database) -> None:
     """Built once after loading: cheaper than maintaining it row by row."""
-    db.execute("CREATE INDEX temp.import_rows_email ON import_rows(email)")
+    db.execute("CREATE INDEX temp.import_rows_email_key ON import_rows(email_key)")
 
 
 # Repeated emails within one file ----------------------------------------------------------
 
 _REPEATS = """
-    FROM (SELECT email, min(pos) AS first FROM temp.import_rows GROUP BY email HAVING count(*) > 1) AS g
-    JOIN temp.import_rows AS d ON d.email = g.email AND d.pos > g.first
+    FROM (SELECT email_key, min(pos) AS first FROM temp.import_rows GROUP BY email_key HAVING count(*) > 1) AS g
+    JOIN temp.import_rows AS d ON d.email_key = g.email_key AND d.pos > g.first
 """
 
 
 def repeated_emails(db: Database, limit: int) -> tuple[list[tuple[int, str, str]], int]:
-    """(pos, label, label of the first record with that email) for later repeats; and their number."""
+    """(pos, label, label of the first record with that email under the case rule) for later
+    repeats; and their number."""
     total = db.execute(f"SELECT count(*) {_REPEATS}").fetchone()[0]
     shown = db.execute(
         f"SELECT d.pos, d.label, f.label {_REPEATS} JOIN temp.import_rows AS f ON f.pos = g.first "
@@ -161,7 +165,9 @@ def repeated_emails(db: Database, limit: int) -> tuple[list[tuple[int, str, str]
 
 
 def drop_repeats(db: Database) -> None:
-    db.execute("DELETE FROM temp.import_rows WHERE pos NOT IN (SELECT min(pos) FROM temp.import_rows GROUP BY email)")
+    db.execute(
+        "DELETE FROM temp.import_rows WHERE pos NOT IN (SELECT min(pos) FROM temp.import_rows GROUP BY email_key)"
+    )
     drop_orphans(db)
 
 
@@ -195,27 +201,33 @@ def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
 
 def match_existing(db: Database) -> None:
     db.execute(
-        "UPDATE temp.import_rows SET contact_id = (SELECT c.id FROM contacts AS c WHERE c.email = import_rows.email)"
+        "UPDATE temp.import_rows SET contact_id = "
+        "(SELECT c.id FROM contacts AS c WHERE c.email_key = import_rows.email_key)"
     )
     db.execute("UPDATE temp.import_rows SET existed = 1 WHERE contact_id IS NOT NULL")
 
 
 def create_tags(db: Database, now: str) -> list[str]:
     """Catalog every staged tag name (the first spelling in the file wins); return the new ones."""
-    db.execute("INSERT OR IGNORE INTO temp.import_tag_names(name) SELECT name FROM temp.import_tags ORDER BY pos")
+    db.execute(
+        "INSERT OR IGNORE INTO temp.import_tag_names(name_key, name) "
+        "SELECT name_key, name FROM temp.import_tags ORDER BY pos"
+    )
     _resolve_tag_ids(db)
     db.execute("UPDATE temp.import_tag_names SET created = 1 WHERE tag_id IS NULL")
     db.execute(
-        "INSERT INTO tags(name, created_at) SELECT name, ? FROM temp.import_tag_names WHERE created ORDER BY name",
+        "INSERT INTO tags(name, name_key, created_at) "
+        "SELECT name, name_key, ? FROM temp.import_tag_names WHERE created ORDER BY name_key",
         [now],
     )
     _resolve_tag_ids(db)
-    return [row[0] for row in db.execute("SELECT name FROM temp.import_tag_names WHERE created ORDER BY name")]
+    return [row[0] for row in db.execute("SELECT name FROM temp.import_tag_names WHERE created ORDER BY name_key")]
 
 
 def _resolve_tag_ids(db: Database) -> None:
     db.execute(
-        "UPDATE temp.import_tag_names SET tag_id = (SELECT t.id FROM tags AS t WHERE t.name = import_tag_names.name) "
+        "UPDATE temp.import_tag_names SET tag_id = "
+        "(SELECT t.id FROM tags AS t WHERE t.name_key = import_tag_names.name_key) "
         "WHERE tag_id IS NULL"
     )
 
@@ -242,7 +254,7 @@ def mark_changed(db: Database) -> None:
     _mark(
         db,
         "SELECT t.pos FROM temp.import_tags AS t JOIN temp.import_rows AS r ON r.pos = t.pos "
-        "JOIN temp.import_tag_names AS n ON n.name = t.name WHERE r.existed AND NOT EXISTS ("
+        "JOIN temp.import_tag_names AS n ON n.name_key = t.name_key WHERE r.existed AND NOT EXISTS ("
         "SELECT 1 FROM contact_tags AS ct WHERE ct.tag_id = n.tag_id AND ct.contact_id = r.contact_id)",
     )
     _mark(
@@ -277,13 +289,14 @@ def _mark_changed_fields(db: Database) -> None:
 
 
 def insert_new_contacts(db: Database, now: str) -> None:
-    """New contacts get explicit ids after the current maximum, in file order (what SQLite
-    would choose anyway), so no second lookup by email is needed."""
+    """New contacts get explicit ids past every id ever used (AUTOINCREMENT's sequence, so no
+    deleted contact's id comes back), in file order (what SQLite would choose anyway), so no
+    second lookup by email is needed."""
     _number_new_rows(db)
     db.execute(
         """
-        INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at)
-        SELECT contact_id, email, name, phone, user_id, coalesce(created_at, :now), last_seen_at,
+        INSERT INTO contacts(id, email, email_key, name, phone, user_id, created_at, last_seen_at, blocked_at)
+        SELECT contact_id, email, email_key, name, phone, user_id, coalesce(created_at, :now), last_seen_at,
                CASE block WHEN 1 THEN coalesce(blocked_at, :now) END
         FROM temp.import_rows WHERE NOT existed ORDER BY pos
         """,
@@ -292,7 +305,10 @@ def insert_new_contacts(db: Database, now: str) -> None:
 
 
 def _number_new_rows(db: Database) -> None:
-    base = db.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchone()[0]
+    base = db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
+        "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contacts'), 0))"
+    ).fetchone()[0]
     db.execute(
         """
         UPDATE temp.import_rows SET contact_id = :base + n.rn
@@ -330,7 +346,7 @@ def link_tags(db: Database, now: str) -> None:
     db.execute(
         "INSERT OR IGNORE INTO contact_tags(tag_id, contact_id, added_at) "
         "SELECT n.tag_id, r.contact_id, ? FROM temp.import_tags AS t "
-        "JOIN temp.import_rows AS r ON r.pos = t.pos JOIN temp.import_tag_names AS n ON n.name = t.name "
+        "JOIN temp.import_rows AS r ON r.pos = t.pos JOIN temp.import_tag_names AS n ON n.name_key = t.name_key "
         f"WHERE {_WRITTEN}",
         [now],
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from sqlite_utils import Database
 
+from crmctl.folding import fold
 from crmctl.store.scopes import _checked
 
 # One JSON object per contact, assembled by SQLite so Python only writes lines out.
@@ -66,12 +67,12 @@ def count(db: Database, scope: str | None = None) -> int:
     return db.execute(f"SELECT count(*) FROM temp.{_checked(scope)}").fetchone()[0]
 
 
-def find_contact_id(db: Database, identifier: str) -> int | None:
-    text = identifier.strip()
-    if text.isdigit():
-        row = db.execute("SELECT id FROM contacts WHERE id = ?", [int(text)]).fetchone()
+def find_contact_id(db: Database, contact_id: int | None, email: str | None) -> int | None:
+    """The contact with this id, or with this email (by its folded key, crmctl.folding)."""
+    if contact_id is not None:
+        row = db.execute("SELECT id FROM contacts WHERE id = ?", [contact_id]).fetchone()
     else:
-        row = db.execute("SELECT id FROM contacts WHERE email = ?", [text]).fetchone()
+        row = db.execute("SELECT id FROM contacts WHERE email_key = ? ORDER BY id", [fold(email or "")]).fetchone()
     return row[0] if row else None
 
 

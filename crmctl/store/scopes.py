@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlite_utils import Database
 
+from crmctl.folding import FOLD
+
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 CHUNK = 5000
 
@@ -99,13 +101,35 @@ def keep_where(db: Database, source: str, target: str, condition_sql: str, param
     )
 
 
+def move_where(
+    db: Database, source: str, target: str, condition_sql: str, params: Sequence, ids: tuple | None = None
+) -> None:
+    """Move the contacts of source that satisfy a compiled condition into target (empty).
+
+    With `ids` (the condition as a SELECT of ids from the indexes) the contacts' rows are not read."""
+    source, target = _checked(source), _checked(target)
+    if ids is not None:
+        ids_sql, ids_params = ids
+        db.execute(
+            f"INSERT INTO temp.{target}(id) SELECT s.id FROM temp.{source} AS s WHERE s.id IN ({ids_sql})",
+            list(ids_params),
+        )
+    else:
+        db.execute(
+            f"INSERT INTO temp.{target}(id) SELECT c.id FROM temp.{source} AS s "
+            f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
+            list(params),
+        )
+    db.execute(f"DELETE FROM temp.{source} WHERE id IN (SELECT id FROM temp.{target})")
+
+
 # Identifiers (ids and emails given on the command line or stdin) --------------------------
 
 
 def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str | None, str]]) -> None:
     """Stream (id, email, raw) triples into temp.wanted without holding them all in memory."""
     db.execute("DROP TABLE IF EXISTS temp.wanted")
-    db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email TEXT, raw TEXT)")
+    db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email_key TEXT, raw TEXT)")
     batch: list[tuple] = []
     for triple in identifiers:
         batch.append(triple)
@@ -117,14 +141,15 @@ def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str |
 
 
 def _insert_wanted(db: Database, batch: list[tuple]) -> None:
-    db.conn.executemany("INSERT INTO temp.wanted(id, email, raw) VALUES (?, ?, ?)", batch)
+    # Emails are matched by their folded key (crmctl.folding), through the unique index.
+    db.conn.executemany(f"INSERT INTO temp.wanted(id, email_key, raw) VALUES (?1, {FOLD}(?2), ?3)", batch)
 
 
 def missing_identifiers(db: Database, limit: int) -> tuple[list[str], int]:
     unmatched = """
         FROM temp.wanted AS w
         WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = w.id)
-          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email = w.email)
+          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = w.email_key)
     """
     total = db.execute(f"SELECT count(DISTINCT raw) {unmatched}").fetchone()[0]
     shown = [r[0] for r in db.execute(f"SELECT DISTINCT raw {unmatched} ORDER BY pos LIMIT {int(limit)}")]
@@ -139,6 +164,6 @@ def add_identified(db: Database, name: str) -> None:
     )
     db.execute(
         f"INSERT OR IGNORE INTO temp.{name}(id) "
-        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email = w.email"
+        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email_key = w.email_key"
     )
     db.execute("DROP TABLE IF EXISTS temp.wanted")

@@ -1,4 +1,4 @@
-"""Suppressed addresses: `delete --suppress` remembers HMAC-SHA256(key, casefolded email) of each
+"""Suppressed addresses: `delete --suppress` remembers HMAC-SHA256(key, folded email) of each
 erased contact, never the email itself, so a later import can recognise the address and refuse it.
 
 The key is random, made once per database by its migration and kept in `meta`; without it
@@ -13,6 +13,7 @@ import hmac
 
 from sqlite_utils import Database
 
+from crmctl.folding import fold
 from crmctl.store.scopes import _checked
 
 KEY = "suppression_key"
@@ -20,7 +21,9 @@ _FUNCTION = "crmctl_suppression_digest"
 
 
 def digest(key: bytes, email: str) -> str:
-    return hmac.new(key, email.strip().casefold().encode("utf-8"), hashlib.sha256).hexdigest()
+    """Of the address folded by the one case rule (crmctl.folding): the addresses that are one
+    contact under that rule are one suppressed address."""
+    return hmac.new(key, fold(email.strip()).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _register(db: Database) -> str:
