@@ -98,11 +98,11 @@ def test_lock_timeout_names_the_holder(bulk_db, tmp_path, isolated_db):
 
 
 FOREIGN_HOLDER = textwrap.dedent("""
-    import sqlite3, sys, time
+    import sqlite3, sys
     conn = sqlite3.connect(sys.argv[1], isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
     print("holding", flush=True)
-    time.sleep(float(sys.argv[2]))
+    sys.stdin.read()
 """)
 
 
@@ -110,7 +110,10 @@ def test_a_lock_held_by_another_program_names_it_too(bulk_db, tmp_path, isolated
     """No crmctl holder record (say, an sqlite3 shell): the kernel's lock table names the process."""
     flow = write_flow(tmp_path, FLOW)
     holder = subprocess.Popen(
-        [sys.executable, "-c", FOREIGN_HOLDER, str(isolated_db), "20"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", FOREIGN_HOLDER, str(isolated_db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline() == "holding\n"
