@@ -71,8 +71,10 @@ def check_wheel_contents(wheel: Path) -> None:
             inside = f"crmctl/sample_data/{path.relative_to(ROOT / 'sample_data')}"
             check(inside in names, f"{wheel.name} lacks {inside}")
             check(archive.read(inside) == path.read_bytes(), f"{wheel.name}: {inside} differs from the checkout's")
-        for module in ("crmctl/__init__.py", "crmctl/cli/app.py", "crmctl/store/schema.py", "crmctl/sample.py"):
-            check(module in names, f"{wheel.name} lacks {module}")
+        package = [p for p in (ROOT / "crmctl").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        for path in package:  # every module and data file, e.g. crmctl/help/*.md
+            inside = str(path.relative_to(ROOT))
+            check(inside in names, f"{wheel.name} lacks {inside}")
         info = f"crmctl-{version()}.dist-info"
         check(f"{info}/licenses/LICENSE" in names, f"{wheel.name} lacks {info}/licenses/LICENSE")
         metadata = archive.read(f"{info}/METADATA").decode()
@@ -83,7 +85,7 @@ def check_wheel_contents(wheel: Path) -> None:
         "Classifier: Operating System :: POSIX",
     ):
         check(line in metadata.splitlines(), f"{wheel.name} metadata lacks {line!r}")
-    print(f"wheel {wheel.name}: the package, {len(sample)} sample data files, LICENSE and metadata")
+    print(f"wheel {wheel.name}: {len(package)} package files, {len(sample)} sample data files, LICENSE, metadata")
 
 
 # 2. The wheel, installed outside the checkout, runs the main job ---------------------------

@@ -240,7 +240,7 @@ class Bench:
                 "contact import",
                 "import",
                 "empty",
-                Side(c("contact", "import", str(data), "--json", "-q")),
+                Side(c("contact", "import", str(data), "-f", "json", "-q")),
                 Side(b("import", str(data))),
                 rows=self.n,
             ),

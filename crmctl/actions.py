@@ -95,11 +95,24 @@ def resolve_tags(db: Database, names: Sequence[str], ctx: Context, *, create: bo
     found = tag_sql.find(db, wanted)
     unknown = [n for n in wanted if fold(n) not in found]
     if unknown and not create:
-        raise UnknownTags(unknown)
+        raise UnknownTags(unknown, suggestions=suggest_tags(db, unknown))
     if unknown:
         create_tags(db, unknown, ctx)
         found = tag_sql.find(db, wanted)
     return [found[fold(n)][0] for n in wanted]
+
+
+def suggest_tags(db: Database, unknown: Sequence[str]) -> dict[str, str]:
+    """The closest catalog name for each unknown name that has one ("did you mean")."""
+    import difflib
+
+    catalog = {name.lower(): name for name in tag_sql.names(db)}
+    suggestions = {}
+    for name in unknown:
+        close = difflib.get_close_matches(name.lower(), list(catalog), n=1)
+        if close:
+            suggestions[name] = catalog[close[0]]
+    return suggestions
 
 
 def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:
@@ -110,11 +123,15 @@ def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:
 
 
 def tag_add(db: Database, scope: str, names: Sequence[str], ctx: Context, *, create: bool = False) -> ActionResult:
+    before = {n.lower() for n in tag_sql.find(db, clean_tag_names(names))} if create else set()
     tag_ids = resolve_tags(db, names, ctx, create=create)
     tag_sql.stage_action_tags(db, tag_ids)
     changed = _changed(db, lambda target: tag_sql.lacking_any(db, scope, target))
     tag_sql.link(db, CHANGED, ctx.now)
-    return _finish(db, "tag_add", scope, changed, ctx, tags=clean_tag_names(names))
+    result = _finish(db, "tag_add", scope, changed, ctx, tags=clean_tag_names(names))
+    if create:  # reported, not audited: the catalog's own tag_create entry records it
+        result.detail["created"] = [n for n in clean_tag_names(names) if n.lower() not in before]
+    return result
 
 
 def tag_remove(db: Database, scope: str, names: Sequence[str], ctx: Context) -> ActionResult:

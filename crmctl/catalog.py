@@ -55,7 +55,7 @@ def delete(
     affected = scopes.create(db, "changed")
     tag_sql.tagged_contacts(db, tag_ids, affected)
     count = scopes.count(db, affected)
-    if confirm is not None and not confirm(len(tag_ids), count):
+    if confirm is not None and count and not confirm(len(tag_ids), count):  # unused tags lose nobody anything
         raise Refused("not deleting tags: not confirmed")
     detail = "tags: " + ", ".join(found[fold(n)][1] for n in wanted)
     audit.record(db, at=ctx.now, actor=ctx.actor, action="tag_delete", detail=detail, scope=affected, contacts=count)

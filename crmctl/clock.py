@@ -85,3 +85,26 @@ def parse_time(text: str) -> datetime:
 def normalise_time(text: str) -> str:
     """ISO-8601 text in any accepted form → the stored form. Raises ValueError."""
     return format_time(parse_time(text))
+
+
+_RELATIVE = re.compile(r"now\s*(?:([+-])\s*([0-9]{1,9})\s*([mhdw]))?", re.IGNORECASE)
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO-8601 time, `now`, or `now - 7d` / `now + 2h` (m, h, d, w), as the filter language
+    writes it. Raises ValueError."""
+    match = _RELATIVE.fullmatch(text.strip())
+    if match is None:
+        return parse_time(text)
+    sign, amount, unit = match.groups()
+    moment = now()
+    if sign:
+        seconds = int(amount) * _UNIT_SECONDS[unit.lower()]
+        try:
+            moment = moment + timedelta(seconds=seconds if sign == "+" else -seconds)
+        except OverflowError:
+            raise ValueError(f"out of range: {text!r}") from None
+        if not 1000 <= moment.year <= 9999:
+            raise ValueError(f"year out of range: {text!r}")
+    return moment

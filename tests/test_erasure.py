@@ -148,7 +148,7 @@ CRASH_AFTER_COMMIT = textwrap.dedent("""
     from crmctl.store import open_db, transaction
     db = open_db(Path(sys.argv[1]))
     with transaction(db):
-        scope = selection.resolve(db, selection.SelectionSpec(contacts=[sys.argv[2]]))
+        scope = selection.resolve(db, selection.SelectionSpec(contacts=[sys.argv[2]])).scope
         actions.delete(db, scope, actions.Context("test", "2026-11-01T12:00:00Z"))
     os.kill(os.getpid(), signal.SIGKILL)  # committed, but never checkpointed
 """)
@@ -252,6 +252,7 @@ def test_suppress_keeps_a_keyed_hash_never_the_address(cli, people, isolated_db)
     assert json.loads(result.stdout) == {
         "action": "delete",
         "selected": 2,
+        "identified": 2,
         "changed": 2,
         "suppressed": 2,
         "dry_run": False,
@@ -293,12 +294,12 @@ def test_import_refuses_a_suppressed_address_unless_allowed(cli, people, tmp_pat
     )
     assert dump(people) == before
 
-    skipped = cli("contact", "import", file, "--skip-invalid", "--json")
+    skipped = cli("contact", "import", file, "--skip-invalid", "-f", "json")
     assert skipped.exit_code == 0
     assert json.loads(skipped.stdout)["problems"] == [SUPPRESSED.strip()]
     assert people.execute("SELECT count(*) FROM contacts WHERE email = 'bob@example.com'").fetchone()[0] == 0
 
-    allowed = cli("contact", "import", file, "--allow-suppressed", "--json")
+    allowed = cli("contact", "import", file, "--allow-suppressed", "-f", "json")
     assert allowed.exit_code == 0, allowed.stderr
     assert json.loads(allowed.stdout) == {
         "inserted": 1,
@@ -324,7 +325,7 @@ def test_suppression_through_the_library(people):
 
     ctx = actions.Context("test", "2026-11-01T12:00:00Z")
     with transaction(people):
-        scope = selection.resolve(people, selection.SelectionSpec(contacts=["ed@example.net"]))
+        scope = selection.resolve(people, selection.SelectionSpec(contacts=["ed@example.net"])).scope
         assert actions.delete(people, scope, ctx, suppress=True).detail == {"suppressed": 1}
     data = b'[{"email": "ed@example.net", "name": "Ed"}]'
     with pytest.raises(InvalidInput, match=r"record 1: address was erased and suppressed"), transaction(people):

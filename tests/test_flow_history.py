@@ -96,7 +96,8 @@ def test_show_and_status_work_from_the_stored_definition(run, people, tmp_path):
 def test_reports_name_steps_by_id_else_path(run, people, tmp_path):
     path = write_flow(tmp_path, NURTURE)
     result = run("flow", "run", path)
-    assert "│ first " in result.stderr and "│ steps[0] " in result.stderr
+    lines = result.stderr.splitlines()  # cron mail: a plain table, one step per line
+    assert any(line.startswith("first ") for line in lines) and any(line.startswith("steps[0] ") for line in lines)
     code, report, _ = run_json(run, path, "--dry-run")
     assert [(s["step"], s["path"], s["id"]) for s in report["steps"]][:2] == [
         ("steps[0]", "steps[0]", None),
@@ -144,7 +145,7 @@ def test_a_dry_run_that_would_be_refused_shows_its_plan(run, people, tmp_path):
     result = run("flow", "run", deleter, "--dry-run")
     assert result.returncode == 1
     assert "dry run of flow purge: 2 matched" in result.stderr
-    assert "│ steps[1] │ delete" in result.stderr
+    assert any(line.split()[:2] == ["steps[1]", "delete"] for line in result.stderr.splitlines())
     assert result.stderr.endswith(
         "Error: purge: a real run would be refused: flow 'purge' would delete 2 contacts, more than max_deletes 1; "
         "nothing was changed\n"

@@ -651,7 +651,7 @@ def test_cli_refusal_exits_2_with_the_problems_and_changes_nothing(cli, tmp_path
         "  line 3: invalid email 'x'\n"
     )
     assert database.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0
-    skipped = cli("contact", "import", str(bad), "--skip-invalid", "--json")
+    skipped = cli("contact", "import", str(bad), "--skip-invalid", "-f", "json")
     assert skipped.exit_code == 0
     assert json.loads(skipped.stdout) == {
         "inserted": 1,

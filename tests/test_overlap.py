@@ -162,8 +162,8 @@ WRITER = textwrap.dedent("""
     n = 0
     while n < int(sys.argv[2]) or not select.select([sys.stdin], [], [], 0)[0]:
         with transaction(db):
-            spec = selection.SelectionSpec(where=f"score == {n % 100}")
-            actions.note(db, selection.resolve(db, spec), f"pass {n}", actions.Context("writer", "2026-11-01T12:00:00Z"))
+            spec = selection.SelectionSpec(where=[f"score == {n % 100}"])
+            actions.note(db, selection.resolve(db, spec).scope, f"pass {n}", actions.Context("writer", "2026-11-01T12:00:00Z"))
         n += 1
         if n == 1:
             print("writing", flush=True)

@@ -85,7 +85,7 @@ def test_fixed_expressions(db):
         by_condition, by_ids = both_forms(db, text)
         assert by_ids == by_condition, text
         assert [
-            r[0] for r in db.execute(f"SELECT id FROM temp.{resolve(db, SelectionSpec(where=text))}")
+            r[0] for r in db.execute(f"SELECT id FROM temp.{resolve(db, SelectionSpec(where=[text])).scope}")
         ] == by_condition, text
     for text in ('not plan == "pro"', 'plan != "pro"', "conversations == 0", 'name == "x" or plan == "pro"'):
         assert compile_filter(db, text).ids is None, text

@@ -434,7 +434,7 @@ def test_selection_uses_the_compiled_filter(db):
     add(db, "a@x", attributes={"plan": "trial"}, last_seen_at="2026-01-01T00:00:00Z")
     wanted = add(db, "b@x", attributes={"plan": "trial"}, last_seen_at="2026-09-01T00:00:00Z")
     add(db, "c@x", attributes={"plan": "pro"}, last_seen_at="2026-09-01T00:00:00Z")
-    name = resolve(db, SelectionSpec(where="plan == 'trial' and last_seen_at < now - 30d and not id == 1"))
+    name = resolve(db, SelectionSpec(where=["plan == 'trial' and last_seen_at < now - 30d and not id == 1"])).scope
     assert scopes.ids(db, name) == [wanted]
 
 

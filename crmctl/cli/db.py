@@ -7,19 +7,33 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import EXIT_FAILED, guarded
-from crmctl.cli.render import emit_summary, note_on_stderr
+from crmctl.cli.render import emit_summary, note_on_stderr, to_json
 from crmctl.cli.state import open_database
 
-app = typer.Typer(help="The database file: backup, checks and pruning history.", no_args_is_help=True)
+app = typer.Typer(
+    help="""The database file: backup, checks and pruning history.
+
+    \b
+    Examples:
+      crmctl db backup /srv/backup/crm.db
+      crmctl db check
+    """,
+    no_args_is_help=True,
+)
 
 
 @app.command("backup")
 @guarded
 def backup(
     path: Annotated[
-        str, typer.Argument(help="Where to write the copy; DIR/ (or an existing DIR) writes DIR/crmctl-<time>.db.")
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="Where to write the copy; DIR/ (or an existing DIR) writes DIR/crmctl-<time>.db.",
+        ),
     ],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing regular file (nothing else).")] = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
 ) -> None:
     """Take a consistent copy of the database while other processes keep writing.
@@ -27,6 +41,11 @@ def backup(
     --force only ever replaces a regular file: a directory, FIFO, socket, device or symbolic
     link is refused whatever the flags. A directory given with a trailing slash, or an existing
     directory without --force, receives a new file named after the time (UTC).
+
+    \b
+    Examples:
+      crmctl db backup /srv/backup/crm-$(date +%F).db --quiet
+      crmctl db backup /srv/backup/
     """
     from crmctl.store.maintenance import backup as take_backup
     from crmctl.store.maintenance import backup_name
@@ -37,17 +56,29 @@ def backup(
 
         target = backup_name(target, clock.now())
     size = take_backup(open_database(resolving=True), target, overwrite=force)
-    if not quiet:
-        note_on_stderr(f"backup written to {target} ({size:,} bytes)")
+    emit_summary(
+        {"backup": str(target), "bytes": size},
+        as_json=fmt is opt.SummaryFormat.json,
+        quiet=quiet,
+        human=f"backup written to {target} ({size:,} bytes)",
+    )
 
 
 @app.command("check")
 @guarded
-def check(quiet: opt.Quiet = False) -> None:
-    """Run SQLite's integrity and foreign-key checks; exit 1 with a report when something is wrong."""
+def check(fmt: opt.Summary = opt.SummaryFormat.text, quiet: opt.Quiet = False) -> None:
+    """Run SQLite's integrity and foreign-key checks; exit 1 with a report when something is wrong.
+
+    \b
+    Examples:
+      crmctl db check
+      crmctl --db /srv/backup/crm.db db check -f json
+    """
     from crmctl.store.maintenance import check as run_checks
 
     problems = run_checks(open_database(resolving=True))
+    if fmt is opt.SummaryFormat.json:
+        print(to_json({"ok": not problems, "problems": problems}))
     for problem in problems:
         note_on_stderr(problem)
     if problems:
@@ -64,6 +95,7 @@ def prune(
         str,
         typer.Option(
             "--runs-before",
+            metavar="TIME",
             help="Delete flow history older than this: a date or time (2026-01-31), or an age (90d).",
             show_default=False,
         ),
@@ -78,10 +110,9 @@ def prune(
 
     The audit log is never pruned.
 
+    \b
     Examples:
-
       crmctl db prune --runs-before 2026-01-01 --dry-run
-
       crmctl db prune --runs-before 90d --quiet
     """
     from crmctl import clock

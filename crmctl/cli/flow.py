@@ -8,25 +8,39 @@ from typing import Annotated
 import typer
 
 from crmctl.cli import options as opt
-from crmctl.cli.guard import EXIT_FAILED, EXIT_OK, EXIT_USAGE, guarded
+from crmctl.cli.completion import complete_flow_file
+from crmctl.cli.guard import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, guarded
 from crmctl.cli.render import emit_records, note_on_stderr, stderr_console, stdout_console, to_json, working
 from crmctl.cli.state import database_path, is_terminal, open_database
 
-app = typer.Typer(help="Flows: YAML batch definitions run against matching contacts.", no_args_is_help=True)
+app = typer.Typer(
+    help="""Flows: YAML batch definitions run against matching contacts.
 
-Files = Annotated[list[str], typer.Argument(help="Flow files.", show_default=False)]
+    \b
+    Examples:
+      crmctl flow validate flows/*.yaml
+      crmctl flow run flows/*.yaml --yes --quiet
+    """,
+    no_args_is_help=True,
+)
+
+Files = Annotated[
+    list[str],
+    typer.Argument(metavar="FILE...", help="Flow files (YAML).", show_default=False, autocompletion=complete_flow_file),
+]
 
 
 @app.command("validate")
 @guarded
-def validate(files: Files, quiet: opt.Quiet = False) -> None:
+def validate(files: Files, fmt: opt.Summary = opt.SummaryFormat.text, quiet: opt.Quiet = False) -> None:
     """Check flow files: YAML, schema, then meaning. One `FILE:LINE:COL: message` per problem.
 
     With a database, fields, placeholders and tags are checked against it; without one the
-    output says "checked without a database".
+    output says "checked without a database". Exit 2 when a file has problems. With -f json,
+    one object per file on stdout: file, ok, problems.
 
+    \b
     Examples:
-
       crmctl flow validate sample_data/flows/*.yaml
     """
     from crmctl.flows.loader import validate_file
@@ -36,6 +50,7 @@ def validate(files: Files, quiet: opt.Quiet = False) -> None:
     failed = 0
     for path in files:
         problems = validate_file(path, db)
+        _print_json(fmt is opt.SummaryFormat.json, {"file": path, "ok": not problems, "problems": problems})
         for problem in problems:
             note_on_stderr(problem)
         if problems:
@@ -67,16 +82,20 @@ def run(
     on_missing_wait: Annotated[
         str | None,
         typer.Option(
-            "--on-missing-wait", help="`end`: end the enrolment of contacts parked at a wait the flow no longer has."
+            "--on-missing-wait",
+            metavar="ACTION",
+            help="`end`: end the enrolment of contacts parked at a wait the flow no longer has.",
         ),
     ] = None,
 ) -> None:
     """Run flow files in order, each in its own transaction.
 
+    Exit 2 if a file was invalid, else 75 if the database stayed busy past --lock-timeout
+    (retry later), else 1 if a run was refused or failed.
+
+    \b
     Examples:
-
       crmctl flow run sample_data/flows/vip-tagging.yaml --dry-run
-
       crmctl flow run --quiet --yes --lock-timeout 300 /srv/crm/flows/*.yaml
     """
     from crmctl.errors import InvalidInput
@@ -95,9 +114,16 @@ def run(
             quiet=quiet,
             on_missing_wait=on_missing_wait,
         )
-        worst = max(worst, code)
+        worst = _worse(worst, code)
     if worst:
         raise typer.Exit(worst)
+
+
+def _worse(a: int, b: int) -> int:
+    """The exit code for several files: an invalid file (2) before a busy database (75, worth
+    a retry) before a refusal (1)."""
+    rank = {EXIT_OK: 0, EXIT_FAILED: 1, EXIT_TEMPFAIL: 2, EXIT_USAGE: 3}
+    return max(a, b, key=lambda code: rank.get(code, 1))
 
 
 def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: bool, on_missing_wait) -> int:
@@ -130,8 +156,8 @@ def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: b
         with working(f"running {flow.name}…", enabled=not (quiet or may_prompt)):
             report = run_flow(db, flow, options)
     except CrmError as exc:
-        status = "invalid" if exc.exit_code == EXIT_USAGE else "refused"
-        sys.stderr.write(f"Error: {flow.name}: {exc}\n")
+        status = {EXIT_USAGE: "invalid", EXIT_TEMPFAIL: "busy"}.get(exc.exit_code, "refused")
+        note_on_stderr(f"Error: {flow.name}: {exc}")
         _print_json(
             as_json, {"flow": flow.name, "source": path, "status": status, "dry_run": dry_run, "error": str(exc)}
         )
@@ -147,7 +173,7 @@ def _run_one(db, path: str, *, dry_run: bool, yes: bool, as_json: bool, quiet: b
     if (not quiet or refused) and not as_json:
         _render_report(report)
     if refused:  # a dry run that a real run would refuse: its whole plan, then why
-        sys.stderr.write(f"Error: {flow.name}: a real run would be refused: {report.error}\n")
+        note_on_stderr(f"Error: {flow.name}: a real run would be refused: {report.error}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -184,6 +210,8 @@ def _render_report(report) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from crmctl.text import visible
+
     head = "dry run of flow" if report.dry_run else "ran flow"
     run = "" if report.run_id is None else f" (run {report.run_id})"
     emitted = sum(report.emitted.values())
@@ -193,11 +221,17 @@ def _render_report(report) -> None:
         + (f", {report.deleted} deleted" if report.deleted else "")
         + (f", {emitted} emitted" if report.emitted else "")
     )
-    console = stderr_console()
-    table = Table("step", "action", "contacts", "changed")
-    for step in report.steps:
-        table.add_row(Text(step.name), Text(_action_cell(step)), str(step.contacts), str(step.changed))
-    console.print(table)
+    rows = [[step.name, _action_cell(step), str(step.contacts), str(step.changed)] for step in report.steps]
+    if is_terminal(sys.stderr):
+        console = stderr_console()
+        table = Table("step", "action", "contacts", "changed")
+        for row in rows:
+            table.add_row(*(Text(visible(cell)) for cell in row))
+        console.print(table)
+    else:  # cron mail: plain text, no box drawing
+        from crmctl.cli.table import write_table
+
+        write_table(iter(rows), ["step", "action", "contacts", "changed"], sys.stderr)
     if report.dry_run:
         note_on_stderr("dry run: nothing was written")
 
@@ -236,25 +270,29 @@ TABLE_COLUMNS = ["run_id", "flow", "started_at", "duration_ms", "matched", "resu
 @app.command("runs")
 @guarded
 def runs(
-    flow: Annotated[str | None, typer.Option("--flow", help="Only this flow's runs.")] = None,
+    flow: Annotated[str | None, typer.Option("--flow", metavar="NAME", help="Only this flow's runs.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Also the runs that changed nothing.")] = False,
     limit: opt.Limit = 20,
     fmt: opt.Listing = opt.ListFormat.table,
+    no_pager: opt.NoPager = False,
 ) -> None:
     """List run history, newest first: runs that changed something, failed or were refused.
 
+    \b
     Examples:
-
       crmctl flow runs --flow trial-nurture --limit 5
-
       crmctl flow runs --all -f ndjson
     """
     from crmctl.store import flows as flow_sql
 
     db = open_database()
+    if flow is not None and not flow_sql.known(db, flow):
+        from crmctl.errors import NotFound, quote
+
+        raise NotFound(f"no flow named {quote(flow)} has run in this database")
     records = flow_sql.runs(db, flow, limit, include_noop=every)
     if fmt is opt.ListFormat.table:
-        emit_records((_flat_run(r) for r in records), fmt, TABLE_COLUMNS, title="Flow runs")
+        emit_records((_flat_run(r) for r in records), fmt, TABLE_COLUMNS, title="Flow runs", pager=not no_pager)
     elif fmt is opt.ListFormat.csv:
         emit_records((_flat_run(r) for r in records), fmt, RUN_COLUMNS + ["error"])
     else:
@@ -282,26 +320,30 @@ LIST_COLUMNS = [
 
 @app.command("list")
 @guarded
-def list_flows(fmt: opt.Listing = opt.ListFormat.table) -> None:
+def list_flows(fmt: opt.Listing = opt.ListFormat.table, no_pager: opt.NoPager = False) -> None:
     """Every flow this database knows: the file it last ran from, its last run, how many runs,
     and its contacts in progress, parked (waiting, not yet due), completed and exited.
 
+    \b
     Examples:
-
       crmctl flow list
-
       crmctl flow list -f json
     """
     from crmctl import clock
     from crmctl.store import flows as flow_sql
 
     db = open_database()
-    emit_records(flow_sql.listing(db, clock.now_text()), fmt, LIST_COLUMNS, title="Flows")
+    emit_records(flow_sql.listing(db, clock.now_text()), fmt, LIST_COLUMNS, title="Flows", pager=not no_pager)
 
 
 # show and status -----------------------------------------------------------------------------
 
-FlowArgument = Annotated[str, typer.Argument(help="Flow name (from the database) or flow file.")]
+FlowArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME_OR_FILE", help="Flow name (from the database) or flow file.", autocompletion=complete_flow_file
+    ),
+]
 
 
 def _resolve(db, name_or_file: str):
@@ -309,7 +351,7 @@ def _resolve(db, name_or_file: str):
     the database stored when the flow last ran, so no file is needed."""
     from pathlib import Path
 
-    from crmctl.errors import FlowInvalid, NotFound
+    from crmctl.errors import FlowInvalid, NotFound, quote
     from crmctl.flows.loader import load_flow, parse_flow
     from crmctl.store import flows as flow_sql
 
@@ -318,14 +360,14 @@ def _resolve(db, name_or_file: str):
     stored = flow_sql.stored_definition(db, name_or_file) if db is not None else None
     if stored is None:
         raise NotFound(
-            f"no flow named '{name_or_file}' has run in this database (give its file to see an empty status)"
+            f"no flow named {quote(name_or_file)} has run in this database (give its file to see an empty status)"
         )
     text, source = stored
     try:
         return parse_flow(text, source or f"<stored definition of {name_or_file}>")
     except FlowInvalid:
         raise NotFound(
-            f"the definition of flow '{name_or_file}' stored by its last run no longer passes this version's "
+            f"the definition of flow {quote(name_or_file)} stored by its last run no longer passes this version's "
             "checks: give its file"
         ) from None
 
@@ -338,10 +380,9 @@ def show(flow: FlowArgument, fmt: opt.SummaryShort = opt.SummaryFormat.text) -> 
     Steps are named by their id, else by their path. Works from the stored definition when
     given a name, so the file is not needed.
 
+    \b
     Examples:
-
       crmctl flow show trial-nurture
-
       crmctl flow show sample_data/flows/trial-nurture.yaml -f json
     """
     from crmctl.store import flows as flow_sql
@@ -451,7 +492,9 @@ def _duration(seconds: int) -> str:
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from crmctl.text import visible
+
+    return escape(visible(text))
 
 
 @app.command("status")
@@ -460,10 +503,9 @@ def status(flow: FlowArgument, fmt: opt.SummaryShort = opt.SummaryFormat.text) -
     """How many contacts are in progress, parked at each wait, completed, or left through
     exit_when, and how many took each branch of each split.
 
+    \b
     Examples:
-
       crmctl flow status trial-nurture
-
       crmctl flow status trial-nurture -f json
     """
     from crmctl.errors import NotFound
@@ -514,14 +556,16 @@ def status(flow: FlowArgument, fmt: opt.SummaryShort = opt.SummaryFormat.text) -
     if fmt is opt.SummaryFormat.json:
         print(to_json(payload))
         return
+    from crmctl.text import visible
+
     print(
-        f"flow {name}: {payload['in_progress']} in progress, {payload['completed']} completed, "
+        f"flow {visible(name)}: {payload['in_progress']} in progress, {payload['completed']} completed, "
         f"{payload['exited']} exited"
     )
     for w in waiting:
-        print(f"  parked at {w['step']}: {w['contacts']} (due {w['next_due']} .. {w['last_due']})")
+        print(f"  parked at {visible(str(w['step']))}: {w['contacts']} (due {w['next_due']} .. {w['last_due']})")
     for b in branches:
-        print(f"  split {b['step']}, branch {b['branch']}: {b['contacts']}")
+        print(f"  split {visible(str(b['step']))}, branch {visible(str(b['branch']))}: {b['contacts']}")
 
 
 def _branch_labels(split, taken: dict[str, int]) -> list[str]:

@@ -10,11 +10,19 @@ from crmctl.cli.render import emit_records, emit_summary
 from crmctl.cli.state import open_database
 
 app = typer.Typer(
-    help="Outboxes: records written by flows' emit steps, read and acknowledged by a deliverer.",
+    help="""Outboxes: records written by flows' emit steps, read and acknowledged by a deliverer.
+
+    \b
+    Examples:
+      crmctl outbox list
+      crmctl outbox read welcome -f ndjson
+    """,
     no_args_is_help=True,
 )
 
-Name = Annotated[str, typer.Argument(help="Outbox name (the `to:` of an emit step).", show_default=False)]
+Name = Annotated[
+    str, typer.Argument(metavar="NAME", help="Outbox name (the `to:` of an emit step).", show_default=False)
+]
 
 RECORD_COLUMNS = ["outbox_id", "contact_id", "email", "name", "flow", "step", "run_id", "emitted_at"]
 LIST_COLUMNS = ["outbox", "pending", "delivered", "oldest_pending_at", "last_delivered_at"]
@@ -25,10 +33,9 @@ LIST_COLUMNS = ["outbox", "pending", "delivered", "oldest_pending_at", "last_del
 def list_outboxes(fmt: opt.Listing = opt.ListFormat.table) -> None:
     """Every outbox, with its pending and delivered record counts.
 
+    \b
     Examples:
-
       crmctl outbox list
-
       crmctl outbox list -f json
     """
     from crmctl import outbox
@@ -44,10 +51,9 @@ def read(name: Name, limit: opt.Limit = None, fmt: opt.Listing = opt.ListFormat.
 
     CSV and table put each listed field in its own column after the fixed ones.
 
+    \b
     Examples:
-
       crmctl outbox read welcome -f ndjson > batch
-
       crmctl outbox read welcome --limit 500 -f csv
     """
     from crmctl import outbox
@@ -74,6 +80,7 @@ def ack(
         str,
         typer.Option(
             "--through",
+            metavar="OUTBOX_ID",
             help="Mark every pending record up to this outbox_id (the last one delivered) as delivered. "
             "Empty: nothing to acknowledge.",
         ),
@@ -87,10 +94,9 @@ def ack(
     An empty --through (an empty batch) acknowledges nothing. An id that is not a record of
     this outbox is refused, so a typo never marks unread records delivered.
 
+    \b
     Examples:
-
       crmctl outbox ack welcome --through 1042
-
       crmctl outbox ack welcome --through "$(tail -1 batch | jq .outbox_id)"
     """
     from crmctl import outbox

@@ -11,7 +11,7 @@ from crmctl.cli.render import note_on_stderr
 
 app = typer.Typer(
     help="The bundled sample data (the contacts are loaded by `crmctl init --sample`).\n\n"
-    "Examples:\n\n  crmctl sample flows ./flows",
+    "\b\nExamples:\n  crmctl sample flows ./flows",
     no_args_is_help=True,
 )
 
@@ -33,10 +33,9 @@ def flows(
 
     Existing files are never overwritten without --force: then nothing is written (exit 1).
 
+    \b
     Examples:
-
       crmctl sample flows ./flows && crmctl flow run ./flows/*.yaml --yes
-
       crmctl sample flows ./flows --force
     """
     from crmctl.sample import write_flows

@@ -19,6 +19,16 @@ options = GlobalOptions()
 
 
 def database_path() -> Path:
+    """--db, then $CRMCTL_DB, then the per-user default. An empty value is a mistake (an unset
+    variable in a script), never a reason to fall back to the default database."""
+    import os
+
+    from crmctl.errors import UsageError
+
+    if options.db_path == "":
+        raise UsageError("the database path is empty (--db '')")
+    if options.db_path is None and os.environ.get("CRMCTL_DB") == "":
+        raise UsageError("the database path is empty (CRMCTL_DB is set but empty)")
     return resolve_path(options.db_path)
 
 

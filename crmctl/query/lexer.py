@@ -19,6 +19,12 @@ INT64_MAX = 2**63 - 1
 
 NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)*")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Slips the lexer recognises whole, to say what to write instead.
+_BARE_DATE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_EXPONENT = re.compile(r"[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]+(?![\w.])")
 _SUFFIX = re.compile(r"\w+")
 _OPERATORS = ("==", "!=", "<=", ">=", "<", ">")
 _PUNCTUATION = "()[],+-"
@@ -36,7 +42,10 @@ _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
 
 @dataclass(frozen=True)
 class Token:
-    """kind: name, keyword, string, number, duration, op, punct, end or error.
+    """kind: name, keyword, string, number, duration, date, op, punct, end or error.
+
+    A `date` is an unquoted date (`2026-01-01`): never valid, but the parser knows the
+    field and operator to show in its hint.
 
     text is the source text; value is the decoded value (the lower-cased keyword, the
     string's contents, the number, the duration as a timedelta, or an error's message).
@@ -74,6 +83,10 @@ def tokenize(text: str) -> list[Token]:
             continue
         if char in "\"'":
             token = _string(text, i)
+        elif date := _BARE_DATE.match(text, i):
+            token = Token("date", date.group(), i)
+        elif exponent := _EXPONENT.match(text, i):
+            token = _exponent(exponent.group(), i)
         elif number := _NUMBER.match(text, i):
             token = _number(number.group(), text, i)
         elif name := NAME.match(text, i):
@@ -151,6 +164,17 @@ def _number(digits: str, text: str, start: int) -> Token:
         shown = digits if len(digits) <= 30 else digits[:29] + "…"
         return Token("error", digits, start, f"number out of range: {shown}")
     return Token("number", digits, start, int(digits))
+
+
+def _exponent(text: str, start: int) -> Token:
+    """`1e5`: the language has no exponents; say how the number is written."""
+    from decimal import Decimal
+
+    exponent = int(re.split("[eE]", text)[1])
+    if abs(exponent) > 30:
+        return Token("error", text, start, f"numbers are written without exponents, not {text}")
+    written = format(Decimal(text).normalize(), "f")
+    return Token("error", text, start, f"numbers are written {written}, not {text}")
 
 
 def _duration(digits: str, unit: str, start: int) -> Token:

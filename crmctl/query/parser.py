@@ -162,7 +162,7 @@ class _Parser:
         if token.kind == "op" or token.is_keyword(*MATCHES):
             self.advance()
             op = token.value
-            return Test(field, op, (self.value(after=token.text),), token.position)
+            return Test(field, op, (self.value(after=token.text, field=field),), token.position)
         if token.is_keyword("in"):
             self.advance()
             return Test(field, "in", self.list(after=token.text), token.position)
@@ -207,7 +207,7 @@ class _Parser:
 
     # value := STRING | NUMBER | "-" NUMBER | true | false | now [("+" | "-") DURATION]
 
-    def value(self, after: str) -> Value:
+    def value(self, after: str, field: Field | None = None) -> Value:
         token = self.peek()
         if token.kind in ("string", "number"):
             self.advance()
@@ -226,6 +226,13 @@ class _Parser:
             return self.now()
         if token.kind == "duration":
             self.fail(f"a duration needs now: write now - {token.text} or now + {token.text}", token)
+        if token.kind == "date":
+            before = f"{field.shown} {after} " if field is not None else ""
+            self.fail(f'quote dates: {before}"{token.text}"', token)
+        if token.kind == "name" and token.text.lower() in ("null", "none", "nil"):
+            shown = field.shown if field is not None else "FIELD"
+            negated = after == "!="
+            self.fail(f"there is no {token.text}: use '{'' if negated else 'not '}{shown} exists'", token)
         message = f"expected a value after '{after}' but found {token.describe()}"
         if token.kind == "name":
             message += f' (write text in quotes: "{token.text}")'

@@ -95,6 +95,10 @@ def _open_or_create(
     """The database, and what this call created for it (directories, outermost first), or
     None when the file was already there."""
     check_sqlite_version()
+    try:
+        path.is_symlink() and path.exists()  # an unusable name (too long, …) fails here, as an OSError
+    except OSError as exc:
+        raise DatabaseError(f"cannot open {path}: {exc.strerror}") from None
     if path.is_symlink():
         raise DatabaseError(
             f"{path} is a symbolic link (to {os.readlink(path)}); crmctl does not open a database "
@@ -324,3 +328,12 @@ def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     if "readonly" in text:
         return DatabaseError(f"{_file_of(db)} is read-only: crmctl needs to write to it")
     return DatabaseError(text)
+
+
+def open_read_only(path: Path) -> Database | None:
+    """The database for a quick look (shell completion): read-only, no migrations, no lock
+    waits. None when there is no file."""
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2)
+    return Database(conn, execute_plugins=False)

@@ -167,3 +167,14 @@ def add_identified(db: Database, name: str) -> None:
         "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email_key = w.email_key"
     )
     db.execute("DROP TABLE IF EXISTS temp.wanted")
+
+
+def narrow(db: Database, name: str, condition_sql: str, params: Sequence) -> None:
+    """Keep only the contacts of scope `name` that satisfy a compiled condition. The IN list
+    is computed once, before the delete starts."""
+    name = _checked(name)
+    db.execute(
+        f"DELETE FROM temp.{name} WHERE id NOT IN (SELECT c.id FROM temp.{name} AS s "
+        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql})",
+        list(params),
+    )

@@ -43,6 +43,11 @@ def create(db: Database, names: Iterable[str], now: str) -> list[str]:
     return created
 
 
+def names(db: Database, limit: int = 10_000) -> list[str]:
+    """Catalog names (at most `limit`), for suggestions and shell completion."""
+    return [r[0] for r in db.execute("SELECT name FROM tags ORDER BY name COLLATE NOCASE LIMIT ?", [limit])]
+
+
 def listing(db: Database) -> list[dict]:
     rows = db.execute(
         "SELECT t.name, (SELECT count(*) FROM contact_tags AS ct WHERE ct.tag_id = t.id), t.created_at "
