@@ -64,14 +64,6 @@ def _json(value) -> str:
     return str(int(value))
 
 
-def select_into(conn: sqlite3.Connection, scale: str, table: str = "sel") -> int:
-    """The selection as a temp table of ids in id order (the same shape crmctl uses)."""
-    sql, params = SELECTIONS[scale]
-    conn.execute(f"CREATE TEMP TABLE {table} (id INTEGER PRIMARY KEY)")
-    conn.execute(f"INSERT INTO {table}(id) {sql} ORDER BY contact_id", params)
-    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
-
 # Bulk actions: one statement over the selection --------------------------------------------
 
 

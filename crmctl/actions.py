@@ -21,6 +21,7 @@ from crmctl.store import contacts as contact_sql
 from crmctl.store import properties as property_sql
 from crmctl.store import suppressions as suppression_sql
 from crmctl.store import tags as tag_sql
+from crmctl.testhook import pause_point
 
 CHANGED = "changed"
 TAG_NAME_MAX = 100
@@ -234,7 +235,7 @@ def delete(
     if count and confirm is not None and not confirm(count):
         raise Refused(f"not deleting {count} contact{'s' if count != 1 else ''}: not confirmed")
     scopes.copy(db, scope, CHANGED)
-    detail = {}
+    detail: dict[str, Any] = {}
     if suppress:
         suppression_sql.suppress(db, CHANGED, ctx.now)
         detail["suppressed"] = count
@@ -265,6 +266,7 @@ def _finish(
     db: Database, action: str, scope: str, changed: int, ctx: Context, *, audited: str = CHANGED, **detail: Any
 ) -> ActionResult:
     """Audit the `changed` contacts (the ids in temp table `audited`) and report."""
+    pause_point(f"action:{action}")
     if changed:
         audit.record(
             db,

@@ -10,7 +10,6 @@ from crmctl.errors import InvalidInput, Refused
 
 # Fixed width, second precision, so stored times sort and compare as text. One rule for every
 # path (imports, CRMCTL_NOW, filters, flows): years 1000 to 9999, always four digits.
-STORED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 FIRST_YEAR, LAST_YEAR = 1000, 9999
 _STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 

@@ -715,7 +715,7 @@ class _JsonArray:
     so memory holds about one chunk (or one record, if larger) rather than the whole file."""
 
     READ = 1 << 20
-    _SPACE = re.compile(r"[ \t\n\r]*")
+    _NOT_SPACE = re.compile(r"[^ \t\n\r]")
 
     def __init__(self, text: _Utf8Chunks):
         self.text = text
@@ -758,7 +758,8 @@ class _JsonArray:
     def _peek(self) -> str:
         """The next non-space character ("" at the end), without consuming it."""
         while True:
-            self.pos = self._SPACE.match(self.buf, self.pos).end()
+            found = self._NOT_SPACE.search(self.buf, self.pos)
+            self.pos = found.start() if found else len(self.buf)
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self._fill():

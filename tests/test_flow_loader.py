@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import add_contacts
+from flowkit import find_step
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -110,7 +110,7 @@ def test_load_flow_builds_the_documented_interface(tmp_path):
         ("steps[4]", "unblock", "last", 20, 5),
         ("steps[5]", "delete", "steps[5]", 22, 5),
     ]
-    check = flow.find_step("check")
+    check = find_step(flow, "check")
     assert check is flow.steps[2] and check.condition == "last_seen_at < now - 3d"
     assert [s.kind for s in check.then] == ["note", "wait", "tag_add"]
     assert [s.kind for s in check.otherwise] == ["tag_remove", "set"]
@@ -122,9 +122,9 @@ def test_load_flow_builds_the_documented_interface(tmp_path):
         ("first-wait", 3 * 86400),
         ("steps[2].then[1]", 7 * 86400),
     ]
-    assert flow.find_step("steps[2].then[1]").seconds == 604800
-    assert flow.find_step("steps[1]").id == "first-wait"  # by path too
-    assert flow.find_step("nope") is None
+    assert find_step(flow, "steps[2].then[1]").seconds == 604800
+    assert find_step(flow, "steps[1]").id == "first-wait"  # by path too
+    assert find_step(flow, "nope") is None
 
 
 @pytest.mark.parametrize(
@@ -407,28 +407,27 @@ def test_unprintable_characters(tmp_path):
     ]
 
 
-def test_billion_laughs_is_refused_quickly(tmp_path):
+def test_billion_laughs_is_refused_at_its_first_anchor(tmp_path):
+    # Refused where the first anchor is defined, before any alias could be expanded.
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, 10):
         prev, cur = chr(96 + i), chr(97 + i)
         lines.append(f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
-    started = time.monotonic()
     assert problems_of(tmp_path, "\n".join(lines) + "\n") == [
         "flow.yaml:1:4: anchors (&a) are not allowed in flow files"
     ]
     assert problems_of(tmp_path, "name: x\nmatch: *m\n") == [
         "flow.yaml:2:8: aliases (*m) are not allowed in flow files"
     ]
-    assert time.monotonic() - started < 1
 
 
 def test_deep_nesting_and_node_count_are_capped(tmp_path):
-    started = time.monotonic()
+    # The columns show where reading stopped: at the 65th level, and at the 10,001st node.
+    # (Without the depth cap, 200,000 levels end in a RecursionError, not this message.)
     assert problems_of(tmp_path, "[" * 200_000) == ["flow.yaml:1:65: nested more than 64 levels deep"]
     assert problems_of(tmp_path, "steps: [" + ",".join(["block"] * 20_000) + "]") == [
         "flow.yaml:1:59991: more than 10000 YAML nodes: not a flow file"
     ]
-    assert time.monotonic() - started < 5
 
 
 def test_huge_file_is_refused_without_parsing(tmp_path):

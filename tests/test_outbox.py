@@ -7,13 +7,13 @@ import csv
 import io
 import json
 import os
-import random
 import signal
 import subprocess
 import textwrap
 
 import pytest
 from conftest import crmctl_executable, lines_json
+from crashkit import wait_for_pause
 from flowkit import write_flow
 
 WELCOME = """
@@ -249,23 +249,24 @@ def test_a_killed_ack_acknowledges_all_or_nothing(run, db, tmp_path):
     add_bulk_contacts(db, 3000)
     path = write_flow(tmp_path, "name: bulk\nmatch: 'id > 0'\nsteps: [{emit: {to: bulk, fields: [plan]}}]\n")
     assert run("flow", "run", path, "-q").returncode == 0
-    rng = random.Random("ack")
-    for _ in range(5):
-        proc = subprocess.Popen([crmctl_executable(), "outbox", "ack", "bulk", "--through", "2500", "-q"])
-        try:
-            proc.wait(timeout=rng.uniform(0.05, 0.4))
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        pending = db.execute("SELECT count(*) FROM outbox_records WHERE delivered_at IS NULL").fetchone()[0]
-        assert pending in (3000, 500)
+    # Killed exactly at named points of its transaction (the test-only pause hook), not by a timer.
+    for point, pending in (("transaction:begin", 3000), ("transaction:commit", 3000), ("transaction:committed", 500)):
+        proc = subprocess.Popen(
+            [crmctl_executable(), "outbox", "ack", "bulk", "--through", "2500", "-q"],
+            stderr=subprocess.PIPE,
+            env={**os.environ, "CRMCTL_TEST_PAUSE_AT": point},
+        )
+        wait_for_pause(proc, point)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        assert db.execute("SELECT count(*) FROM outbox_records WHERE delivered_at IS NULL").fetchone()[0] == pending
         db.execute("UPDATE outbox_records SET delivered_at = NULL")
         db.conn.commit()
 
 
 def test_a_run_killed_mid_way_emits_nothing(db, tmp_path):
-    """SIGKILL anywhere in a run with an emit step: the records are all there, or none is."""
-    from crashkit import fresh_copy, health, launch, wait_for_holder
+    """SIGKILL in a run with an emit step: the records are all there, or none is."""
+    from crashkit import fresh_copy, health, launch
 
     from crmctl.store import open_db
 
@@ -287,23 +288,18 @@ def test_a_run_killed_mid_way_emits_nothing(db, tmp_path):
     """,
     )
     args = ["flow", "run", str(flow), "-q"]
-    rng = random.Random("emit")
-    outcomes = set()
-    for trial in range(8):
+    # Killed exactly at named points of the run (the test-only pause hook), not by a timer:
+    # before the records, after them, before the commit, after it.
+    points = ["transaction:begin", "action:tag_add", "action:emit", "transaction:commit", "transaction:committed"]
+    for trial, point in enumerate(points):
         target = fresh_copy(template, tmp_path / f"trial{trial}.db")
-        proc = launch(args, target)
-        if trial % 2:
-            wait_for_holder(proc, target, 60)
-        try:
-            proc.wait(timeout=rng.uniform(0.05, 0.6))
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
+        proc = launch(args, target, pause_at=point)
+        wait_for_pause(proc, point)
+        proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
         assert health(target) == ("ok", [])
         check = open_db(target)
         records = check.execute("SELECT count(*) FROM outbox_records").fetchone()[0]
         notes = check.execute("SELECT count(*) FROM notes").fetchone()[0]
         check.close()
-        assert (records, notes) in ((0, 0), (4000, 4000))
-        outcomes.add(records)
-    assert 0 in outcomes
+        assert (records, notes) == ((4000, 4000) if point == "transaction:committed" else (0, 0)), point

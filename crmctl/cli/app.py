@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from crmctl import __version__
 from crmctl.cli.guard import EXIT_FAILED, EXIT_USAGE, fail, guarded, usage_failure
 from crmctl.cli.render import note_on_stderr
-from crmctl.cli.state import database_path, open_database, options
+from crmctl.cli.state import database_path, initialised_database, options
 
 # The variable a completion script sets when it calls crmctl back (Typer's protocol).
 COMPLETE_VAR = "_CRMCTL_COMPLETE"
@@ -38,6 +38,7 @@ LAZY_COMMANDS = {
     "flow": ("crmctl.cli.flow", "app"),
     "outbox": ("crmctl.cli.outbox", "app"),
     "db": ("crmctl.cli.db", "app"),
+    "sample": ("crmctl.cli.sample", "app"),
     "help": ("crmctl.cli.help", "app"),
     "completion": ("crmctl.cli.completion", "completion"),
 }
@@ -84,7 +85,10 @@ def _build(name: str, module: str, attribute: str):
         holder.add_typer(target, name=name)
     else:
         holder.command(name)(target)
-    return _with_db_option(typer.main.get_command(holder).commands[name])
+    group = typer.main.get_command(holder)
+    if not isinstance(group, TyperGroup):  # a holder with a callback is always built as a group
+        raise TypeError(f"{name}: expected a command group, got {type(group).__name__}")
+    return _with_db_option(group.commands[name])
 
 
 def _holder_callback() -> None:
@@ -263,17 +267,20 @@ def init(
 ) -> None:
     """Create the database, or bring an existing one to the current schema.
 
+
+    An init that fails leaves nothing behind: a database it created is removed again.
+
     \b
     Examples:
       crmctl init
       crmctl --db /srv/crm/crm.db init --sample
     """
-    db = open_database(create=True)
     message = f"database ready at {database_path()}"
-    if sample:
-        from crmctl.sample import load_sample
+    with initialised_database() as db:
+        if sample:
+            from crmctl.sample import load_sample
 
-        report = load_sample(db)
-        message += f"; sample data: {report.inserted} inserted, {report.updated} updated"
+            report = load_sample(db)
+            message += f"; sample data: {report.inserted} inserted, {report.updated} updated"
     if not quiet:
         note_on_stderr(message)

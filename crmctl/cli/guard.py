@@ -69,7 +69,7 @@ def guarded(function: F) -> F:
         except Exception as exc:  # the last line of defence: a bug, never a traceback by default
             raise _internal_error(exc, as_json=as_json) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # wraps() keeps F's signature; mypy types it as a new one
 
 
 def _internal_error(exc: Exception, *, as_json: bool = False) -> typer.Exit:

@@ -63,7 +63,8 @@ class paged:
         if self.process is None:
             return False
         try:
-            self.process.stdin.close()  # type: ignore[union-attr]
+            if self.process.stdin is not None:  # always a pipe: Popen(stdin=PIPE)
+                self.process.stdin.close()
         except BrokenPipeError:
             pass
         self.process.wait()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmctl.store import open_db, resolve_path
+from crmctl.store.connection import initialised
 
 
 @dataclass
@@ -39,6 +40,11 @@ def open_database(*, create: bool = False, lock_timeout: float | None = None, re
     for note in getattr(db, "migration_notes", ()):  # e.g. the properties a migration declared
         sys.stderr.write(note + "\n")
     return db
+
+
+def initialised_database():
+    """`crmctl init`'s database: created if missing, and removed again if init then fails."""
+    return initialised(database_path())
 
 
 def stdin_lines():

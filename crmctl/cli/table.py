@@ -10,7 +10,6 @@ no control character from the data reaches the terminal.
 from __future__ import annotations
 
 import itertools
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO
 
@@ -81,14 +80,10 @@ def _fit(widths: list[int], headers: list[int], total: int) -> list[int]:
 
 
 def _cut(text: str, width: int) -> str:
-    kept, used = [], 0
-    for char in text:
-        size = char_width(char)
-        if used + size > width - 1:
-            break
-        kept.append(char)
-        used += size
-    return "".join(kept) + "…"
+    """`text` cut to `width` cells with `…`, never inside a character or an emoji sequence."""
+    from rich.cells import chop_cells
+
+    return chop_cells(text, width - 1)[0] + "…"
 
 
 def _is_number(cell: str) -> bool:
@@ -96,16 +91,11 @@ def _is_number(cell: str) -> bool:
 
 
 def cell_width(text: str) -> int:
-    """Terminal columns: East Asian wide characters take two, combining marks and
-    zero-width characters none."""
+    """Terminal cells, as rich measures them for the terminal tables: wide characters take
+    two, combining marks none, and an emoji sequence joined by zero-width joiners is one
+    glyph (two cells). rich.cells is imported only for text that is not ASCII."""
     if text.isascii():
         return len(text)
-    return sum(char_width(char) for char in text)
+    from rich.cells import cell_len
 
-
-def char_width(char: str) -> int:
-    if char.isascii():
-        return 1
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+    return cell_len(text)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -116,7 +118,7 @@ _scalars = SafeConstructor()
 class _Tree:
     """Plain Python values built from nodes, with the node behind every path."""
 
-    def __init__(self, problem):
+    def __init__(self, problem: Callable[[Node, str], None]) -> None:
         self.problem = problem
         self.nodes: dict[Loc, Node] = {}
         self.keys: dict[Loc, Node] = {}
@@ -137,6 +139,8 @@ class _Tree:
             if node.tag != _TAG + "seq":
                 self.refuse(node, path, f"{_prefix(path)}YAML tag {_short(node.tag)} is not supported")
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if not isinstance(node, ScalarNode):  # YAML composes only these three kinds of node
+            raise TypeError(f"unexpected YAML node {type(node).__name__}")
         return self._scalar(node, path)
 
     def _mapping(self, node: MappingNode, path: Loc) -> dict:
@@ -282,7 +286,8 @@ class _Checker:
         head = self._validate(FlowHead, data, ())
         self._expression(data, ("match",))
         self._expression(data, ("exit_when",))
-        steps = self._step_list(data.get("steps"), ("steps",)) if isinstance(data.get("steps"), list) else None
+        listed = data.get("steps")
+        steps = self._step_list(listed, ("steps",)) if isinstance(listed, list) else None
         on_exit = self._on_exit(data)
         seen_ids: dict[str, Loc] = {}
         self._check_ids(data.get("steps"), ("steps",), seen_ids)
@@ -331,7 +336,7 @@ class _Checker:
                 self._schema_problem(error, path, allowed)
             return None
 
-    def _schema_problem(self, error: dict, base: Loc, allowed: list[str]) -> None:
+    def _schema_problem(self, error: ErrorDetails, base: Loc, allowed: list[str]) -> None:
         loc = base + tuple(error["loc"])
         kind = error["type"]
         if kind == "missing":
@@ -351,17 +356,16 @@ class _Checker:
         self.at_node(self.tree.nodes[node_path], f"{_loc(node_path)}: {_clean(error)}")
 
     def _step_list(self, items: list, path: Loc) -> list[Step] | None:
-        steps: list[Step | None] = [self._step(item, path + (i,)) for i, item in enumerate(items)]
+        checked = [self._step(item, path + (i,)) for i, item in enumerate(items)]
         if path != ("on_exit",):  # where a delete is refused outright
             self._check_after_delete(items, path)
-        if any(step is None for step in steps):
-            return None
-        return steps  # type: ignore[return-value]
+        steps = [step for step in checked if step is not None]
+        return steps if len(steps) == len(checked) else None
 
     def _step(self, value: Any, path: Loc) -> Step | None:
         node = self.tree.nodes[path]
         where = _loc(path)
-        position = dict(path=where, line=node.start_mark.line + 1, column=node.start_mark.column + 1)
+        position: dict[str, Any] = dict(path=where, line=node.start_mark.line + 1, column=node.start_mark.column + 1)
         if isinstance(value, str):
             if value in BARE_WORDS:
                 return Step(kind=value, **position)
@@ -728,7 +732,7 @@ _MESSAGES = {
 }
 
 
-def _clean(error: dict) -> str:
+def _clean(error: ErrorDetails) -> str:
     kind, message = error["type"], error["msg"]
     if kind in _MESSAGES:
         return _MESSAGES[kind]

@@ -21,8 +21,6 @@ from crmctl.store import flows as flow_sql
 from crmctl.store import outbox as outbox_sql
 from crmctl.store import scopes
 
-MISSING_WAIT_CHOICES = ("end",)
-
 
 @dataclass
 class StepStats:
@@ -117,7 +115,7 @@ def run_flow(db: Database, flow, options: RunOptions) -> RunReport:
         with transaction(db, dry_run=options.dry_run, deletes_contacts=deletes):
             runner = _Runner(db, flow, options)
             report = runner.run()
-            flow_sql.finish_run(db, report.run_id, report.to_dict(), _elapsed_ms(started))
+            flow_sql.finish_run(db, runner.run_id, report.to_dict(), _elapsed_ms(started))
     except LockTimeout:
         raise  # never began: nothing to record, and recording would wait for the same lock
     except Exception as exc:
@@ -174,7 +172,7 @@ class _Runner:
         run_id = flow_sql.start_run(
             self.db, self.flow.name, self.flow.digest, source_of(self.flow), self.now, self.options.dry_run
         )
-        self.report.run_id = run_id
+        self.report.run_id = self.run_id = run_id
         self.ctx = actions.Context(actor=f"flow:{self.flow.name}", now=self.now, run_id=run_id)
         self._register_steps()
         self._check_tags_exist()
@@ -197,7 +195,7 @@ class _Runner:
         flow_sql.exiting(self.db, leaving, self.flow.name, condition.sql, condition.params)
         self.report.exited = scopes.count(self.db, leaving)
         if self.report.exited:
-            flow_sql.finish(self.db, leaving, self.flow.name, "exited", self.now, self.ctx.run_id)
+            flow_sql.finish(self.db, leaving, self.flow.name, "exited", self.now, self.run_id)
             self._audit("flow_exit", leaving, self.report.exited, "exit_when")
         if self.flow.on_exit:
             # Cleanup acts like any step: on the contacts the flow may act on.
@@ -222,7 +220,7 @@ class _Runner:
         ending = self._scope()
         flow_sql.parked_at(self.db, ending, self.flow.name, [pos for pos, _ in stale])
         count = scopes.count(self.db, ending)
-        flow_sql.finish(self.db, ending, self.flow.name, "exited", self.now, self.ctx.run_id)
+        flow_sql.finish(self.db, ending, self.flow.name, "exited", self.now, self.run_id)
         self._audit("flow_missing_wait", ending, count, f"ended enrolment: {where}")
         self.report.exited += count
         scopes.drop(self.db, ending)
@@ -252,7 +250,7 @@ class _Runner:
             include_blocked=self.flow.include_blocked,
             reentry=self.flow.reentry,
             cutoff=cutoff,
-            run_id=self.ctx.run_id,
+            run_id=self.run_id,
             ids=condition.ids,
         )
         self.report.matched = scopes.count(self.db, entering)
@@ -290,10 +288,10 @@ class _Runner:
         if count:
             if entering:
                 flow_sql.enter(
-                    self.db, scope, self.flow.name, self.flow.digest, self.now, self.ctx.run_id, state="completed"
+                    self.db, scope, self.flow.name, self.flow.digest, self.now, self.run_id, state="completed"
                 )
             else:
-                flow_sql.finish(self.db, scope, self.flow.name, "completed", self.now, self.ctx.run_id)
+                flow_sql.finish(self.db, scope, self.flow.name, "completed", self.now, self.run_id)
             self.report.completed += count
 
     def _run_list(self, steps: list, start: int, scope: str, entering: bool) -> str:
@@ -394,13 +392,13 @@ class _Runner:
                 self.flow.name,
                 self.flow.digest,
                 self.now,
-                self.ctx.run_id,
+                self.run_id,
                 state="active",
                 position=step.key,
                 due_at=due_at,
             )
         else:
-            flow_sql.park(self.db, scope, self.flow.name, step.key, due_at, self.flow.digest, self.ctx.run_id)
+            flow_sql.park(self.db, scope, self.flow.name, step.key, due_at, self.flow.digest, self.run_id)
         self.stats[step.path].changed += reached
         self.report.parked += reached
 
@@ -490,7 +488,7 @@ class _Runner:
                 detail=detail,
                 scope=scope,
                 contacts=count,
-                run_id=self.ctx.run_id,
+                run_id=self.run_id,
             )
 
 

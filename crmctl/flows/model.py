@@ -231,16 +231,6 @@ class Flow:
         own = [self.match] + ([self.exit_when] if self.exit_when else [])
         return own + [step.condition for step in self.all_steps() if step.kind == "if"]
 
-    def find_step(self, key: str) -> Step | None:
-        """The step whose id, or else path, is `key`."""
-        for step in self.all_steps():
-            if step.id == key:
-                return step
-        for step in self.all_steps():
-            if step.path == key:
-                return step
-        return None
-
     def definition(self) -> dict[str, Any]:
         out = {
             "name": self.name,

@@ -91,7 +91,7 @@ def _literal(text: str, start: int, end: int, parts: list, problems: list) -> No
     index = 0
     while found := _SUSPECT.search(chunk, index):
         mark = found.group()
-        closer = _CLOSERS.get(mark)
+        closer = _CLOSERS.get(mark, "")
         stop = chunk.find(closer, found.end()) if closer else -1
         snippet_end = stop + len(closer) if stop >= 0 else found.end()
         snippet = chunk[found.start() : snippet_end]

@@ -63,7 +63,10 @@ def simplify(node: Node) -> Node:
     if isinstance(node, (And, Or)):
         operands: list[Node] = []
         for operand in map(simplify, node.operands):
-            operands.extend(operand.operands if type(operand) is type(node) else (operand,))  # type: ignore[union-attr]
+            if isinstance(operand, (And, Or)) and type(operand) is type(node):
+                operands.extend(operand.operands)
+            else:
+                operands.append(operand)
         return type(node)(tuple(operands))
     return node
 
@@ -254,8 +257,9 @@ class _Compiler:
         """The filter as one SELECT of contact ids, or None when it negates or reads a contact's
         own columns. Only for tests on tags, properties and conversations, and their and/or."""
         if isinstance(node, (And, Or)):
-            parts = [self.ids(operand) for operand in node.operands]
-            if any(part is None for part in parts):
+            maybe = [self.ids(operand) for operand in node.operands]
+            parts = [part for part in maybe if part is not None]
+            if len(parts) != len(maybe):
                 return None
             # Compound operators all bind alike, left to right: a nested and/or is a subquery,
             # and so is each group of UNION_TERMS members (a compound has at most 500 terms).
@@ -334,16 +338,16 @@ class _Compiler:
         if value.kind == "now":
             return self.now(value)
         if kind == "time":
-            return clock.normalise_time(value.value)
+            return clock.normalise_time(value.string)
         if value.kind == "bool":
-            return int(value.value)  # true is the number 1, false the number 0
+            return 1 if value.value else 0  # true is the number 1, false the number 0
         return value.value
 
     def now(self, value: Value) -> str:
         if self._now is None:
             self._now = clock.now()
         try:
-            moment = self._now + value.value
+            moment = self._now + value.offset
         except OverflowError:
             moment = None
         if moment is None or not 1000 <= moment.year <= 9999:
@@ -357,7 +361,7 @@ class _Compiler:
         if test.op == "exists":
             return (f"({column} IS NOT NULL)" if known.nullable else "(1)"), []
         if test.op in folding.MATCH_FUNCTIONS:
-            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].value)]
+            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].string)]
         params = [self.literal(value, known.kind) for value in test.values]
         if known.kind == "email":  # by the folded key, as every email lookup (crmctl.folding)
             column, params = "c.email_key", [folding.fold(value) for value in params]
@@ -381,7 +385,7 @@ class _Compiler:
     def tag_ids(self, test: Test) -> Fragment:
         if test.op == "exists":
             return "SELECT ct.contact_id FROM contact_tags AS ct", []
-        listed, names = _values([folding.fold(value.value) for value in test.values])
+        listed, names = _values([folding.fold(value.string) for value in test.values])
         return (
             "SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
             f"(SELECT t.id FROM tags AS t WHERE t.name_key IN ({listed}))",
@@ -421,7 +425,7 @@ class _Compiler:
         if op == "exists":
             condition, params = "true", []
         elif op in folding.MATCH_FUNCTIONS:
-            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(v.value, ?)", [folding.fold(str(test.values[0].value))]
+            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(v.value, ?)", [folding.fold(test.values[0].string)]
         else:
             kind = "time" if prop.type == "date" else prop.type
             params = [self.literal(value, kind) for value in test.values]

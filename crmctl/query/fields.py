@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from crmctl import clock, value_types
 from crmctl.errors import FilterError
-from crmctl.query.nodes import COMPARISONS, MATCHES, ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value
+from crmctl.query.nodes import MATCHES, ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value
 
 
 @dataclass(frozen=True)
@@ -159,11 +159,12 @@ def _check_value(test: Test, kind: str, name: str, value: Value, fail: Callable[
 # Properties: the operators and literals of each type ------------------------------------
 
 NOW_ONLY = f"now can only be compared with dates: {', '.join(TIME_FIELDS)} and date properties"
+_COMPARISONS = ("==", "!=", *ORDERINGS)
 PROPERTY_OPERATORS = {
-    "text": (*COMPARISONS, *MATCHES, "in", "not in", "exists"),
-    "number": (*COMPARISONS, "in", "not in", "exists"),
+    "text": (*_COMPARISONS, *MATCHES, "in", "not in", "exists"),
+    "number": (*_COMPARISONS, "in", "not in", "exists"),
     "boolean": ("==", "!=", "exists"),
-    "date": (*COMPARISONS, "exists"),
+    "date": (*_COMPARISONS, "exists"),
 }
 PROPERTY_EXAMPLE = {"text": '== "..."', "number": "> 0", "boolean": "== true", "date": "> now - 30d"}
 _LITERAL = {"text": "string", "number": "number", "boolean": "bool"}
@@ -214,7 +215,7 @@ _FRACTION = re.compile(r"\d:\d\d[.,]\d")
 
 def _check_time_literal(value: Value, fail: Callable[[str, int], NoReturn]) -> None:
     try:
-        clock.parse_time(value.value)
+        clock.parse_time(value.string)
     except ValueError as exc:
         if "out of range" in str(exc):
             fail(f"date out of range: {value.text}", value.position)
@@ -223,6 +224,6 @@ def _check_time_literal(value: Value, fail: Callable[[str, int], NoReturn]) -> N
             'or "2026-01-31T09:30:00Z", or now - 30d)',
             value.position,
         )
-    if _FRACTION.search(value.value):
+    if _FRACTION.search(value.string):
         # Stored times have whole seconds; a truncated fraction would shift <, >= and ==.
         fail(f"times are stored to the second: drop the fraction in {value.text}", value.position)

@@ -15,7 +15,7 @@ KEYWORDS = frozenset({"and", "or", "not", "in", "exists", "contains", "startswit
 DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Whole durations beyond this many of a unit cannot be added to a date anyway.
 DURATION_MAX = {"m": 10**10, "h": 10**9, "d": 10**7, "w": 10**6}
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT64_MAX = 2**63 - 1
 
 NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)*")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -87,10 +87,10 @@ def tokenize(text: str) -> list[Token]:
             token = Token("date", date.group(), i)
         elif exponent := _EXPONENT.match(text, i):
             token = _exponent(exponent.group(), i)
-        elif _NUMBER.match(text, i):
-            token = _number(text, i)
-        elif NAME.match(text, i):
-            word = NAME.match(text, i).group()
+        elif number := _NUMBER.match(text, i):
+            token = _number(number.group(), text, i)
+        elif name := NAME.match(text, i):
+            word = name.group()
             lowered = word.lower()
             if lowered in KEYWORDS:
                 token = Token("keyword", word, i, lowered)
@@ -153,8 +153,7 @@ def _string(text: str, start: int) -> Token:
     return Token("error", text[start:], start, "unterminated string: add the closing " + quote)
 
 
-def _number(text: str, start: int) -> Token:
-    digits = _NUMBER.match(text, start).group()
+def _number(digits: str, text: str, start: int) -> Token:
     suffix_match = _SUFFIX.match(text, start + len(digits))
     if suffix_match:
         return _duration(digits, suffix_match.group(), start)

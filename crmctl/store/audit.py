@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from sqlite_utils import Database
 
 from crmctl.store.scopes import _checked
+from crmctl.store.script import inserted_id
 
 
 def record(
@@ -31,7 +32,7 @@ def record(
         "INSERT INTO audit(at, actor, action, contacts, detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
         [at, actor, action, contacts, detail, run_id],
     )
-    audit_id = cursor.lastrowid
+    audit_id = inserted_id(cursor)
     if scope is not None:
         link(db, audit_id, scope)
     return audit_id
@@ -115,18 +116,3 @@ def all_contact_ids(db: Database, audit_id: int) -> Iterator[int]:
             lowest = bits & -bits
             yield (chunk << 6) + lowest.bit_length() - 1
             bits ^= lowest
-
-
-def contact_ids(db: Database, audit_id: int, limit: int = 10) -> list[int]:
-    """The first `limit` ids an entry touched, in id order."""
-    found: list[int] = []
-    rows = db.execute("SELECT chunk, bits FROM audit_sets WHERE audit_id = ? ORDER BY chunk", [audit_id])
-    for chunk, bits in rows:
-        bits &= (1 << 64) - 1  # bit 63 makes the stored integer negative
-        while bits and len(found) < limit:
-            lowest = bits & -bits
-            found.append((chunk << 6) + lowest.bit_length() - 1)
-            bits ^= lowest
-        if len(found) >= limit:
-            break
-    return found

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlite_utils import Database
 
 from crmctl.store.scopes import _checked
+from crmctl.store.script import inserted_id
 
 
 def remember_definition(db: Database, flow: str, digest: str, text: str, now: str) -> None:
@@ -44,7 +46,7 @@ def start_run(db: Database, flow: str, digest: str, source: str, now: str, dry_r
         "INSERT INTO flow_runs(flow, digest, source, started_at, dry_run, status) VALUES (?, ?, ?, ?, ?, 'running')",
         [flow, digest, source, now, int(dry_run)],
     )
-    return cursor.lastrowid
+    return inserted_id(cursor)
 
 
 def finish_run(db: Database, run_id: int, summary: dict, duration_ms: int) -> None:
@@ -160,6 +162,7 @@ def candidates(
     read: a second run of a finished flow reads none.
     """
     blocked = "" if include_blocked else "AND c.blocked_at IS NULL"
+    extra: list[Any]
     if reentry is False:
         history, extra = "", []
     elif reentry is True:

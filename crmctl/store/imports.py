@@ -22,6 +22,7 @@ from sqlite_utils import Database
 from crmctl.folding import FOLD
 from crmctl.store import audit, scopes
 from crmctl.store.script import run_script
+from crmctl.testhook import pause_point
 
 TOUCHED = "imported"
 
@@ -211,6 +212,7 @@ def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
     mark_changed(db)
     insert_new_contacts(db, now)
     update_changed_contacts(db, now)
+    pause_point("import:contacts")
     link_tags(db, now)
     set_values(db)
     append_conversations(db, now)

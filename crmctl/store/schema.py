@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -10,6 +12,13 @@ from crmctl.store.script import run_script
 
 MIGRATION_SET = "crmctl"
 migrations = Migrations(MIGRATION_SET)
+
+
+@functools.cache
+def known_migrations() -> tuple[str, ...]:
+    """The names of every migration this crmctl has, in order. sqlite-utils' public API lists
+    registered migrations only as those pending for a database, so ask about an empty one."""
+    return tuple(m.name for m in migrations.pending(Database(memory=True, execute_plugins=False)))
 
 
 @migrations()
@@ -107,10 +116,6 @@ def m001_core(db: Database) -> None:
         INSERT INTO meta(key, value) VALUES ('application', 'crmctl');
         """,
     )
-
-
-def latest_migration() -> str:
-    return migrations._migrations[-1].name
 
 
 @migrations()
