@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Hand-written raw-SQL baselines: the ceiling crmctl is measured against.
 
-    python benchmarks/baselines.py OPERATION DB [--scale 10pct|all] [--now T] [FILE]
+    python benchmarks/baselines.py OPERATION DB [--scale 10pct|all] [--now T] [FILE | NAME VALUE]
 
 Each baseline is plain `python` + `sqlite3` (standard library only, so its start-up is
 the `python -c "import sqlite3"` floor), does the same logical work as the crmctl command
 it stands beside, in one transaction, and prints `{"selected": …, "changed": …}` so the
 runner can check that both sides did the same thing. The selection is resolved by a
 hand-written SQL condition equivalent to crmctl's filter (`score < 10` is
-`key = 'score' AND value < 10` on the attributes index), set-based, in id order.
+`property_id = <score> AND value < 10` on the property values index), set-based, in id order.
 
 What is NOT in a baseline, because it is crmctl's own bookkeeping rather than the
 operation: the audit log, the lock-holder note, flow enrolments and run history (except
@@ -26,17 +26,21 @@ NOW = "2026-11-01T12:00:00Z"
 AUTHOR = "bench"
 NOTE = "Called about the Q4 campaign"
 
-# The hand-written equivalents of the runner's --where expressions.
+# The hand-written equivalents of the runner's --where expressions (score is a number property).
+_SCORE = "(SELECT id FROM properties WHERE name = 'score')"
 SELECTIONS = {
-    # score < 10: numbers below 10 (text sorts after numbers, so it never matches)
-    "10pct": ("SELECT contact_id FROM attributes WHERE key = 'score' AND value < 10", []),
-    # score >= 0: every number, not text
-    "all": ("SELECT contact_id FROM attributes WHERE key = 'score' AND value >= 0 AND value < ''", []),
+    # score < 10
+    "10pct": (f"SELECT contact_id FROM property_values WHERE property_id = {_SCORE} AND value < 10", []),
+    # score >= 0: every contact has a score
+    "all": (f"SELECT contact_id FROM property_values WHERE property_id = {_SCORE} AND value >= 0", []),
 }
 
 
 def connect(path: str, *, foreign_keys: bool = False) -> sqlite3.Connection:
+    from crmctl.folding import register
+
     conn = sqlite3.connect(path, isolation_level=None)
+    register(conn)  # the folded key columns' triggers call crmctl_fold()
     if foreign_keys:
         conn.execute("PRAGMA foreign_keys = ON")
     return conn
@@ -58,14 +62,6 @@ def _json(value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f'"{k}": {_json(v)}' for k, v in value.items()) + "}"
     return str(int(value))
-
-
-def select_into(conn: sqlite3.Connection, scale: str, table: str = "sel") -> int:
-    """The selection as a temp table of ids in id order (the same shape crmctl uses)."""
-    sql, params = SELECTIONS[scale]
-    conn.execute(f"CREATE TEMP TABLE {table} (id INTEGER PRIMARY KEY)")
-    conn.execute(f"INSERT INTO {table}(id) {sql} ORDER BY contact_id", params)
-    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 # Bulk actions: one statement over the selection --------------------------------------------
@@ -126,6 +122,24 @@ def unblock(db: str, scale: str) -> None:
     report(None, cur.rowcount)
 
 
+def set_property(db: str, scale: str, name: str, value: str) -> None:
+    """One upsert of a number into every selected contact's value, writing only those that differ."""
+    conn = connect(db)
+    sql, params = SELECTIONS[scale]
+    conn.execute("BEGIN IMMEDIATE")
+    (property_id,) = conn.execute("SELECT id FROM properties WHERE name = ?", [name]).fetchone()
+    conn.execute("CREATE TEMP TABLE sel (id INTEGER PRIMARY KEY)")
+    conn.execute(f"INSERT INTO sel(id) {sql} ORDER BY contact_id", params)
+    cur = conn.execute(
+        "INSERT INTO property_values(contact_id, property_id, value) SELECT id, ?, ? FROM sel WHERE true "
+        "ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value "
+        "WHERE property_values.value IS NOT excluded.value",
+        [property_id, int(value)],
+    )
+    conn.execute("COMMIT")
+    report(None, cur.rowcount)
+
+
 def delete(db: str, scale: str, secure: bool = False) -> None:
     """One DELETE; foreign keys cascade to data points, tag links, notes, conversations,
     messages and enrolments over their indexes. `secure` also zeroes freed pages and
@@ -152,8 +166,9 @@ SELECT json_object(
     'tags', json(coalesce((SELECT json_group_array(name) FROM (
         SELECT t.name FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id
         WHERE ct.contact_id = c.id ORDER BY t.name COLLATE NOCASE)), '[]')),
-    'attributes', json(coalesce((SELECT json_group_object(key, value) FROM (
-        SELECT a.key, a.value FROM attributes AS a WHERE a.contact_id = c.id ORDER BY a.key)), '{}'))
+    'properties', json(coalesce((SELECT json_group_object(name, value) FROM (
+        SELECT p.name, v.value FROM property_values AS v JOIN properties AS p ON p.id = v.property_id
+        WHERE v.contact_id = c.id ORDER BY p.folded, p.name)), '{}'))
 ) AS line FROM contacts AS c ORDER BY c.id
 """
 
@@ -192,7 +207,7 @@ FROM contacts AS c ORDER BY c.id
 
 def list_merged(db: str) -> None:
     """The same export from three streams in id order, merged in Python: each contact's
-    columns as a JSON object, its tag links by the contact index, its data points in key
+    columns as a JSON object, its tag links by the contact index, its property values in name
     order, each value JSON-quoted by SQLite. Byte for byte the output of list_ndjson."""
     conn = connect(db)
     quoted = {
@@ -204,11 +219,13 @@ def list_merged(db: str) -> None:
     links = _rows(
         conn.execute("SELECT contact_id, tag_id FROM contact_tags INDEXED BY contact_tags_contact ORDER BY contact_id")
     )
-    points = _rows(
-        conn.execute(
-            "SELECT contact_id, json_quote(key) || ':' || json_quote(value) FROM attributes ORDER BY contact_id, key"
+    names = {
+        property_id: (rank, text)
+        for rank, (property_id, text) in enumerate(
+            conn.execute("SELECT id, json_quote(name) FROM properties ORDER BY folded, name")
         )
-    )
+    }
+    points = _rows(conn.execute("SELECT contact_id, property_id, json_quote(value) FROM property_values ORDER BY 1"))
     end = (1 << 63, None)
     link, point = next(links, end), next(points, end)
     out, rows = sys.stdout, 0
@@ -222,13 +239,15 @@ def list_merged(db: str) -> None:
                 link = next(links, end)
             if len(tags) > 1:
                 tags.sort()
-            attributes = []
+            values = []
             while point[0] == contact_id:
-                attributes.append(point[1])
+                rank, name = names[point[1]]
+                values.append((rank, f"{name}:{point[2]}"))
                 point = next(points, end)
-            lines.append(
-                f'{head[:-1]},"tags":[{",".join(text for _, text in tags)}],"attributes":{{{",".join(attributes)}}}}}'
-            )
+            if len(values) > 1:
+                values.sort()
+            properties = ",".join(text for _, text in values)
+            lines.append(f'{head[:-1]},"tags":[{",".join(text for _, text in tags)}],"properties":{{{properties}}}}}')
         out.write("\n".join(lines))
         out.write("\n")
         rows += len(batch)
@@ -289,8 +308,9 @@ def flow_steps(db: str, scale: str) -> None:
     ).rowcount
     # 4. set: {lifecycle: winback}
     changed["set"] = conn.execute(
-        "INSERT INTO attributes(contact_id, key, value) SELECT id, 'lifecycle', 'winback' FROM m WHERE true "
-        "ON CONFLICT(contact_id, key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO property_values(contact_id, property_id, value) "
+        "SELECT id, (SELECT id FROM properties WHERE name = 'lifecycle'), 'winback' FROM m WHERE true "
+        "ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value",
     ).rowcount
     # 5. if last_seen_at < now - 365d: then block, else tag_add [win-active]
     conn.execute("CREATE TEMP TABLE quiet (id INTEGER PRIMARY KEY)")
@@ -313,6 +333,59 @@ def flow_steps(db: str, scale: str) -> None:
         [tag_id(conn, "winback-done"), NOW],
     ).rowcount
     changed["tag_add"] += active + done
+    conn.execute("COMMIT")
+    report(matched, sum(changed.values()), by_action=changed)
+
+
+BRANCHING = "bench-branching"
+
+
+def flow_branching(db: str, scale: str) -> None:
+    """The sum of benchmarks/flows/bench-flow-branching.yaml's steps: a switch on plan (one
+    tag_add per case), then a 50/50 split by the documented hash (sha256 of flow, split id and
+    contact id, modulo 100) with an outbox record per contact in each branch. Not included, as
+    for enrolments: recording each contact's branch (crmctl's bookkeeping for `flow status`)."""
+    import hashlib
+
+    conn = connect(db)
+
+    def bucket(seed: str, contact_id: int) -> int:
+        return int.from_bytes(hashlib.sha256(f"{seed}\x1f{contact_id}".encode()).digest()[:8], "big") % 100
+
+    conn.create_function("bucket", 2, bucket, deterministic=True)
+    sql, params = SELECTIONS[scale]
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("CREATE TEMP TABLE m (id INTEGER PRIMARY KEY)")
+    conn.execute(
+        f"INSERT INTO m(id) SELECT s.contact_id FROM ({sql}) AS s JOIN contacts AS c ON c.id = s.contact_id "
+        "WHERE c.blocked_at IS NULL ORDER BY s.contact_id",
+        params,
+    )
+    matched = conn.execute("SELECT count(*) FROM m").fetchone()[0]
+    changed = {"tag_add": 0, "emit": 0}
+    # switch: plan — each case's contacts from the plan index, one tag_add each
+    for plan, tag in (("trial", "winback"), ("paid", "win-active")):
+        changed["tag_add"] += conn.execute(
+            "INSERT OR IGNORE INTO contact_tags(tag_id, contact_id, added_at) SELECT ?, m.id, ? FROM m "
+            "WHERE m.id IN (SELECT contact_id FROM property_values "
+            "WHERE property_id = (SELECT id FROM properties WHERE name = 'plan') AND value = ?)",
+            [tag_id(conn, tag), NOW, plan],
+        ).rowcount
+    # split: 50/50 by hash, then one outbox record per contact with two fields
+    conn.execute("CREATE TEMP TABLE b (id INTEGER PRIMARY KEY, bucket INTEGER)")
+    conn.execute("INSERT INTO b(id, bucket) SELECT id, bucket(?, id) FROM m", [f"{BRANCHING}\x1fsubject-test"])
+    for outbox, low, high in (("bench-a", 0, 50), ("bench-b", 50, 100)):
+        changed["emit"] += conn.execute(
+            "INSERT INTO outbox_records(outbox, contact_id, email, name, fields, flow, step, run_id, emitted_at) "
+            "SELECT ?, c.id, c.email, c.name, json_object("
+            "'plan', (SELECT a.value FROM property_values AS a JOIN properties AS p ON p.id = a.property_id "
+            "WHERE a.contact_id = c.id AND p.name = 'plan'), "
+            "'country', (SELECT a.value FROM property_values AS a JOIN properties AS p ON p.id = a.property_id "
+            "WHERE a.contact_id = c.id AND p.name = 'country')), "
+            "?, ?, NULL, ? FROM b CROSS JOIN contacts AS c ON c.id = b.id WHERE b.bucket >= ? AND b.bucket < ? "
+            "ORDER BY c.id",
+            [outbox, BRANCHING, "subject-test", NOW, low, high],
+        ).rowcount
     conn.execute("COMMIT")
     report(matched, sum(changed.values()), by_action=changed)
 
@@ -381,12 +454,15 @@ BATCH = 5000
 
 def load(db: str, path: str) -> None:
     """A raw load of the same rows into an empty crmctl database: parse each NDJSON line and
-    executemany into contacts, attributes, tags, tag links, conversations and messages, with
-    explicit ids, in one transaction. No validation, no upsert: the floor of any import."""
+    executemany into contacts, property values, tags, tag links, conversations and messages,
+    with explicit ids, in one transaction. No validation, no upsert: the floor of any import."""
     import json
+
+    from crmctl.folding import fold
 
     conn = connect(db)
     conn.execute("BEGIN IMMEDIATE")
+    property_ids = dict(conn.execute("SELECT name, id FROM properties").fetchall())
     tags: dict[str, int] = {}
     contact_id = conversation_id = 0
     contacts, attributes, links, conversations, messages = [], [], [], [], []
@@ -394,11 +470,11 @@ def load(db: str, path: str) -> None:
 
     def flush() -> None:
         conn.executemany(
-            "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO contacts(id, email, email_key, name, phone, user_id, created_at, last_seen_at, blocked_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             contacts,
         )
-        conn.executemany("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", attributes)
+        conn.executemany("INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)", attributes)
         conn.executemany("INSERT INTO contact_tags(tag_id, contact_id, added_at) VALUES (?, ?, ?)", links)
         conn.executemany(
             "INSERT INTO conversations(id, contact_id, subject, created_at) VALUES (?, ?, ?, ?)", conversations
@@ -416,6 +492,7 @@ def load(db: str, path: str) -> None:
                 (
                     contact_id,
                     get("email"),
+                    fold(get("email")),  # the folded key every write keeps (crmctl.folding)
                     get("name"),
                     get("phone"),
                     get("user_id"),
@@ -426,12 +503,12 @@ def load(db: str, path: str) -> None:
             )
             for key, value in record.items():
                 if key not in SKIP:
-                    attributes.append((contact_id, key, value))
+                    attributes.append((contact_id, property_ids[key], value))
             for name in get("tags") or ():
                 tid = tags.get(name)
                 if tid is None:
                     tid = tags[name] = conn.execute(
-                        "INSERT INTO tags(name, created_at) VALUES (?, ?)", [name, NOW]
+                        "INSERT INTO tags(name, name_key, created_at) VALUES (?, ?, ?)", [name, fold(name), NOW]
                     ).lastrowid
                 links.append((tid, contact_id, NOW))
             for conversation in get("conversations") or ():
@@ -455,6 +532,7 @@ OPERATIONS = {
     "note": lambda a: note(a.db, a.scale),
     "block": lambda a: block(a.db, a.scale),
     "unblock": lambda a: unblock(a.db, a.scale),
+    "set": lambda a: set_property(a.db, a.scale, a.arg or "score", a.value or "90"),
     "delete": lambda a: delete(a.db, a.scale),
     "delete-secure": lambda a: delete(a.db, a.scale, secure=True),
     "list": lambda a: list_ndjson(a.db),
@@ -462,6 +540,7 @@ OPERATIONS = {
     "list-ceiling": lambda a: list_ceiling(a.db),
     "count-tag": lambda a: count_tag(a.db, a.arg or "vip"),
     "flow": lambda a: flow_steps(a.db, a.scale),
+    "flow-branching": lambda a: flow_branching(a.db, a.scale),
     "flow-rerun": lambda a: flow_rerun(a.db, a.scale),
     "durable": lambda a: durable(a.db, a.scale, a.now),
     "import": lambda a: load(a.db, a.arg),
@@ -481,10 +560,11 @@ class _Args:
                 self.now = next(words)
             else:
                 positional.append(word)
-        if len(positional) not in (2, 3) or positional[0] not in OPERATIONS or self.scale not in SELECTIONS:
+        if len(positional) not in (2, 3, 4) or positional[0] not in OPERATIONS or self.scale not in SELECTIONS:
             raise SystemExit(__doc__.split("\n\n")[1])
         self.operation, self.db = positional[:2]
-        self.arg = positional[2] if len(positional) == 3 else None
+        self.arg = positional[2] if len(positional) >= 3 else None
+        self.value = positional[3] if len(positional) == 4 else None
 
 
 def main(argv: list[str]) -> int:

@@ -46,6 +46,9 @@ DURABLE_ENROL_AT = "2026-10-31T12:00:00Z"  # 90k more parked, due 2026-11-03T12:
 WHERE = "score < 10"  # about 10% of contacts
 WHERE_ALL = "score >= 0"  # every contact: the memory check at full scale
 NEW_TAGS = ["campaign-q4", "winback", "win-active", "winback-done", "followed-up"]
+# The generated data's properties, and the one the flows set: declared before the import, as
+# an operator would (`--create-properties` would infer the same types from the file).
+PROPERTIES = [("plan", "text"), ("country", "text"), ("score", "number"), ("lifecycle", "text")]
 NOTE = "Called about the Q4 campaign"
 
 # Targets from the performance issue.
@@ -191,6 +194,8 @@ class Bench:
         if not empty.exists():
             Path(str(empty) + "-wal").unlink(missing_ok=True)
             self.cli(empty, "init", "-q")
+            for name, kind in PROPERTIES:
+                self.cli(empty, "property", "create", name, "--type", kind, "-q")
             self.settle(empty)
 
     def prepare_states(self) -> None:
@@ -240,7 +245,7 @@ class Bench:
                 "contact import",
                 "import",
                 "empty",
-                Side(c("contact", "import", str(data), "--json", "-q")),
+                Side(c("contact", "import", str(data), "-f", "json", "-q")),
                 Side(b("import", str(data))),
                 rows=self.n,
             ),
@@ -267,6 +272,13 @@ class Bench:
             ),
             Operation(
                 "block", "bulk", "pristine", Side(c("block", "-w", WHERE, "--format", "json", "-q")), Side(b("block"))
+            ),
+            Operation(
+                "set (one number property)",
+                "bulk",
+                "pristine",
+                Side(c("set", "score=90", "-w", WHERE, "--format", "json", "-q")),
+                Side(b("set", "score", "90")),
             ),
             Operation(
                 "unblock",
@@ -304,6 +316,13 @@ class Bench:
                 "pristine",
                 Side(c("flow", "run", flow, "--yes", "--format", "json")),
                 Side(b("flow")),
+            ),
+            Operation(
+                "flow run (switch, split, emit)",
+                "flow",
+                "pristine",
+                Side(c("flow", "run", str(FLOWS / "bench-flow-branching.yaml"), "--yes", "--format", "json")),
+                Side(b("flow-branching")),
             ),
             Operation(
                 "flow run again (matches 0)",
@@ -631,7 +650,10 @@ def _shown(argv: list[str]) -> str:
 def _matched(db: Path) -> int:
     conn = sqlite3.connect(db)
     try:
-        return conn.execute("SELECT count(*) FROM attributes WHERE key = 'score' AND value < 10").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM property_values WHERE property_id = (SELECT id FROM properties WHERE name = 'score') "
+            "AND value < 10"
+        ).fetchone()[0]
     finally:
         conn.close()
 
@@ -641,7 +663,7 @@ def _shape(db: Path) -> dict:
     try:
         return {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("contacts", "attributes", "contact_tags", "tags", "conversations", "messages")
+            for table in ("contacts", "property_values", "contact_tags", "tags", "conversations", "messages")
         }
     finally:
         conn.close()

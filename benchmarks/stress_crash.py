@@ -5,8 +5,10 @@ Each iteration copies a template database, starts one of `flow run`, `contact im
 process's life, inside its write transaction — after the lock-holder file appears — or in the
 last third of that transaction, where the writing happens), then checks that
 `PRAGMA integrity_check` is ok, `PRAGMA foreign_key_check` is empty, and that the database is
-exactly as before the command or exactly as after an uninterrupted run. The machinery is the
-one tests/test_crash.py uses (tests/crashkit.py), so the CI test is a short run of this.
+exactly as before the command or exactly as after an uninterrupted run. First, though, each
+command is killed once at every named pause point (the test-only hook CRMCTL_TEST_PAUSE_AT),
+as tests/test_crash.py does in CI; the random kills add what no named point can reach, such
+as a kill in the middle of an SQLite statement. The machinery is tests/crashkit.py.
 
 Usage, from the repository root with the project installed (`pip install -e '.[test]'`):
 
@@ -31,7 +33,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from crashkit import MOMENTS, SCENARIOS, build_template, kill_once, reference  # noqa: E402
+from crashkit import (  # noqa: E402
+    MOMENTS,
+    POINTS,
+    SCENARIOS,
+    build_template,
+    expected_outcome,
+    kill_at,
+    kill_once,
+    reference,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         refs[name] = reference(name, template, workdir)
         ref = refs[name]
         print(f"{name}: transaction from {ref.start_s:.2f} s to {ref.end_s:.2f} s", flush=True)
+
+    for name in names:  # the deterministic kills first: each outcome is known in advance
+        for point in POINTS[name]:
+            try:
+                outcome = kill_at(refs[name], template, workdir, point)
+                assert outcome == expected_outcome(point), f"{outcome} after a kill at {point}"
+            except AssertionError as failure:
+                print(f"FAILED at pause point {point} ({name}): {failure}")
+                return 1
+        print(f"{name}: killed at {', '.join(POINTS[name])}: all or nothing", flush=True)
 
     outcomes = {name: Counter() for name in names}
     began = time.monotonic()

@@ -15,7 +15,8 @@ def render(report: dict) -> str:
     meta, startup = report["meta"], report["startup"]
     shape = meta.get("shape", {})
     lines = [
-        f"{meta['contacts']:,} contacts ({meta['database_mib']:,} MiB: {shape.get('attributes', 0):,} data points, "
+        f"{meta['contacts']:,} contacts ({meta['database_mib']:,} MiB: "
+        f"{shape.get('property_values', 0):,} property values, "
         f"{shape.get('contact_tags', 0):,} tag links, {shape.get('conversations', 0):,} conversations, "
         f"{shape.get('messages', 0):,} messages); `{meta['where']}` matches {meta['matched']:,}. "
         f"Median of {meta['runs']} runs per side; {meta['machine']}; Python {meta['python']}, "

@@ -15,10 +15,13 @@ from sqlite_utils import Database
 
 from crmctl import clock
 from crmctl.errors import InvalidInput, Refused, UnknownTags
+from crmctl.folding import fold
 from crmctl.store import audit, erasure, scopes
 from crmctl.store import contacts as contact_sql
+from crmctl.store import properties as property_sql
 from crmctl.store import suppressions as suppression_sql
 from crmctl.store import tags as tag_sql
+from crmctl.testhook import pause_point
 
 CHANGED = "changed"
 TAG_NAME_MAX = 100
@@ -71,7 +74,7 @@ def current_user() -> str:
 
 
 def clean_tag_names(names: Sequence[str]) -> list[str]:
-    """Trim, refuse empty or over-long names, and drop case-insensitive repeats."""
+    """Trim, refuse empty or over-long names, and drop repeats under the case rule (fold)."""
     cleaned, seen = [], set()
     for raw in names:
         name = raw.strip()
@@ -81,8 +84,8 @@ def clean_tag_names(names: Sequence[str]) -> list[str]:
             raise InvalidInput(f"tag name longer than {TAG_NAME_MAX} characters: {name[:20]!r}…")
         if "\x00" in name:
             raise InvalidInput("a tag name must not contain NUL")
-        if name.lower() not in seen:
-            seen.add(name.lower())
+        if fold(name) not in seen:
+            seen.add(fold(name))
             cleaned.append(name)
     return cleaned
 
@@ -91,13 +94,26 @@ def resolve_tags(db: Database, names: Sequence[str], ctx: Context, *, create: bo
     """Catalog ids for `names`; unknown names are refused unless `create`."""
     wanted = clean_tag_names(names)
     found = tag_sql.find(db, wanted)
-    unknown = [n for n in wanted if n.lower() not in found]
+    unknown = [n for n in wanted if fold(n) not in found]
     if unknown and not create:
-        raise UnknownTags(unknown)
+        raise UnknownTags(unknown, suggestions=suggest_tags(db, unknown))
     if unknown:
         create_tags(db, unknown, ctx)
         found = tag_sql.find(db, wanted)
-    return [found[n.lower()][0] for n in wanted]
+    return [found[fold(n)][0] for n in wanted]
+
+
+def suggest_tags(db: Database, unknown: Sequence[str]) -> dict[str, str]:
+    """The closest catalog name for each unknown name that has one ("did you mean")."""
+    import difflib
+
+    catalog = {name.lower(): name for name in tag_sql.names(db)}
+    suggestions = {}
+    for name in unknown:
+        close = difflib.get_close_matches(name.lower(), list(catalog), n=1)
+        if close:
+            suggestions[name] = catalog[close[0]]
+    return suggestions
 
 
 def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:
@@ -108,11 +124,15 @@ def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:
 
 
 def tag_add(db: Database, scope: str, names: Sequence[str], ctx: Context, *, create: bool = False) -> ActionResult:
+    before = {n.lower() for n in tag_sql.find(db, clean_tag_names(names))} if create else set()
     tag_ids = resolve_tags(db, names, ctx, create=create)
     tag_sql.stage_action_tags(db, tag_ids)
     changed = _changed(db, lambda target: tag_sql.lacking_any(db, scope, target))
     tag_sql.link(db, CHANGED, ctx.now)
-    return _finish(db, "tag_add", scope, changed, ctx, tags=clean_tag_names(names))
+    result = _finish(db, "tag_add", scope, changed, ctx, tags=clean_tag_names(names))
+    if create:  # reported, not audited: the catalog's own tag_create entry records it
+        result.detail["created"] = [n for n in clean_tag_names(names) if n.lower() not in before]
+    return result
 
 
 def tag_remove(db: Database, scope: str, names: Sequence[str], ctx: Context) -> ActionResult:
@@ -123,7 +143,7 @@ def tag_remove(db: Database, scope: str, names: Sequence[str], ctx: Context) -> 
     return _finish(db, "tag_remove", scope, changed, ctx, tags=clean_tag_names(names))
 
 
-# Notes, block state, data points ----------------------------------------------------------
+# Notes, block state, properties ----------------------------------------------------------
 
 
 def note(db: Database, scope: str, body: NoteBody | str, ctx: Context, *, author: str | None = None) -> ActionResult:
@@ -147,12 +167,56 @@ def unblock(db: Database, scope: str, ctx: Context) -> ActionResult:
     return _finish(db, "unblock", scope, changed, ctx)
 
 
-def set_attributes(db: Database, scope: str, values: dict[str, Any], ctx: Context) -> ActionResult:
-    if not values:
-        raise InvalidInput("set needs at least one data point")
-    changed = _changed(db, lambda target: contact_sql.differing_attributes(db, scope, target, values))
-    contact_sql.write_attributes(db, CHANGED, values)
-    return _finish(db, "set", scope, changed, ctx, keys=sorted(values))
+@dataclass(frozen=True)
+class Edits:
+    """What `set` and `unset` write, resolved and typed (see crmctl.editing): built-in
+    columns and property values, None removing a value. `keys` name them as the user did,
+    for the summary and the audit log (never their values)."""
+
+    columns: dict[str, Any] = field(default_factory=dict)
+    properties: list[tuple[int, Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
+def set_values(db: Database, scope: str, edits: Edits, ctx: Context, *, action: str = "set") -> ActionResult:
+    """Write `edits` to every contact of scope; `changed` counts contacts whose stored
+    values actually changed (only those are written and audited)."""
+    if not edits.columns and not edits.properties:
+        raise InvalidInput(f"{action} needs at least one property")
+
+    def differing(target: str) -> None:
+        if edits.columns:
+            contact_sql.differing_columns(db, scope, target, edits.columns)
+        if edits.properties:
+            property_sql.differing(db, scope, target, edits.properties)
+
+    changed = _changed(db, differing)
+    if changed:
+        if edits.columns:
+            contact_sql.write_columns(db, CHANGED, edits.columns)
+        if edits.properties:
+            property_sql.write(db, CHANGED, edits.properties)
+    return _finish(db, action, scope, changed, ctx, keys=sorted(edits.keys))
+
+
+def unset_values(db: Database, scope: str, edits: Edits, ctx: Context) -> ActionResult:
+    return set_values(db, scope, edits, ctx, action="unset")
+
+
+# Outboxes ---------------------------------------------------------------------------------
+
+
+def emit(
+    db: Database, scope: str, outbox: str, fields: Sequence[str], ctx: Context, *, flow: str, step: str
+) -> ActionResult:
+    """One outbox record per contact of scope (a flow's `emit` step): contact id, email, name,
+    the listed fields, and which flow, step and run wrote it."""
+    from crmctl.outbox import record_fields_sql
+    from crmctl.store import outbox as outbox_sql
+
+    fields_sql, params = record_fields_sql(fields)
+    outbox_sql.emit(db, scope, outbox, fields_sql, params, flow=flow, step=step, run_id=ctx.run_id, now=ctx.now)
+    return _finish(db, "emit", scope, scopes.count(db, scope), ctx, audited=scope, outbox=outbox)
 
 
 # Deletion ---------------------------------------------------------------------------------
@@ -171,7 +235,7 @@ def delete(
     if count and confirm is not None and not confirm(count):
         raise Refused(f"not deleting {count} contact{'s' if count != 1 else ''}: not confirmed")
     scopes.copy(db, scope, CHANGED)
-    detail = {}
+    detail: dict[str, Any] = {}
     if suppress:
         suppression_sql.suppress(db, CHANGED, ctx.now)
         detail["suppressed"] = count
@@ -202,6 +266,7 @@ def _finish(
     db: Database, action: str, scope: str, changed: int, ctx: Context, *, audited: str = CHANGED, **detail: Any
 ) -> ActionResult:
     """Audit the `changed` contacts (the ids in temp table `audited`) and report."""
+    pause_point(f"action:{action}")
     if changed:
         audit.record(
             db,

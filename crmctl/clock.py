@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 
-from crmctl.errors import InvalidInput
+from crmctl.errors import InvalidInput, Refused
 
-# Fixed width, second precision, so stored times sort and compare as text.
-STORED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# Fixed width, second precision, so stored times sort and compare as text. One rule for every
+# path (imports, CRMCTL_NOW, filters, flows): years 1000 to 9999, always four digits.
+FIRST_YEAR, LAST_YEAR = 1000, 9999
+_STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 def now() -> datetime:
@@ -26,7 +29,32 @@ def now_text() -> str:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(STORED_FORMAT)
+    """The stored form, its year always four digits (strftime writes year 999 as '999', which
+    would sort after '1000' as text)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
+
+
+def is_stored_time(text: str) -> bool:
+    """Text already in the stored form, naming a real time within the years allowed."""
+    if not _STORED.fullmatch(text) or not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def shift(moment: datetime, seconds: int, what: str) -> datetime:
+    """moment + seconds (negative: before). A result past the year 9999 is refused, clearly; one
+    before the year 1000 is kept (it only ever serves as a lower bound, which format_time
+    writes with four digits, so it still compares right with stored times)."""
+    try:
+        return moment + timedelta(seconds=seconds)
+    except OverflowError:
+        direction = "after the year 9999" if seconds > 0 else "before the year 1"
+        raise Refused(f"{what} falls {direction} (now is {format_time(moment)})") from None
 
 
 def parse_time(text: str) -> datetime:
@@ -48,7 +76,7 @@ def parse_time(text: str) -> datetime:
         moment = moment.astimezone(UTC).replace(microsecond=0)
     except OverflowError:
         raise ValueError(f"year out of range: {text!r}") from None
-    if not 1000 <= moment.year <= 9999:
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
         # Stored times are fixed-width text; a four-digit year keeps them comparable.
         raise ValueError(f"year out of range: {text!r}")
     return moment
@@ -57,3 +85,26 @@ def parse_time(text: str) -> datetime:
 def normalise_time(text: str) -> str:
     """ISO-8601 text in any accepted form → the stored form. Raises ValueError."""
     return format_time(parse_time(text))
+
+
+_RELATIVE = re.compile(r"now\s*(?:([+-])\s*([0-9]{1,9})\s*([mhdw]))?", re.IGNORECASE)
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO-8601 time, `now`, or `now - 7d` / `now + 2h` (m, h, d, w), as the filter language
+    writes it. Raises ValueError."""
+    match = _RELATIVE.fullmatch(text.strip())
+    if match is None:
+        return parse_time(text)
+    sign, amount, unit = match.groups()
+    moment = now()
+    if sign:
+        seconds = int(amount) * _UNIT_SECONDS[unit.lower()]
+        try:
+            moment = moment + timedelta(seconds=seconds if sign == "+" else -seconds)
+        except OverflowError:
+            raise ValueError(f"out of range: {text!r}") from None
+        if not 1000 <= moment.year <= 9999:
+            raise ValueError(f"year out of range: {text!r}")
+    return moment

@@ -1,15 +1,17 @@
 """Exports that lose nothing: full records as JSON/NDJSON, and contacts as CSV.
 
 `contact export -f ndjson|json` writes a catalog record first,
-`{"crmctl_export": 1, "tags": [...]}`, then one full record per contact (built by SQLite,
-streamed in batches, so memory stays flat). `contact import` reads that record back: it
-recreates tags no contact has and takes every value exactly as written.
+`{"crmctl_export": 1, "tags": [...], "properties": [{"name", "type", "description"}, ...]}`,
+then one full record per contact (built by SQLite, streamed in batches, so memory stays
+flat). `contact import` reads that record back: it declares the properties with their types,
+recreates tags no contact has, and takes every value exactly as written.
 
 CSV (`contact list -f csv`, `contact export -f csv`) holds contacts, properties and tags:
-- built-in columns, `blocked_at` after `blocked`, then one column per property, named by
-  `crmctl.importer.mapping.property_header` (`property:NAME` when NAME would read as a
-  built-in column);
-- numbers as written by Python (`repr`: the shortest form that reads back exactly);
+- built-in columns, `blocked_at` after `blocked`, then one column per declared property,
+  named by `crmctl.importer.mapping.property_header` (`property:NAME` when NAME would read
+  as a built-in column, such as `E-mail` or `Phone Number`);
+- numbers in the shortest form that reads back exactly (value_types.number_text, the one
+  rule every output uses), booleans as true/false, dates in the stored form;
 - tags joined with `;`, or, when a name contains `,` or `;`, a JSON array of names;
 - text guarded against spreadsheet formulas unless `raw` (see crmctl.csvcells);
 - cells with the delimiter, a quote, CR or LF quoted.
@@ -23,8 +25,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from crmctl import csvcells
+from crmctl import csvcells, value_types
 from crmctl.importer.mapping import property_header
+from crmctl.store import properties as property_sql
 from crmctl.store import reads
 
 EXPORT_KEY = "crmctl_export"
@@ -44,7 +47,8 @@ CSV_BUILTINS = [
 
 
 def catalog_record(db: Database) -> dict[str, Any]:
-    return {EXPORT_KEY: VERSION, "tags": reads.tag_names(db)}
+    properties = [{"name": p.name, "type": p.type, "description": p.description} for p in property_sql.every(db)]
+    return {EXPORT_KEY: VERSION, "tags": reads.tag_names(db), "properties": properties}
 
 
 def full_batches(db: Database, scope: str | None = None) -> Iterator[list[str]]:
@@ -55,14 +59,14 @@ def full_batches(db: Database, scope: str | None = None) -> Iterator[list[str]]:
 
 def csv_lines(db: Database, scope: str | None = None, limit: int | None = None, *, raw: bool = False) -> Iterator[str]:
     """The header line, then one line per contact."""
-    keys = reads.attribute_keys(db, scope)
+    keys = reads.property_names(db)
     cell = _raw_cell if raw else _guarded_cell
     yield csvcells.line([cell(name) for name in CSV_BUILTINS + [property_header(k) for k in keys]])
     for batch in reads.record_batches(db, scope, limit, blocked_at=True):
         out = []
         for text in batch:
             record = json.loads(text)
-            attributes = record["attributes"]
+            properties = record["properties"]
             cells = [
                 str(record["id"]),
                 cell(record["email"]),
@@ -75,7 +79,7 @@ def csv_lines(db: Database, scope: str | None = None, limit: int | None = None, 
                 record.get("blocked_at") or "",
                 cell(tags_cell(record["tags"])),
             ]
-            cells += [_value(attributes.get(key), cell) for key in keys]
+            cells += [_value(properties.get(key), cell) for key in keys]
             out.append(csvcells.line(cells))
         yield "".join(out)
 
@@ -92,7 +96,7 @@ def _value(value: Any, cell: Callable[[str | None], str]) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return repr(value)
+        return value_types.number_text(value)
     return cell(str(value))
 
 

@@ -9,6 +9,9 @@ so that later checks can report `FILE:LINE:COL`. Duplicate keys are problems.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -18,7 +21,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 MAX_DEPTH = 64
 MAX_NODES = 10_000
 
-_TAG = "tag:yaml.org,2002:"
+TAG = "tag:yaml.org,2002:"
+_TAG = TAG
 _PLAIN_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
 _MERGE = _TAG + "merge"
 
@@ -95,11 +99,15 @@ _scalars = SafeConstructor()
 class Tree:
     """Plain Python values built from nodes, with the node behind every path."""
 
-    def __init__(self, problem):
+    def __init__(self, problem: Callable[[Node, str], None], typed_keys_under: frozenset[str] = frozenset()) -> None:
         self.problem = problem
         self.nodes: dict[Loc, Node] = {}
         self.keys: dict[Loc, Node] = {}
         self.bad: set[Loc] = set()  # values already reported: no schema error on top
+        # Mappings under these keys (a flow switch's `cases`) may have keys of any plain
+        # scalar type, read later from their text as written; key_kinds says what YAML saw.
+        self.typed_keys_under = typed_keys_under
+        self.key_kinds: dict[Loc, str] = {}
 
     def refuse(self, node: Node, path: Loc, message: str) -> None:
         self.bad.add(path)
@@ -115,6 +123,8 @@ class Tree:
             if node.tag != _TAG + "seq":
                 self.refuse(node, path, f"{prefix(path)}YAML tag {_short(node.tag)} is not supported")
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if not isinstance(node, ScalarNode):  # YAML composes only these three kinds of node
+            raise TypeError(f"unexpected YAML node {type(node).__name__}")
         return self._scalar(node, path)
 
     def _mapping(self, node: MappingNode, path: Loc) -> dict:
@@ -126,10 +136,16 @@ class Tree:
             if not isinstance(key_node, ScalarNode):
                 self.refuse(key_node, path, f"{prefix(path)}a key must be text, not a {_kind_of_node(key_node)}")
                 continue
-            if key_node.tag != _TAG + "str":
+            typed_label = bool(path) and path[-1] in self.typed_keys_under and key_node.tag in _PLAIN_TAGS
+            if key_node.tag != _TAG + "str" and not typed_label:
                 self.refuse(key_node, path, f"{prefix(path)}key {key_node.value!r} is not text: quote it")
                 continue
             key = key_node.value
+            if _has_surrogate(key):
+                self.refuse(key_node, path, f"{prefix(path)}{_SURROGATE}")
+                continue
+            if typed_label:
+                self.key_kinds[path + (key,)] = key_node.tag[len(_TAG) :]
             if key in out or path + (key,) in self.keys:
                 first = self.keys[path + (key,)]
                 self.problem(
@@ -159,7 +175,20 @@ class Tree:
             kind = {"int": "integer", "float": "number"}.get(tag[len(_TAG) :], tag[len(_TAG) :])
             self.refuse(node, path, f"{prefix(path)}{node.value[:40]!r} is not a valid {kind}")
             return node.value
+        if _has_surrogate(node.value):  # e.g. "\ud800" in a double-quoted string
+            self.refuse(node, path, f"{prefix(path)}{_SURROGATE}")
         return node.value  # text, and timestamps kept as the text written
+
+
+_SURROGATE = "an escape such as \\ud800 stands for half a character (a lone surrogate), which is not text"
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _short(tag: str) -> str:
@@ -171,11 +200,20 @@ def _kind_of_node(node: Node) -> str:
 
 
 def loc(path: Loc, top: str = "flow") -> str:
-    """("steps", 2, "then", 0) → "steps[2].then[0]"; the top level is named `top`."""
+    """("steps", 2, "then", 0) → "steps[2].then[0]"; the top level is named `top`. A key that is
+    not a plain word (a switch's case label, a column name with spaces) is quoted: `cases["a b"]`."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):
+            text += "[" + json.dumps(str(part), ensure_ascii=False) + "]"
+        else:
+            text += f".{part}" if text else str(part)
     return text or top
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 
 def prefix(path: Loc) -> str:

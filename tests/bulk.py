@@ -11,11 +11,19 @@ def add_bulk_contacts(db, count: int) -> None:
         "CASE WHEN i % 3 = 0 THEN '2024-01-01T00:00:00Z' ELSE '2026-10-01T00:00:00Z' END FROM n",
         [count],
     )
+    for name, kind in (("plan", "text"), ("score", "number"), ("stage", "text"), ("band", "text")):
+        db.execute(
+            "INSERT OR IGNORE INTO properties(name, folded, type, created_at) VALUES (?, ?, ?, '2025-01-01T00:00:00Z')",
+            [name, name, kind],
+        )
     db.execute(
-        "INSERT INTO attributes(contact_id, key, value) SELECT id, 'plan', "
-        "CASE WHEN id % 2 = 0 THEN 'trial' ELSE 'pro' END FROM contacts"
+        "INSERT INTO property_values(contact_id, property_id, value) SELECT c.id, p.id, "
+        "CASE WHEN c.id % 2 = 0 THEN 'trial' ELSE 'pro' END FROM contacts AS c, properties AS p WHERE p.name = 'plan'"
     )
-    db.execute("INSERT INTO attributes(contact_id, key, value) SELECT id, 'score', id % 100 FROM contacts")
+    db.execute(
+        "INSERT INTO property_values(contact_id, property_id, value) "
+        "SELECT c.id, p.id, c.id % 100 FROM contacts AS c, properties AS p WHERE p.name = 'score'"
+    )
     for tag in ("vip", "churned", "winback", "at-risk"):
         db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, '2025-01-01T00:00:00Z')", [tag])
     db.conn.commit()

@@ -34,8 +34,45 @@ def db(isolated_db):
     database.close()
 
 
+def declare(db, name: str, kind: str) -> tuple[int, str]:
+    """Declare a property (if missing); (id, type) of the property with that name."""
+    from crmctl.query.folding import fold
+
+    db.execute(
+        "INSERT OR IGNORE INTO properties(name, folded, type, created_at) VALUES (?, ?, ?, ?)",
+        [name, fold(name), kind, NOW],
+    )
+    return tuple(db.execute("SELECT id, type FROM properties WHERE folded = ?", [fold(name)]).fetchone())
+
+
+def set_value(db, contact_id: int, name: str, value, kind: str | None = None) -> None:
+    """Store one property value, declaring the property (typed from the value) when needed."""
+    from crmctl import value_types
+
+    if value is None:
+        return
+    if kind is None:
+        kind = value_types.Inference("stored").extend([value]).kind
+    property_id, declared = declare(db, name, kind)
+    db.execute(
+        "INSERT OR REPLACE INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)",
+        [contact_id, property_id, value_types.parse(declared, value)],
+    )
+
+
 def add_contacts(db, rows):
-    """rows: dicts with email and optional name/tags/attributes/blocked_at/last_seen_at/created_at."""
+    """rows: dicts with email and optional name/tags/attributes/blocked_at/last_seen_at/created_at.
+
+    Attributes are property values; each property is declared with the type all of its values
+    in `rows` fit (0 and 1 alone make a boolean, as imports would)."""
+    from crmctl import value_types
+
+    kinds: dict[str, value_types.Inference] = {}
+    for row in rows:
+        for key, value in row.get("attributes", {}).items():
+            kinds.setdefault(key, value_types.Inference("stored")).add(value)
+    for key, inference in kinds.items():
+        declare(db, key, inference.kind)
     for row in rows:
         cursor = db.execute(
             "INSERT INTO contacts(email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
@@ -52,7 +89,7 @@ def add_contacts(db, rows):
         )
         contact_id = cursor.lastrowid
         for key, value in row.get("attributes", {}).items():
-            db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", [contact_id, key, value])
+            set_value(db, contact_id, key, value, kinds[key].kind)
         for tag in row.get("tags", []):
             db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, ?)", [tag, NOW])
             db.execute(

@@ -1,12 +1,18 @@
-"""SIGKILL at random moments: shared by tests/test_crash.py and benchmarks/stress_crash.py.
+"""SIGKILL mid-command: shared by tests/test_crash.py and benchmarks/stress_crash.py.
 
 A scenario is one crmctl command over a copy of a template database. A reference run,
-uninterrupted, gives the database after it and how long it takes. Each trial copies the
-template, starts the command, kills it with SIGKILL at a random moment — anywhere in its life,
-inside its write transaction (after the lock-holder file appears), or late in that transaction
-where the writing happens — and then checks the
-file: integrity_check is ok, foreign_key_check is empty, and the contents are exactly the
+uninterrupted, gives the database after it (and how long it takes). Each trial copies the
+template, starts the command and kills it with SIGKILL, then checks the file:
+integrity_check is ok, foreign_key_check is empty, and the contents are exactly the
 template's (absent) or exactly the reference's (present). Nothing in between.
+
+Where the kill lands:
+- `kill_at(point)`: exactly at a named point inside the command (the test-only hook
+  CRMCTL_TEST_PAUSE_AT, crmctl/testhook.py), so the outcome is known in advance. The tests
+  use these: nothing races a timer.
+- `kill_once(moment)`: at a random moment — anywhere in the process's life, inside its write
+  transaction (after the lock-holder file appears), or late in that transaction — also
+  mid-statement, where no pause point can be. Only the stress script uses these.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import selectors
 import shutil
 import signal
 import sqlite3
@@ -152,9 +159,29 @@ def fresh_copy(template: Path, target: Path) -> Path:
     return target
 
 
-def launch(args: list[str], db: Path) -> subprocess.Popen:
+def launch(args: list[str], db: Path, *, pause_at: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "CRMCTL_DB": str(db), "CRMCTL_NOW": NOW}
+    env.pop("CRMCTL_TEST_PAUSE_AT", None)
+    if pause_at:
+        env["CRMCTL_TEST_PAUSE_AT"] = pause_at
     return subprocess.Popen([crmctl(), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_for_pause(proc: subprocess.Popen, point: str, limit: float = 120) -> str:
+    """Wait until `proc` says it paused at `point`; its stderr so far. Fails when the process
+    ends (or `limit` seconds pass) without reaching it."""
+    marker = f"crmctl: paused at {point}\n".encode()
+    seen = b""
+    end = time.monotonic() + limit
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stderr, selectors.EVENT_READ)
+        while marker not in seen:
+            left = end - time.monotonic()
+            assert left > 0 and selector.select(left), f"{point}: not reached in {limit:g} s"
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            assert chunk, f"{point}: never reached; the command ended: {seen.decode(errors='replace')}"
+            seen += chunk
+    return seen.decode(errors="replace")
 
 
 def wait_for_holder(proc: subprocess.Popen, db: Path, limit: float) -> bool:
@@ -184,6 +211,46 @@ def reference(name: str, template: Path, workdir: Path) -> Reference:
     return Reference(args, before, after, start_s, end_s)
 
 
+# Where each scenario is killed, with the outcome that must follow: before the commit the
+# command's effects are wholly absent, after it wholly present.
+POINTS = {
+    "flow run": ["transaction:begin", "action:tag_add", "action:note", "transaction:commit", "transaction:committed"],
+    "contact import": ["transaction:begin", "import:contacts", "transaction:commit", "transaction:committed"],
+    "delete": ["transaction:begin", "action:delete", "transaction:commit", "transaction:committed"],
+}
+
+
+def expected_outcome(point: str) -> str:
+    return "present" if point == "transaction:committed" else "absent"
+
+
+def kill_at(ref: Reference, template: Path, workdir: Path, point: str) -> str:
+    """One trial, killed when the command pauses at `point`. Returns 'absent' or 'present'.
+    Raises AssertionError when the point is not reached, or the file is damaged or half-changed."""
+    db = fresh_copy(template, workdir / "trial.db")
+    proc = launch(ref.args, db, pause_at=point)
+    try:
+        wait_for_pause(proc, point)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.returncode
+    return outcome_of(ref, db)
+
+
+def outcome_of(ref: Reference, db: Path) -> str:
+    """'absent' or 'present', after checking the killed command's database."""
+    integrity, orphans = health(db)
+    assert integrity == "ok", f"integrity_check after a kill: {integrity}"
+    assert orphans == [], f"foreign_key_check after a kill: {orphans[:5]}"
+    now = fingerprint(db)
+    if now == ref.before:
+        return "absent"
+    changed = sorted(t for t in now if now[t] != ref.after.get(t))
+    assert now == ref.after, f"half-done after a kill: tables {changed} are neither before nor after"
+    return "present"
+
+
 MOMENTS = ("any", "transaction", "late")
 
 
@@ -202,14 +269,7 @@ def kill_once(ref: Reference, template: Path, workdir: Path, rng: random.Random,
         time.sleep(rng.uniform(span * 2 / 3 if moment == "late" else 0, span))
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
-    outcome = "finished" if proc.returncode == 0 else None
-    assert outcome or proc.returncode == -signal.SIGKILL, proc.returncode
-    integrity, orphans = health(db)
-    assert integrity == "ok", f"integrity_check after a kill: {integrity}"
-    assert orphans == [], f"foreign_key_check after a kill: {orphans[:5]}"
-    now = fingerprint(db)
-    if now == ref.before:
-        return outcome or "absent"
-    changed = sorted(t for t in now if now[t] != ref.after.get(t))
-    assert now == ref.after, f"half-done after a kill: tables {changed} are neither before nor after"
-    return outcome or "present"
+    finished = proc.returncode == 0
+    assert finished or proc.returncode == -signal.SIGKILL, proc.returncode
+    outcome = outcome_of(ref, db)
+    return "finished" if finished else outcome

@@ -43,3 +43,9 @@ def dump(db) -> list[str]:
     """Every row of every table, for comparing whole databases."""
     tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     return [f"{t}:{row}" for t in tables for row in db.execute(f"SELECT * FROM [{t}] ORDER BY 1")]
+
+
+def find_step(flow, key: str):
+    """The step whose id, or else path, is `key` (None if there is none)."""
+    steps = flow.all_steps()
+    return next((s for s in steps if s.id == key), None) or next((s for s in steps if s.path == key), None)

@@ -25,7 +25,14 @@ def summary(result):
 def test_tag_add_assigns_existing_tag_and_is_idempotent(cli, people):
     first = cli("tag", "add", "vip", "-c", "bob@example.com", "-c", "1", "--format", "json")
     assert first.exit_code == 0
-    assert summary(first) == {"action": "tag_add", "selected": 2, "changed": 1, "tags": ["vip"], "dry_run": False}
+    assert summary(first) == {
+        "action": "tag_add",
+        "selected": 2,
+        "identified": 2,
+        "changed": 1,
+        "tags": ["vip"],
+        "dry_run": False,
+    }
     again = cli("tag", "add", "vip", "-c", "bob@example.com", "-c", "1", "--format", "json")
     assert summary(again)["changed"] == 0
     assert tags_of(people, "Bob@Example.com") == ["vip"]
@@ -34,7 +41,7 @@ def test_tag_add_assigns_existing_tag_and_is_idempotent(cli, people):
 def test_tag_add_human_summary_goes_to_stderr(cli, people):
     result = cli("tag", "add", "vip", "-c", "2")
     assert result.stdout == ""
-    assert result.stderr == "tag add: 1 selected, 1 changed\n"
+    assert result.stderr == "tag add: 1 identified, 1 changed\n"
 
 
 def test_unknown_tag_is_refused_and_nothing_changes(cli, people):
@@ -78,7 +85,9 @@ def test_no_selection_is_a_usage_error(cli, people):
 def test_missing_identifiers_refused_then_ignored(cli, people):
     result = cli("block", "-c", "99", "-c", "ghost@example.com", "-c", "1")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: 2 contacts not found: 99, ghost@example.com (use --ignore-missing to skip them)\n")
+    assert result.stderr == (
+        "Error: 2 contacts not found: '99', 'ghost@example.com' (use --ignore-missing to skip them)\n"
+    )
     assert people.execute("SELECT count(*) FROM contacts WHERE blocked_at IS NOT NULL").fetchone()[0] == 1
     ok = cli("block", "-c", "99", "-c", "1", "--ignore-missing", "--format", "json")
     assert summary(ok)["changed"] == 1
@@ -98,7 +107,7 @@ def test_stdin_identifiers_lines_and_ndjson(cli, people):
 
 def test_block_and_unblock_with_positional_contacts(cli, people):
     result = cli("block", "1", "di@example.org", "--format", "json")
-    assert summary(result) == {"action": "block", "selected": 2, "changed": 1, "dry_run": False}
+    assert summary(result) == {"action": "block", "selected": 2, "identified": 2, "changed": 1, "dry_run": False}
     blocked_at = people.execute("SELECT blocked_at FROM contacts WHERE id = 1").fetchone()[0]
     assert blocked_at == NOW
     result = cli("unblock", "--all", "--format", "json")
@@ -135,9 +144,9 @@ def test_delete_without_terminal_or_yes_is_refused(cli, people):
 
 def test_delete_removes_everything_attached(cli, people):
     result = cli("delete", "1", "--yes", "--format", "json")
-    assert summary(result) == {"action": "delete", "selected": 1, "changed": 1, "dry_run": False}
+    assert summary(result) == {"action": "delete", "selected": 1, "identified": 1, "changed": 1, "dry_run": False}
     for table, column in [
-        ("attributes", "contact_id"),
+        ("property_values", "contact_id"),
         ("contact_tags", "contact_id"),
         ("notes", "contact_id"),
         ("conversations", "contact_id"),

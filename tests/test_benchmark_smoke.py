@@ -16,11 +16,13 @@ OPERATIONS = {
     "tag remove",
     "note",
     "block",
+    "set (one number property)",
     "unblock",
     "delete",
     "contact list --format ndjson",
     "contact count -w 'tags contains \"vip\"'",
     "flow run (6 steps, branch)",
+    "flow run (switch, split, emit)",
     "flow run again (matches 0)",
     "durable flow run (100k parked, 10k due)",
     "tag add, all contacts",
@@ -65,3 +67,18 @@ def test_benchmark_runs_end_to_end(tmp_path):
     assert {"floor", "sqlite3", "version", "tag_list"} <= set(report["startup"])
     assert report["meta"]["shape"]["contacts"] == 2000
     assert (out / "results.md").read_text().startswith("2,000 contacts")
+
+
+def test_terminal_table_benchmark_runs_end_to_end(tmp_path):
+    """benchmarks/terminal_table.py at a tiny scale: every row reaches the pseudo-terminal."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "terminal_table.py"), "--contacts", "300", "--runs", "1"]
+        + ["--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "terminal_table.json").read_text())
+    assert report["table_lines"] == 300 + 3  # title, header, rule, one line per contact
+    assert report["table_first_row_s"] is not None and report["table_peak_rss_mib"] > 0

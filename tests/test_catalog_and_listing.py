@@ -48,7 +48,7 @@ def test_contact_list_json_records(cli, people):
         "last_seen_at": None,
         "blocked": False,
         "tags": ["vip"],
-        "attributes": {"country": "DE", "plan": "pro", "score": 80},
+        "properties": {"country": "DE", "plan": "pro", "score": 80},
     }
     assert records[3]["blocked"] is True
     assert records[2]["tags"] == ["churned", "vip"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import set_value
 from flowkit import note_count, run_json, tag_holders, write_flow
 
 NURTURE = """
@@ -31,8 +32,8 @@ T0 = "2026-11-01T12:00:00Z"
 @pytest.fixture
 def nurture(tmp_path, people):
     people.execute("INSERT INTO tags(name, created_at) VALUES ('winback', 'x'), ('at-risk', 'x')")
-    people.execute("UPDATE attributes SET value = 70 WHERE contact_id = 2 AND key = 'score'")
-    people.execute("INSERT INTO attributes(contact_id, key, value) VALUES (3, 'score', 10)")
+    set_value(people, 2, "score", 70)
+    set_value(people, 3, "score", 10)
     people.conn.commit()
     return write_flow(tmp_path, NURTURE)
 
@@ -55,8 +56,16 @@ def test_enrolment_parks_at_first_wait(cli, people, nurture):
         "completed": 0,
         "exited": 0,
         "waiting": [
-            {"path": "steps[1]", "contacts": 2, "next_due": "2026-11-04T12:00:00Z", "last_due": "2026-11-04T12:00:00Z"}
+            {
+                "step": "first",
+                "path": "steps[1]",
+                "id": "first",
+                "contacts": 2,
+                "next_due": "2026-11-04T12:00:00Z",
+                "last_due": "2026-11-04T12:00:00Z",
+            }
         ],
+        "branches": [],
     }
 
 
@@ -72,7 +81,9 @@ def test_not_early_not_late(cli, people, nurture, monkeypatch):
     assert note_count(people, 3) == 1
     assert status(cli, nurture)["waiting"] == [
         {
+            "step": "second",
             "path": "steps[2].then[1]",
+            "id": "second",
             "contacts": 1,
             "next_due": "2026-11-11T12:00:00Z",
             "last_due": "2026-11-11T12:00:00Z",
@@ -104,7 +115,7 @@ def test_in_progress_contacts_are_not_enrolled_again(cli, people, nurture, tmp_p
 
 def test_exit_when_removes_in_progress_contacts(cli, people, nurture, monkeypatch):
     run_json(cli, nurture)
-    people.execute("UPDATE attributes SET value = 'paid' WHERE contact_id = 3 AND key = 'plan'")
+    set_value(people, 3, "plan", "paid")
     people.conn.commit()
     at(monkeypatch, "2026-11-04T12:00:00Z")
     _, [report] = run_json(cli, nurture)
@@ -123,7 +134,9 @@ def test_blocked_contact_stays_parked(cli, people, nurture, monkeypatch):
     _, [report] = run_json(cli, nurture)
     assert report["resumed"] == 1
     assert status(cli, nurture)["waiting"][0] == {
+        "step": "first",
         "path": "steps[1]",
+        "id": "first",
         "contacts": 1,
         "next_due": "2026-11-04T12:00:00Z",
         "last_due": "2026-11-04T12:00:00Z",
@@ -182,11 +195,12 @@ def test_dry_run_of_resume_equals_real(cli, people, nurture, monkeypatch):
 def test_show_marks_waits_with_parked_counts(cli, people, nurture):
     run_json(cli, nurture)
     out = cli("flow", "show", nurture).stdout
-    assert "wait 3d [first]  2 parked" in out
-    assert "wait 1w [second]  0 parked" in out
+    assert "wait 3d  [first]  2 parked" in out
+    assert "wait 1w  [second]  0 parked" in out
 
 
-def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, tmp_path):
+def test_a_declared_property_is_valid_before_any_contact_has_it(cli, people, tmp_path):
+    assert cli("property", "create", "stage", "--type", "text").exit_code == 0
     flow = write_flow(
         tmp_path,
         """
@@ -209,6 +223,16 @@ def test_keys_the_flow_sets_are_known_before_any_contact_has_them(cli, people, t
     ]
 
 
+def test_a_property_the_flow_sets_must_be_declared(cli, people, tmp_path):
+    flow = write_flow(tmp_path, "name: staged\nmatch: 'plan == \"trial\"'\nsteps:\n  - set: {stage: started}\n")
+    result = cli("flow", "validate", flow)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"{flow}:4:11: steps[0].set: unknown property 'stage' (did you mean 'tags'?): "
+        "declare it with `crmctl property create stage --type TYPE`\n"
+    )
+
+
 def test_status_of_an_unknown_flow_name_is_an_error(cli, people):
     result = cli("flow", "status", "nurtur")
     assert result.exit_code == 1
@@ -218,4 +242,11 @@ def test_status_of_an_unknown_flow_name_is_an_error(cli, people):
 
 
 def test_status_of_a_file_that_never_ran(cli, people, nurture):
-    assert status(cli, nurture) == {"flow": "nurture", "in_progress": 0, "completed": 0, "exited": 0, "waiting": []}
+    assert status(cli, nurture) == {
+        "flow": "nurture",
+        "in_progress": 0,
+        "completed": 0,
+        "exited": 0,
+        "waiting": [],
+        "branches": [],
+    }

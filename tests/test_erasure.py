@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from bulk import add_bulk_contacts
-from conftest import add_contacts
+from conftest import add_contacts, crmctl_executable
 from flowkit import dump, write_flow
 
 from crmctl.store import open_db
@@ -57,7 +57,6 @@ def markers() -> dict[str, str]:
             "name",
             "phone",
             "userid",
-            "key",
             "value",
             "note",
             "long",
@@ -77,7 +76,8 @@ def add_marked_contact(db, m: dict[str, str]) -> int:
                 "name": m["name"],
                 "phone": m["phone"],
                 "user_id": m["userid"],
-                "attributes": {m["key"]: m["value"], "plan": "gone", "score": 1},
+                # A property's name is the catalog's, like a tag's: only the value is the contact's.
+                "attributes": {"bio": m["value"], "plan": "gone", "score": 1},
                 "tags": ["vip"],
                 "notes": [m["note"], m["long"] * 800],  # the long one spills onto overflow pages
                 "conversations": [
@@ -148,7 +148,7 @@ CRASH_AFTER_COMMIT = textwrap.dedent("""
     from crmctl.store import open_db, transaction
     db = open_db(Path(sys.argv[1]))
     with transaction(db):
-        scope = selection.resolve(db, selection.SelectionSpec(contacts=[sys.argv[2]]))
+        scope = selection.resolve(db, selection.SelectionSpec(contacts=[sys.argv[2]])).scope
         actions.delete(db, scope, actions.Context("test", "2026-11-01T12:00:00Z"))
     os.kill(os.getpid(), signal.SIGKILL)  # committed, but never checkpointed
 """)
@@ -174,11 +174,68 @@ def test_erasure_waits_for_readers_and_otherwise_leaves_it_to_the_next_process(d
         deleting.execute("COMMIT")
         db.execute("BEGIN")
         db.execute("SELECT count(*) FROM contacts").fetchone()  # a reader on the old snapshot
-        assert erasure.finish(deleting, wait=False) is False
+        assert erasure.finish(deleting, patience=0) is False
         assert erasure.pending(deleting)
         db.execute("COMMIT")
-        assert erasure.finish(deleting, wait=False) is True
+        assert erasure.finish(deleting, patience=0) is True
         assert not erasure.pending(deleting)
+
+
+# Erasure never stalls writers ----------------------------------------------------------------
+
+# Holds a read snapshot (an open read transaction) until stdin closes: a slow `contact list | …`.
+SNAPSHOT = textwrap.dedent("""
+    import sqlite3, sys
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM contacts").fetchone()
+    print("reading", flush=True)
+    sys.stdin.read()
+    conn.execute("COMMIT")
+""")
+
+
+def _committed(path: Path, contact_id: int) -> bool:
+    import sqlite3
+
+    with sqlite3.connect(path) as fresh:
+        return fresh.execute("SELECT count(*) FROM contacts WHERE id = ?", [contact_id]).fetchone()[0] == 0
+
+
+def test_a_reader_holding_a_snapshot_across_a_delete_never_stalls_writers(run, tmp_path, isolated_db, marked):
+    m, contact_id = marked
+    reader = subprocess.Popen(
+        [sys.executable, "-c", SNAPSHOT, str(isolated_db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert reader.stdout.readline() == "reading\n"
+    flow = write_flow(tmp_path, "name: erase\nmatch: 'plan == \"gone\"'\nsteps: [delete]\n")
+    # As in the README's crontab: a long lock timeout must not become a long stall for others.
+    deleting = subprocess.Popen(
+        [crmctl_executable(), "flow", "run", flow, "--yes", "--quiet", "--lock-timeout", "600"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not _committed(isolated_db, contact_id):
+            assert deleting.poll() in (None, 0), deleting.stderr.read()
+        writer = run("tag", "add", "vip", "-c", "1", "-q")
+        assert writer.returncode == 0, writer.stderr
+        assert reader.poll() is None, "the writer finished while the reader still held its snapshot"
+        assert deleting.wait(timeout=120) == 0
+        assert "still reads an older snapshot" in deleting.stderr.read()
+
+        check = run("db", "check")
+        assert check.returncode == 1
+        assert "an erasure is pending" in check.stderr
+        assert leftovers(isolated_db, m), "the old pages are still there while the reader holds them"
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=30)
+        if deleting.poll() is None:
+            deleting.kill()
+    assert run("contact", "count").returncode == 0  # the next command finishes the erasure
+    assert leftovers(isolated_db, m) == {}
+    assert run("db", "check").returncode == 0
 
 
 # Suppression ------------------------------------------------------------------------------
@@ -195,6 +252,7 @@ def test_suppress_keeps_a_keyed_hash_never_the_address(cli, people, isolated_db)
     assert json.loads(result.stdout) == {
         "action": "delete",
         "selected": 2,
+        "identified": 2,
         "changed": 2,
         "suppressed": 2,
         "dry_run": False,
@@ -236,12 +294,12 @@ def test_import_refuses_a_suppressed_address_unless_allowed(cli, people, tmp_pat
     )
     assert dump(people) == before
 
-    skipped = cli("contact", "import", file, "--skip-invalid", "--json")
+    skipped = cli("contact", "import", file, "--skip-invalid", "-f", "json")
     assert skipped.exit_code == 0
     assert json.loads(skipped.stdout)["problems"] == [SUPPRESSED.strip()]
     assert people.execute("SELECT count(*) FROM contacts WHERE email = 'bob@example.com'").fetchone()[0] == 0
 
-    allowed = cli("contact", "import", file, "--allow-suppressed", "--json")
+    allowed = cli("contact", "import", file, "--allow-suppressed", "-f", "json")
     assert allowed.exit_code == 0, allowed.stderr
     report = json.loads(allowed.stdout)
     assert {key: report[key] for key in report if key not in ("format", "columns", "dialect", "dry_run")} == {
@@ -251,6 +309,7 @@ def test_import_refuses_a_suppressed_address_unless_allowed(cli, people, tmp_pat
         "rejected": 0,
         "problems": [],
         "tags_created": [],
+        "properties_created": [],
         "readmitted": 1,
     }
     assert people.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0  # lifted: it may come back
@@ -268,7 +327,7 @@ def test_suppression_through_the_library(people):
 
     ctx = actions.Context("test", "2026-11-01T12:00:00Z")
     with transaction(people):
-        scope = selection.resolve(people, selection.SelectionSpec(contacts=["ed@example.net"]))
+        scope = selection.resolve(people, selection.SelectionSpec(contacts=["ed@example.net"])).scope
         assert actions.delete(people, scope, ctx, suppress=True).detail == {"suppressed": 1}
     data = b'[{"email": "ed@example.net", "name": "Ed"}]'
     with pytest.raises(InvalidInput, match=r"record 1: address was erased and suppressed"), transaction(people):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import declare
 from flowkit import run_json, write_flow
 
 from crmctl.flows import checked
@@ -33,6 +34,12 @@ FLOW = """
 
 def checked_rows(db) -> list[tuple]:
     return [tuple(r) for r in db.execute("SELECT flow, checker FROM flow_checked ORDER BY flow")]
+
+
+@pytest.fixture(autouse=True)
+def stage_property(people):
+    declare(people, "stage", "text")
+    people.conn.commit()
 
 
 @pytest.fixture
@@ -88,9 +95,8 @@ def test_an_edited_file_is_checked_in_full(ran, cli):
     assert f"{ran}:7:12: steps[2].then[0]: unknown step 'blok' (did you mean 'block'?)" in result.stderr
 
 
-def test_a_field_gone_from_the_database_is_reported_with_its_position(ran, people, cli):
-    people.execute("DELETE FROM attributes WHERE key = 'plan'")
-    people.conn.commit()
+def test_a_property_gone_from_the_catalog_is_reported_with_its_position(ran, people, cli):
+    assert cli("property", "delete", "plan", "--yes").exit_code == 0
     result, _ = run_json(cli, ran)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0].startswith(f"{ran}:2:9: match: unknown field 'plan'")
@@ -141,3 +147,16 @@ def test_a_recalled_flow_runs_like_a_fresh_one(people, cli, tmp_path, monkeypatc
     assert first["matched"] == second["matched"] == 2
     assert second["steps"] == [{**step, "changed": n} for step, n in zip(first["steps"], (2, 0), strict=True)]
     assert people.execute("SELECT count(*) FROM notes WHERE body = 'Plan trial'").fetchone()[0] == 4
+
+
+def test_a_recalled_flow_is_checked_again_against_the_tag_catalog(people, cli, tmp_path):
+    path = write_flow(tmp_path, "name: tagger\nmatch: 'id > 0'\nsteps: [{tag_add: churned}]\n")
+    assert run_json(cli, path)[0].exit_code == 0
+    assert checked.recall(people, str(path), path.read_text()) is not None
+    assert cli("tag", "delete", "churned", "--yes").exit_code == 0
+    assert checked.recall(people, str(path), path.read_text()) is None
+    result = cli("flow", "run", path)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"{path}:3:19: steps[0].tag_add: unknown tag 'churned': create it with `crmctl tag create churned`\n"
+    )

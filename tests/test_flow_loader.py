@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import add_contacts
+from flowkit import find_step
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -110,7 +110,7 @@ def test_load_flow_builds_the_documented_interface(tmp_path):
         ("steps[4]", "unblock", "last", 20, 5),
         ("steps[5]", "delete", "steps[5]", 22, 5),
     ]
-    check = flow.find_step("check")
+    check = find_step(flow, "check")
     assert check is flow.steps[2] and check.condition == "last_seen_at < now - 3d"
     assert [s.kind for s in check.then] == ["note", "wait", "tag_add"]
     assert [s.kind for s in check.otherwise] == ["tag_remove", "set"]
@@ -122,9 +122,9 @@ def test_load_flow_builds_the_documented_interface(tmp_path):
         ("first-wait", 3 * 86400),
         ("steps[2].then[1]", 7 * 86400),
     ]
-    assert flow.find_step("steps[2].then[1]").seconds == 604800
-    assert flow.find_step("steps[1]").id == "first-wait"  # by path too
-    assert flow.find_step("nope") is None
+    assert find_step(flow, "steps[2].then[1]").seconds == 604800
+    assert find_step(flow, "steps[1]").id == "first-wait"  # by path too
+    assert find_step(flow, "nope") is None
 
 
 @pytest.mark.parametrize(
@@ -261,7 +261,8 @@ def test_missing_required_keys_and_empty_lists(tmp_path):
         "flow.yaml:5:11: steps[1].then: must not be empty",
         "flow.yaml:6:14: steps[2].tag_add: must not be empty",
         "flow.yaml:7:10: steps[3].set: must not be empty",
-        "flow.yaml:8:5: steps[4]: a step needs one of tag_add, tag_remove, note, set, block, unblock, delete, if, wait",
+        "flow.yaml:8:5: steps[4]: a step needs one of tag_add, tag_remove, note, set, unset, block, unblock, delete, if, "
+        "wait, switch, split, emit",
     ]
     assert problems_of(tmp_path, "name: x\nmatch: blocked\nsteps: []\n") == ["flow.yaml:3:8: steps: must not be empty"]
 
@@ -378,7 +379,8 @@ def test_nothing_can_follow_a_delete(tmp_path):
 
 def test_set_cannot_write_built_in_fields(tmp_path):
     assert problems_of(tmp_path, "name: x\nmatch: blocked\nsteps:\n  - set: {plan: x, email: y}\n") == [
-        "flow.yaml:4:20: steps[0].set: 'email' is a built-in field, not a data point: a flow cannot set it"
+        "flow.yaml:4:20: steps[0].set: 'email' is a built-in field that cannot be set: "
+        "the email is how contacts are matched: it cannot be changed"
     ]
 
 
@@ -405,28 +407,27 @@ def test_unprintable_characters(tmp_path):
     ]
 
 
-def test_billion_laughs_is_refused_quickly(tmp_path):
+def test_billion_laughs_is_refused_at_its_first_anchor(tmp_path):
+    # Refused where the first anchor is defined, before any alias could be expanded.
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, 10):
         prev, cur = chr(96 + i), chr(97 + i)
         lines.append(f"{cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
-    started = time.monotonic()
     assert problems_of(tmp_path, "\n".join(lines) + "\n") == [
         "flow.yaml:1:4: anchors (&a) are not allowed in flow files"
     ]
     assert problems_of(tmp_path, "name: x\nmatch: *m\n") == [
         "flow.yaml:2:8: aliases (*m) are not allowed in flow files"
     ]
-    assert time.monotonic() - started < 1
 
 
 def test_deep_nesting_and_node_count_are_capped(tmp_path):
-    started = time.monotonic()
+    # The columns show where reading stopped: at the 65th level, and at the 10,001st node.
+    # (Without the depth cap, 200,000 levels end in a RecursionError, not this message.)
     assert problems_of(tmp_path, "[" * 200_000) == ["flow.yaml:1:65: nested more than 64 levels deep"]
     assert problems_of(tmp_path, "steps: [" + ",".join(["block"] * 20_000) + "]") == [
         "flow.yaml:1:59991: more than 10000 YAML nodes: not a flow file"
     ]
-    assert time.monotonic() - started < 5
 
 
 def test_huge_file_is_refused_without_parsing(tmp_path):
@@ -486,7 +487,7 @@ def test_filter_syntax_errors_point_into_the_expression(tmp_path):
         "flow.yaml:3:31: exit_when: expected a field, 'not' or '(' but found the end of the expression",
         "flow.yaml:5:27: steps[0].if: expected a field, 'not' or '(' but found the end of the expression",
         "flow.yaml:9:13: steps[1].if: expected a field, 'not' or '(' but found 'contains' "
-        "(an attribute called 'contains' is written attr(\"contains\"))",
+        "(a property called 'contains' is written attr(\"contains\"))",
         "flow.yaml:11:9: steps[2].if: expected a value after '==' but found the end of the expression",
     ]
 
@@ -494,7 +495,7 @@ def test_filter_syntax_errors_point_into_the_expression(tmp_path):
 def test_single_quoted_escapes_are_counted(tmp_path):
     assert problems_of(tmp_path, "name: x\nmatch: 'name == \"it''s\" and and'\nsteps: [block]\n") == [
         "flow.yaml:2:29: match: expected a field, 'not' or '(' but found 'and' "
-        "(an attribute called 'and' is written attr(\"and\"))"
+        "(a property called 'and' is written attr(\"and\"))"
     ]
 
 
@@ -511,7 +512,7 @@ def test_unknown_fields_need_a_database(tmp_path, crm):
     assert problems_of(tmp_path, text, crm) == [
         "flow.yaml:2:9: match: unknown field 'contry' (did you mean 'country'?)",
         "flow.yaml:3:31: exit_when: unknown field 'scroe' (did you mean 'score'?)",
-        "flow.yaml:5:34: steps[0].if: unknown field 'lifecycle'",
+        "flow.yaml:5:34: steps[0].if: unknown field 'lifecycle' (declare it with `crmctl property create`)",
     ]
 
 
@@ -527,8 +528,10 @@ def test_note_placeholders(tmp_path, crm):
             your {{ contact.plna }} plan
     """
     assert problems_of(tmp_path, text) == [
-        "flow.yaml:5:12: steps[1].note: malformed placeholder '{{ name }}': write {{ contact.FIELD }}",
-        "flow.yaml:5:23: steps[1].note: malformed placeholder '{{ contact.a.b }}': write {{ contact.FIELD }}",
+        "flow.yaml:5:12: steps[1].note: malformed placeholder '{{ name }}': write {{ contact.FIELD }} or {{ contact[\"NAME\"] }}, "
+        'optionally with | default("…")',
+        "flow.yaml:5:23: steps[1].note: malformed placeholder '{{ contact.a.b }}': write {{ contact.FIELD }} or "
+        '{{ contact["NAME"] }}, optionally with | default("…")',
         "flow.yaml:5:41: steps[1].note: template code '{% if x %}' is not supported: "
         "a note can only insert values with {{ contact.FIELD }}",
         "flow.yaml:5:52: steps[1].note: template code '{% endif %}' is not supported: "
@@ -540,11 +543,11 @@ def test_note_placeholders(tmp_path, crm):
     with_db = problems_of(tmp_path, text, crm)
     assert (
         "flow.yaml:4:60: steps[0].note: unknown placeholder {{ contact.first_name }}: "
-        "no field or data point 'first_name'" in with_db
+        "no field or property 'first_name'" in with_db
     )
     assert (
         "flow.yaml:8:14: steps[2].note: unknown placeholder {{ contact.plna }}: "
-        "no field or data point 'plna' (did you mean 'plan'?)" in with_db
+        "no field or property 'plna' (did you mean 'plan'?)" in with_db
     )
     assert len(with_db) == 8
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import declare
 from flowkit import dump, note_count, run_json, steps_by_path, tag_holders, write_flow
 
 BASIC = """
@@ -23,7 +24,8 @@ BASIC = """
 @pytest.fixture
 def basic(tmp_path, people):
     people.execute("INSERT INTO tags(name, created_at) VALUES ('winback', 'x')")
-    people.execute("INSERT INTO attributes(contact_id, key, value) VALUES (5, 'missing_key', NULL)")
+    declare(people, "missing_key", "text")
+    declare(people, "lifecycle", "text")
     people.conn.commit()
     return write_flow(tmp_path, BASIC)
 
@@ -46,7 +48,12 @@ def test_run_applies_steps_in_order_with_counts(cli, people, basic):
     assert tag_holders(people, "churned") == [1, 2, 3]
     bodies = [r[0] for r in people.execute("SELECT body FROM notes WHERE author = 'flow:sorter' ORDER BY contact_id")]
     assert bodies == ["Plan pro for Ada", "Plan trial for Bob", "Plan trial for Cy"]
-    assert people.execute("SELECT count(*) FROM attributes WHERE key = 'score'").fetchone()[0] == 0
+    assert (
+        people.execute(
+            "SELECT count(*) FROM property_values AS v JOIN properties AS p ON p.id = v.property_id WHERE p.name = 'score'"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_second_run_matches_nothing_and_changes_nothing(cli, people, basic):
@@ -55,8 +62,9 @@ def test_second_run_matches_nothing_and_changes_nothing(cli, people, basic):
     _, [report] = run_json(cli, basic)
     assert report["matched"] == 0
     assert all(step["contacts"] == 0 for step in report["steps"])
-    after = [row for row in dump(people) if not row.startswith(("flow_runs:", "flow_definitions:"))]
-    assert after == [row for row in before if not row.startswith(("flow_runs:", "flow_definitions:"))]
+    history = ("flow_runs:", "flow_definitions:", "sqlite_sequence:('flow_runs'")
+    after = [row for row in dump(people) if not row.startswith(history)]
+    assert after == [row for row in before if not row.startswith(history)]
     assert note_count(people) == 4  # one seed note + three flow notes, never duplicated
 
 
@@ -121,7 +129,9 @@ def test_blocked_contacts_are_skipped_unless_included(cli, people, tmp_path):
     assert 4 in tag_holders(people, "vip")
 
 
-def test_unknown_tag_refuses_the_run(cli, people, tmp_path):
+def test_an_unknown_tag_makes_the_flow_invalid_against_the_database(cli, people, tmp_path):
+    """The run checks tags against the catalog as `flow validate` does: the file is invalid, with
+    the tag's position, before anything runs (so a flow that validates is never refused for one)."""
     flow = write_flow(
         tmp_path,
         """
@@ -134,11 +144,13 @@ def test_unknown_tag_refuses_the_run(cli, people, tmp_path):
     )
     before = dump(people)
     result = cli("flow", "run", flow)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
-        "Error: needs-tag: unknown tag 'platinum': create with `crmctl tag create platinum` or pass --create\n"
+        f"{flow}:5:14: steps[1].tag_add: unknown tag 'platinum': create it with `crmctl tag create platinum`\n"
     )
     assert dump(people) == before
+    validated = cli("flow", "validate", flow)
+    assert (validated.exit_code, validated.stderr) == (2, result.stderr)
 
 
 DELETER = """
@@ -157,7 +169,8 @@ def test_delete_needs_yes_without_terminal(cli, people, tmp_path):
     result = cli("flow", "run", flow)
     assert result.exit_code == 1
     assert result.stderr == "Error: purge: this run would delete 2 contacts: pass --yes (nothing was changed)\n"
-    assert dump(people) == before
+    assert without_runs(dump(people)) == without_runs(before)
+    assert refused_runs(people) == [("refused", "this run would delete 2 contacts: pass --yes (nothing was changed)")]
     result, [report] = run_json(cli, flow, "--yes")
     assert result.exit_code == 0 and report["deleted"] == 2
     assert people.execute("SELECT count(*) FROM contacts").fetchone()[0] == 3
@@ -171,7 +184,17 @@ def test_max_deletes_refuses_whole_run_even_with_yes(cli, people, tmp_path):
     assert result.exit_code == 1
     assert report["status"] == "refused"
     assert report["error"] == "flow 'purge' would delete 2 contacts, more than max_deletes 1; nothing was changed"
-    assert dump(people) == before
+    assert without_runs(dump(people)) == without_runs(before)
+    assert refused_runs(people) == [("refused", report["error"])]
+
+
+def without_runs(rows: list[str]) -> list[str]:
+    """Refused runs are recorded: their rows, and the run id sequence they advance."""
+    return [row for row in rows if not row.startswith(("flow_runs:", "sqlite_sequence:('flow_runs'"))]
+
+
+def refused_runs(db) -> list[tuple]:
+    return [tuple(r) for r in db.execute("SELECT status, error FROM flow_runs WHERE status != 'ok' ORDER BY id")]
 
 
 def test_dry_run_equals_real_run_and_writes_nothing(cli, people, basic):
@@ -215,8 +238,10 @@ def test_runs_history(cli, people, basic):
     run_json(cli, basic)
     import json
 
-    history = json.loads(cli("flow", "runs", "--format", "json").stdout)
+    history = json.loads(cli("flow", "runs", "--all", "--format", "json").stdout)
     assert [h["matched"] for h in history] == [0, 3]
+    changed_something = json.loads(cli("flow", "runs", "--format", "json").stdout)
+    assert changed_something == history[1:]
     assert history[1]["changed"] == {"tag_add": 3, "note": 3, "set": 3, "tag_remove": 2}
     assert {h["status"] for h in history} == {"ok"}
     table = cli("flow", "runs").stdout

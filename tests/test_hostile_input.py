@@ -156,7 +156,7 @@ def test_import_files_through_the_cli(cli, people, tmp_path_factory, fmt, data):
     path = tmp_path_factory.mktemp("import") / f"in.{fmt}"
     path.write_bytes(data)
     before = dump(people)
-    result = _invoke(cli, "contact", "import", path, "-q")
+    result = _invoke(cli, "contact", "import", path, "--create-properties", "-q")
     assert result.exit_code in (0, 2), result.stderr
     if result.exit_code == 2:
         assert dump(people) == before
@@ -197,7 +197,7 @@ def test_hostile_files_are_refused_clearly(cli, people, tmp_path, command, name,
     path = tmp_path / name
     path.write_bytes(content)
     before = dump(people)
-    args = ["flow", "run", path, "--yes"] if command == "flow" else ["contact", "import", path]
+    args = ["flow", "run", path, "--yes"] if command == "flow" else ["contact", "import", path, "--create-properties"]
     result = _invoke(cli, *args)
     assert result.exit_code == 2, result.stderr
     assert re.search(message, result.stderr, flags=re.M), result.stderr
@@ -208,17 +208,19 @@ def test_hostile_files_are_refused_clearly(cli, people, tmp_path, command, name,
 
 
 def test_hostile_text_is_stored_shown_and_matched_as_given(cli, db, tmp_path):
-    records = [{"email": f"h{i}@example.com", "name": text, f"k{i} {text}": text} for i, text in enumerate(HOSTILE)]
+    # Property names, like tag names, refuse NUL; values keep it.
+    keys = [f"k{i} {text}".replace("\x00", "").strip() for i, text in enumerate(HOSTILE)]
+    records = [{"email": f"h{i}@example.com", "name": text, keys[i]: text} for i, text in enumerate(HOSTILE)]
     (tmp_path / "hostile.ndjson").write_text("".join(json.dumps(r) + "\n" for r in records))
-    assert _invoke(cli, "contact", "import", tmp_path / "hostile.ndjson", "-q").exit_code == 0
+    assert _invoke(cli, "contact", "import", tmp_path / "hostile.ndjson", "--create-properties", "-q").exit_code == 0
     listed = json.loads(_invoke(cli, "contact", "list", "--format", "json").stdout)
     for i, (text, shown) in enumerate(zip(HOSTILE, listed, strict=True)):
-        kept = text.strip()  # imports trim values; everything else is kept as it is
-        assert (shown["name"], shown["attributes"]) == (kept, {f"k{i} {text}".strip(): kept})
+        kept = text.strip()  # built-in fields and names are trimmed; property values are kept as given
+        assert (shown["name"], shown["properties"]) == (kept, {keys[i]: text})
         assert _invoke(cli, "note", text, "-c", f"h{i}@example.com", "-q").exit_code == 0
-        key = f"k{i} {text}".strip()
+        key = keys[i]
         expression = (
-            f"name == {literal(kept)} and attr({literal(key)}) == {literal(kept)} "
+            f"name == {literal(kept)} and attr({literal(key)}) == {literal(text)} "
             f"and name startswith {literal(kept[:3])}"
         )
         counted = _invoke(cli, "contact", "count", "-w", expression)
@@ -293,10 +295,230 @@ def test_any_text_round_trips(cli, people, tmp_path_factory, texts):
             json.dumps({"email": f"r{i}@example.com", "name": text, "bio": text}) + "\n" for i, text in enumerate(texts)
         )
     )
-    result = _invoke(cli, "contact", "import", path, "-q")
+    result = _invoke(cli, "contact", "import", path, "--create-properties", "-q")
     assert result.exit_code == 0, result.stderr
     listed = json.loads(
         _invoke(cli, "contact", "list", "-w", 'email endswith "@example.com" and bio exists', "--format", "json").stdout
     )
-    shown = {r["email"]: (r["name"], r["attributes"]["bio"]) for r in listed}
-    assert [shown[f"r{i}@example.com"] for i in range(len(texts))] == [(t.strip(), t.strip()) for t in texts]
+    shown = {r["email"]: (r["name"], r["properties"]["bio"]) for r in listed}
+    assert [shown[f"r{i}@example.com"] for i in range(len(texts))] == [(t.strip(), t) for t in texts]
+
+
+# Special files as backup targets ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_backup_never_replaces_anything_but_a_regular_file(run, people, tmp_path, force):
+    import os
+    import socket
+    import stat
+
+    fifo = tmp_path / "x.fifo"
+    os.mkfifo(fifo)
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    (directory / "keep.txt").write_text("kept")
+    link = tmp_path / "link.db"
+    link.symlink_to(tmp_path / "elsewhere.db")
+    sock_path = tmp_path / "s.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    try:
+        cases = {
+            fifo: "is a FIFO, not a regular file: crmctl never replaces it, whatever the flags",
+            sock_path: "is a socket, not a regular file: crmctl never replaces it, whatever the flags",
+            link: "is a symbolic link; refusing to write through it",
+            "/dev/null": "is a character device, not a regular file: crmctl never replaces it, whatever the flags",
+        }
+        if force:
+            cases[directory] = "is a directory: --force only ever replaces a regular file"
+        for target, message in cases.items():
+            result = run("db", "backup", target, *force)
+            assert result.returncode == 1, (target, result.stderr)
+            assert result.stderr.startswith(f"Error: {target} {message}"), result.stderr
+            assert "Traceback" not in result.stderr
+        assert stat.S_ISFIFO(fifo.lstat().st_mode)
+        assert stat.S_ISSOCK(sock_path.lstat().st_mode)
+        assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+        assert not (tmp_path / "elsewhere.db").exists()
+        assert sorted(p.name for p in directory.iterdir()) == ["keep.txt"]
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    finally:
+        sock.close()
+
+
+def test_backup_into_a_directory_writes_a_file_named_after_the_time(run, people, tmp_path):
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    result = run("db", "backup", f"{directory}/")
+    assert result.returncode == 0, result.stderr
+    expected = directory / "crmctl-20261101T120000Z.db"  # CRMCTL_NOW, in UTC
+    assert result.stderr == f"backup written to {expected} ({expected.stat().st_size:,} bytes)\n"
+    again = run("db", "backup", directory)  # an existing directory without --force; same second
+    assert again.returncode == 1
+    assert again.stderr == f"Error: {expected} already exists (pass --force to replace it)\n"
+    missing = run("db", "backup", f"{tmp_path}/nowhere/")
+    assert missing.returncode == 1 and "no directory" in missing.stderr
+
+
+def test_backup_force_replaces_a_regular_file(run, people, tmp_path):
+    target = tmp_path / "old.db"
+    target.write_text("old")
+    assert run("db", "backup", target).returncode == 1
+    assert run("db", "backup", target, "--force").returncode == 0
+    assert target.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+# Integers beyond 64 bits ------------------------------------------------------------------
+
+BIG = "9223372036854775808"  # 2**63: one past SQLite's largest integer
+HUGE = "9" * 5000  # past int()'s 4300-digit limit too
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["contact", "show", BIG], None, f"contact show: contact id {BIG} is out of range"),
+        (["tag", "add", "vip", "-c", BIG], None, f"--contact: contact id {BIG} is out of range"),
+        (["block", BIG], None, f"--contact: contact id {BIG} is out of range"),
+        (["delete", HUGE, "--yes"], None, "--contact: contact id 9999"),
+        (["log", "--contact", BIG], None, f"--contact: contact id {BIG} is out of range"),
+        (["block", "-c", "-"], '{"id": 1e30}\n', "stdin line 1: 'id' must be a whole number, not 1e+30"),
+        (["block", "-c", "-"], '{"id": 99999999999999999999999}\n', "stdin line 1: contact id 9999"),
+        (["block", "-c", "-"], '{"id": ' + HUGE + "}\n", "stdin line 1: a number out of range"),
+        (["contact", "count", "-w", f"id == {BIG}"], None, f"number out of range: {BIG}"),
+        (["contact", "count", "-w", f"id == {HUGE}"], None, "number out of range: 9999"),
+        (["contact", "count", "-w", f"last_seen_at > now - {HUGE}d"], None, "duration out of range"),
+    ],
+)
+def test_integers_beyond_64_bits_are_refused_as_input(run, people, args, stdin, message):
+    before = dump(people)
+    result = run(*args, input=stdin)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"Error: {message}"), result.stderr[:300]
+    assert "Traceback" not in result.stderr
+    assert dump(people) == before
+
+
+@pytest.mark.parametrize("command", [["contact", "list"], ["log"]])
+def test_a_limit_beyond_64_bits_is_a_usage_error(run, people, command):
+    result = run(*command, "--limit", BIG)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "--limit" in result.stderr
+
+
+def test_a_set_value_beyond_64_bits_is_located_in_the_flow(run, people, tmp_path):
+    flow = tmp_path / "big.yaml"
+    flow.write_text(f"name: big\nmatch: 'id == 1'\nsteps:\n  - set: {{score: {BIG}}}\n")
+    for command in ("validate", "run"):
+        result = run("flow", command, flow, "--yes" if command == "run" else "-q")
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"{flow}:4:18: steps[0].set.score: integer out of range"), result.stderr
+
+
+def test_a_lone_surrogate_escape_in_a_flow_is_located(run, people, tmp_path):
+    flow = tmp_path / "s.yaml"
+    flow.write_text('name: s\nmatch: "id == 1"\nsteps:\n  - note: "a\\ud800b"\n')
+    result = run("flow", "validate", flow)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{flow}:4:11: steps[0].note: an escape such as \\ud800 stands for half"), (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "-inf", "86401", "1e400"])
+def test_lock_timeout_must_be_a_number_of_seconds_in_range(run, people, tmp_path, value):
+    flow = tmp_path / "f.yaml"
+    flow.write_text("name: f\nmatch: 'id == 1'\nsteps: [block]\n")
+    result = run("flow", "run", flow, f"--lock-timeout={value}")
+    assert result.returncode == 2, result.stderr
+    assert "--lock-timeout" in result.stderr and "Traceback" not in result.stderr
+
+
+# Dates out of range -----------------------------------------------------------------------
+
+
+def test_a_wait_past_the_year_9999_is_a_clear_refusal(run, people, tmp_path):
+    flow = tmp_path / "w.yaml"
+    flow.write_text("name: w\nmatch: 'id == 1'\nsteps:\n  - wait: 1d\n  - note: later\n")
+    before = dump(people)
+    result = run("flow", "run", flow, "--yes", env={"CRMCTL_NOW": "9999-12-31T00:00:00Z"})
+    assert (result.returncode, result.stderr) == (
+        1,
+        "Error: w: the end of the wait at steps[0] falls after the year 9999 (now is 9999-12-31T00:00:00Z)\n",
+    )
+    recorded = ("flow_runs:", "sqlite_sequence:('flow_runs'")  # a refused run is recorded, nothing else
+    assert [r for r in dump(people) if not r.startswith(recorded)] == [r for r in before if not r.startswith(recorded)]
+    late = run("contact", "count", "-w", "last_seen_at < now + 1d", env={"CRMCTL_NOW": "9999-12-31T12:00:00Z"})
+    assert late.returncode == 2 and late.stderr.startswith("Error: date out of range: now + 1d")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["note", "x", "-c", "1"], {"CRMCTL_NOW": "0999-12-31T00:00:00Z"}, "CRMCTL_NOW: year out of range"),
+        (["contact", "count", "-w", 'created_at > "0999-12-31"'], {}, "date out of range"),
+        (["contact", "count", "-w", "created_at > now - 2d"], {"CRMCTL_NOW": "1000-01-01T00:00:00Z"}, "date out"),
+    ],
+)
+def test_years_before_1000_are_refused_everywhere(run, people, args, env, message):
+    result = run(*args, env=env)
+    assert result.returncode == 2 and result.stderr.startswith(f"Error: {message}"), result.stderr
+
+
+@pytest.mark.parametrize("when", ["0999-01-01T00:00:00Z", "0999-12-31", "1000-01-01T00:30:00+01:00"])
+def test_import_refuses_years_before_1000_in_every_form(run, people, tmp_path, when):
+    file = tmp_path / "old.csv"
+    file.write_text(f"email,created_at\nold@example.com,{when}\n")
+    result = run("contact", "import", file)
+    assert result.returncode == 2 and "created_at: year out of range" in result.stderr, result.stderr
+
+
+def test_a_reentry_cut_off_near_the_year_1000_compares_as_a_time(run, people, tmp_path):
+    flow = tmp_path / "r.yaml"
+    flow.write_text("name: r\nmatch: 'id <= 3'\nreentry: 30d\nsteps:\n  - note: hello\n")
+
+    def matched(now: str) -> int:
+        result = run("flow", "run", flow, "--yes", "--format", "json", env={"CRMCTL_NOW": now})
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)["matched"]
+
+    assert matched("1000-01-15T00:00:00Z") == 3
+    assert matched("1000-01-16T00:00:00Z") == 0  # within 30 days: not again
+    assert matched("1000-02-20T00:00:00Z") == 3
+    stored = people.execute("SELECT DISTINCT length(entered_at) FROM flow_enrolments").fetchall()
+    assert stored == [(20,)]
+
+
+# The last line of defence -----------------------------------------------------------------
+
+# Runs the real entry point with one function made to fail in a way nothing maps.
+BROKEN = (
+    "import sys, crmctl.store.reads as reads\n"
+    "def broken(*args, **kwargs):\n"
+    "    raise OverflowError('Python int too large to convert to SQLite INTEGER')\n"
+    "reads.count = broken\n"
+    "from crmctl.cli import main\n"
+    "sys.argv = ['crmctl', 'contact', 'count']\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unmapped_exception_is_one_line_and_exit_70(people, debug):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CRMCTL_DEBUG": "1" if debug else "0"}
+    result = subprocess.run([sys.executable, "-c", BROKEN], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 70
+    last = (
+        "Error: internal error (OverflowError: Python int too large to convert to SQLite INTEGER); "
+        "rerun with CRMCTL_DEBUG=1 for details\n"
+    )
+    assert result.stderr.endswith(last)
+    if debug:
+        assert result.stderr.startswith("Traceback (most recent call last):") and "in broken" in result.stderr
+    else:
+        assert result.stderr == last

@@ -21,6 +21,7 @@ def test_pipeline_list_into_tag_add(run, people):
     assert json.loads(pipeline.stdout) == {
         "action": "tag_add",
         "selected": 5,
+        "identified": 5,
         "changed": 4,
         "tags": ["churned"],
         "dry_run": False,
@@ -30,8 +31,9 @@ def test_pipeline_list_into_tag_add(run, people):
 def test_ids_on_stdin(run, people):
     result = run("block", "-c", "-", "--format", "json", input="1\n2\nnobody@example.com\n")
     assert result.returncode == 1
-    assert result.stdout == ""
-    assert result.stderr == "Error: 1 contact not found: nobody@example.com (use --ignore-missing to skip them)\n"
+    message = "1 contact not found: 'nobody@example.com' (use --ignore-missing to skip them)"
+    assert json.loads(result.stdout) == {"error": {"message": message, "exit_code": 1, "kind": "not_found"}}
+    assert result.stderr == f"Error: {message}\n"
 
 
 def test_usage_error_exit_code_and_no_traceback(run, people):

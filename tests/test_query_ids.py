@@ -22,7 +22,9 @@ FIXED = [
     'score < 2 or (tags contains "vip" and plan == "pro")',
     "(score < 2 or tags exists) and plan exists",
     'attr("first name") startswith "a"',
-    "plan",
+    "vip",
+    "declared_empty exists",
+    "renewal < now and plan exists",
 ]
 
 
@@ -51,7 +53,13 @@ def test_fixed_expressions(db):
                 "last_seen_at": None,
                 "blocked_at": None,
                 "tags": {"vip"},
-                "attributes": {"plan": "pro", "score": 1, "first name": "Ann"},
+                "attributes": {
+                    "plan": "pro",
+                    "score": 1,
+                    "first name": "Ann",
+                    "vip": 1,
+                    "renewal": "2026-01-31T00:00:00Z",
+                },
                 "conversations": 2,
             },
             {
@@ -63,7 +71,7 @@ def test_fixed_expressions(db):
                 "last_seen_at": None,
                 "blocked_at": None,
                 "tags": {"trial"},
-                "attributes": {"plan": 1, "score": 5},
+                "attributes": {"plan": "1", "score": 5, "vip": 0},
                 "conversations": 1,
             },
             {
@@ -85,7 +93,7 @@ def test_fixed_expressions(db):
         by_condition, by_ids = both_forms(db, text)
         assert by_ids == by_condition, text
         assert [
-            r[0] for r in db.execute(f"SELECT id FROM temp.{resolve(db, SelectionSpec(where=text))}")
+            r[0] for r in db.execute(f"SELECT id FROM temp.{resolve(db, SelectionSpec(where=[text])).scope}")
         ] == by_condition, text
     for text in ('not plan == "pro"', 'plan != "pro"', "conversations == 0", 'name == "x" or plan == "pro"'):
         assert compile_filter(db, text).ids is None, text

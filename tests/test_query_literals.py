@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from conftest import set_value
 
 from crmctl.query import compile_filter, value_expression
 
@@ -50,8 +51,8 @@ def fold(text: str) -> str:
 def hostile_db(db):
     for number, text in enumerate(HOSTILE, start=1):
         db.execute("INSERT INTO contacts(id, email, name) VALUES (?, ?, ?)", [number, f"c{number}@x", text])
-        db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", [number, text, text])
-        db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, 'note', ?)", [number, text])
+        set_value(db, number, text, text, "text")
+        set_value(db, number, "note", text, "text")
         db.execute("INSERT INTO tags(name, created_at) VALUES (?, ?)", [text, NOW])
         db.execute(
             "INSERT INTO contact_tags(tag_id, contact_id, added_at) SELECT id, ?, ? FROM tags WHERE name = ?",
@@ -70,7 +71,7 @@ def selected(db, text: str) -> list[int]:
 def intact(db) -> None:
     assert db.execute("SELECT count(*) FROM contacts").fetchone()[0] == len(HOSTILE)
     assert db.execute("SELECT count(*) FROM tags").fetchone()[0] == len(HOSTILE)
-    assert {"contacts", "tags", "attributes", "contact_tags"} <= set(db.table_names())
+    assert {"contacts", "tags", "property_values", "contact_tags"} <= set(db.table_names())
 
 
 @pytest.mark.parametrize("number, text", list(enumerate(HOSTILE, start=1)))
@@ -86,15 +87,17 @@ def test_hostile_values_and_keys_match_literally(hostile_db, number, text, quote
     assert selected(db, f"note != {value}") == [i for i in names if i != number]
     assert selected(db, f"note in [{value}, {value}]") == [number]
     assert selected(db, f"attr({value}) == {value}") == [number]
-    assert selected(db, f"attr({value}) exists") == [number]
+    # Property names match without regard to case: "x' OR …" and "x' or …" are one property.
+    assert selected(db, f"attr({value}) exists") == [i for i, name in names.items() if fold(name) == fold(text)]
     assert selected(db, f"tags contains {value}") == [number]
     assert selected(db, f"name contains {value}") == containing
     assert selected(db, f"note contains {value}") == containing
     assert selected(db, f"name startswith {value}") == starting
     condition = compile_filter(db, f"attr({value}) == {value} or name contains {value}")
-    assert condition.params == [text, text, fold(text)]
-    sql, params = value_expression(db, text)
-    assert params == [text]
+    (property_id,) = db.execute("SELECT id FROM properties WHERE folded = ?", [fold(text)]).fetchone()
+    assert condition.params == [property_id, text, fold(text)]
+    sql, params = value_expression(db, f"attr({value})")
+    assert params == [property_id]
     assert db.execute(f"SELECT {sql} FROM contacts AS c WHERE c.id = ?", [*params, number]).fetchone()[0] == text
     intact(db)
 

@@ -182,7 +182,7 @@ def error(text: str) -> FilterError:
         ("a == 1 and", "expected a field, 'not' or '(' but found the end of the expression", 10),
         (
             "a == 1 or or b == 2",
-            "expected a field, 'not' or '(' but found 'or' (an attribute called 'or' is written attr(\"or\"))",
+            "expected a field, 'not' or '(' but found 'or' (a property called 'or' is written attr(\"or\"))",
             10,
         ),
         ("not", "expected a field, 'not' or '(' but found the end of the expression", 3),
@@ -191,17 +191,17 @@ def error(text: str) -> FilterError:
         ('"plan" == 1', "expected a field, 'not' or '(' but found the string \"plan\"", 0),
         (
             "exists == 1",
-            "expected a field, 'not' or '(' but found 'exists' (an attribute called 'exists' is written attr(\"exists\"))",
+            "expected a field, 'not' or '(' but found 'exists' (a property called 'exists' is written attr(\"exists\"))",
             0,
         ),
         (
             "Now == 1",
-            "expected a field, 'not' or '(' but found 'Now' (an attribute called 'Now' is written attr(\"Now\"))",
+            "expected a field, 'not' or '(' but found 'Now' (a property called 'Now' is written attr(\"Now\"))",
             0,
         ),
         (
             "`first name` == 1",
-            "unexpected '`': write an attribute key that is not a plain name as attr(\"first name\")",
+            "unexpected '`': write a property name that is not a plain name as attr(\"first name\")",
             0,
         ),
         ("plan == 'x' ; 1", "unexpected character ';'", 12),
@@ -227,9 +227,9 @@ def error(text: str) -> FilterError:
         ("last_seen_at < now - 1.5d", "a duration is a whole number followed by m, h, d or w, not '1.5d'", 21),
         ("last_seen_at < now - 99999999999d", "duration out of range: 99999999999d", 21),
         ("last_seen_at < now 30d", "expected 'and' or 'or' but found '30d'", 19),
-        ("attr(1) == 1", "expected the attribute key as a quoted string after 'attr(' but found the number 1", 5),
-        ('attr("") == 1', "empty attribute key", 5),
-        ('attr("a" == 1', "expected ')' after the attribute key but found '=='", 9),
+        ("attr(1) == 1", "expected the property name as a quoted string after 'attr(' but found the number 1", 5),
+        ('attr("") == 1', "empty property name", 5),
+        ('attr("a" == 1', "expected ')' after the property name but found '=='", 9),
         # A later problem is not reported before an earlier one.
         ("plan x = 1", "expected an operator such as ==, contains or in after 'plan' but found 'x'", 5),
     ],
@@ -246,8 +246,8 @@ def test_syntax_errors(text, message, column):
         ("user_id == 42", "'user_id' is text: compare it with a quoted string such as \"42\"", 11),
         ("email == true", "'email' is text: compare it with a quoted string", 9),
         ("name in ['a', 1]", "'name' is text: compare it with a quoted string such as \"1\"", 14),
-        ("name == now", "now can only be compared with created_at or last_seen_at", 8),
-        ("plan > now - 1d", "now can only be compared with created_at or last_seen_at", 7),
+        ("name == now", "now can only be compared with dates: created_at, last_seen_at and date properties", 8),
+        ("plan > now - 1d", "now can only be compared with dates: created_at, last_seen_at and date properties", 7),
         # Numbers and counts.
         ("id == '5'", "'id' is a number: compare it with a number", 6),
         ("id contains '5'", "'contains' works on text, but 'id' is a number", 3),

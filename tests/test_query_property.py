@@ -1,5 +1,8 @@
 """Property: for random expressions over random small datasets, the compiled SQL selects
-exactly the contacts a plain-Python reading of the language's rules selects."""
+exactly the contacts a plain-Python reading of the language's rules selects.
+
+The contacts hold typed properties (text, number, boolean, date), a declared property no
+contact holds, and the expressions name an undeclared one too."""
 
 from __future__ import annotations
 
@@ -22,9 +25,17 @@ NAMES = [None, "", "Ada", "ada", "ADA", "Ädam", "straße", "STRASSE", "a%b", "a
 EMAILS = ["ada", "ADA", "jörg", "JÖRG", "b%", "Zed"]
 PHONES = [None, "123", "0123", "+49 30"]
 TIMES = [None, "2025-06-15T08:30:00Z", "2026-01-31T00:00:00Z", "2026-10-31T12:00:00Z", NOW, "2026-11-01T12:30:00Z"]
-TAGS = ["vip", "Straße", "STRASSE", "trial", "%"]
-ATTRIBUTE_KEYS = ["plan", "score", "first name"]
-ATTRIBUTE_VALUES = [None, 0, 1, 2, -1, 1.0, 2.5, "1", "2", "a", "A", "", "b%", "Straße", "true"]
+TAGS = ["vip", "Straße", "Ärger", "trial", "%"]  # distinct under the case rule, as the catalog keeps them
+PROPERTY_TEXT = ["a", "A", "1", "2", "true", "Straße", "strasse", "b%", "%", "z", " padded "]
+# name: (type, the values a contact may hold)
+PROPERTIES = {
+    "plan": ("text", PROPERTY_TEXT),
+    "score": ("number", [0, 1, 2, -1, 1.5, 2.5, -3.25]),
+    "first name": ("text", PROPERTY_TEXT),
+    "vip": ("boolean", [0, 1]),
+    "renewal": ("date", [t for t in TIMES if t]),
+    "declared_empty": ("number", []),
+}
 
 contact = st.fixed_dictionaries(
     {
@@ -36,7 +47,9 @@ contact = st.fixed_dictionaries(
         "last_seen_at": st.sampled_from(TIMES),
         "blocked_at": st.sampled_from([None, NOW]),
         "tags": st.sets(st.sampled_from(TAGS), max_size=3),
-        "attributes": st.dictionaries(st.sampled_from(ATTRIBUTE_KEYS), st.sampled_from(ATTRIBUTE_VALUES)),
+        "attributes": st.fixed_dictionaries(
+            {name: st.sampled_from([None, *values]) for name, (_, values) in PROPERTIES.items()}
+        ).map(lambda d: {k: v for k, v in d.items() if v is not None}),
         "conversations": st.integers(0, 3),
     }
 )
@@ -44,8 +57,14 @@ datasets = st.lists(contact, max_size=8)
 
 
 def load(db, rows) -> None:
-    db.execute("DELETE FROM contacts")  # cascades to attributes, tag links and conversations
+    db.execute("DELETE FROM contacts")  # cascades to property values, tag links and conversations
     db.execute("DELETE FROM tags")
+    db.execute("DELETE FROM properties")
+    for name, (kind, _) in PROPERTIES.items():
+        db.execute(
+            "INSERT INTO properties(name, folded, type, created_at) VALUES (?, ?, ?, ?)", [name, fold(name), kind, NOW]
+        )
+    ids = dict(db.execute("SELECT name, id FROM properties").fetchall())
     contacts, attributes, tags, links, conversations = [], [], set(), [], []
     for number, row in enumerate(rows, start=1):
         row["id"] = number
@@ -62,7 +81,7 @@ def load(db, rows) -> None:
                 row["blocked_at"],
             ]
         )
-        attributes.extend([number, key, value] for key, value in row["attributes"].items())
+        attributes.extend([number, ids[key], value] for key, value in row["attributes"].items())
         tags.update(row["tags"])
         links.extend([number, NOW, tag] for tag in row["tags"])
         conversations.extend([number] for _ in range(row["conversations"]))
@@ -72,7 +91,7 @@ def load(db, rows) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         contacts,
     )
-    conn.executemany("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", attributes)
+    conn.executemany("INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)", attributes)
     conn.executemany("INSERT INTO tags(name, created_at) VALUES (?, ?)", [[tag, NOW] for tag in sorted(tags)])
     conn.executemany(
         "INSERT INTO contact_tags(tag_id, contact_id, added_at) SELECT id, ?, ? FROM tags WHERE name = ?", links
@@ -115,7 +134,6 @@ times = st.one_of(
     st.tuples(keyword("now"), st.sampled_from(DURATIONS)).map(lambda pair: ("now", pair[1][1], pair[0] + pair[1][0])),
 )
 TEXT_VALUES = ["", "a", "A", "ada", "ADA", "Ada", "straße", "STRASSE", "ss", "%", "_", "a%", "é", "e", "Zoë", "ZOË"]
-ATTRIBUTE_TEXT = ["", "a", "A", "1", "2", "true", "Straße", "strasse", "b%", "%", "z"]
 
 # field source text, field kind, strategies for (op, values)
 FIELDS = {
@@ -128,11 +146,15 @@ FIELDS = {
     "id": ("number", numbers([0, 1, 2, 3, 2.5, -1, 7])),
     "conversations": ("count", numbers([0, 1, 2, 1.5, -1, 4])),
     "blocked": ("bool", booleans),
-    "tags": ("tags", strings(["vip", "VIP", "strasse", "straße", "trial", "%", "x"])),
-    "plan": ("attribute", st.one_of(strings(ATTRIBUTE_TEXT), numbers([0, 1, 2, -1, 2.5, 1.0]), booleans)),
-    "score": ("attribute", st.one_of(strings(ATTRIBUTE_TEXT), numbers([0, 1, 2, -1, 2.5]), booleans)),
-    'attr("first name")': ("attribute", st.one_of(strings(ATTRIBUTE_TEXT), numbers([1, 2]), booleans)),
-    "missing_key": ("attribute", numbers([1])),
+    "tags": ("tags", strings(["vip", "VIP", "strasse", "straße", "ärger", "ÄRGER", "trial", "%", "x"])),
+    "plan": ("text property", strings([*PROPERTY_TEXT, "", "s", "STRASSE"])),
+    "Plan": ("text property", strings(["a", "A", "z"])),  # names match properties ignoring case
+    "score": ("number property", numbers([0, 1, 2, -1, 2.5, 1.0, -3.25, 1.5])),
+    'attr("first name")': ("text property", strings(PROPERTY_TEXT)),
+    "vip": ("boolean property", booleans),
+    "renewal": ("date property", times),
+    "declared_empty": ("number property", numbers([0, 1])),
+    "missing_key": ("undeclared", numbers([1])),
 }
 COMPARE = ["==", "!=", "<", "<=", ">", ">="]
 MATCH = ["contains", "startswith", "endswith"]
@@ -147,7 +169,11 @@ def operators(kind: str) -> list[str]:
         "count": COMPARE + ["in", "not in"],
         "bool": ["==", "!=", "in", "not in", "alone"],
         "tags": ["contains", "in", "not in", "exists"],
-        "attribute": COMPARE + MATCH + ["in", "not in", "exists", "alone"],
+        "text property": COMPARE + MATCH + ["in", "not in", "exists"],
+        "number property": COMPARE + ["in", "not in", "exists"],
+        "boolean property": ["==", "!=", "exists", "alone"],
+        "date property": COMPARE + ["exists"],
+        "undeclared": ["==", "exists"],
     }[kind]
 
 
@@ -204,7 +230,6 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
 
 
-ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 OPS = {"==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
@@ -234,6 +259,8 @@ def evaluate(meaning, row) -> bool:
         return any(fold(tag) == fold(values[0][1]) for tag in value)
     if op == "exists":
         return value is not None
+    if kind.endswith("property"):
+        return value is not None and typed_compare(kind, op, value, values[0])
     if op in MATCH:
         needle = fold(values[0][1])
         method = {
@@ -252,18 +279,40 @@ def evaluate(meaning, row) -> bool:
         else:
             literal = clock.normalise_time(literal)
         return value is not None and compare(value, literal)
-    if kind == "email":
-        return compare(value.translate(ASCII_LOWER), literal.translate(ASCII_LOWER))
+    if kind == "email":  # by the one case rule, like every email lookup
+        return compare(fold(value), fold(literal))
     if literal_kind == "string":
         return isinstance(value, str) and compare(value, literal)
     number = int(literal) if literal_kind == "bool" else literal  # true is the number 1
     return is_number(value) and compare(value, number)
 
 
+def typed_compare(kind: str, op: str, value, literal) -> bool:
+    """A property's value (present) against a literal of its own type."""
+    literal_kind, literal, _ = literal
+    if op in MATCH:
+        return isinstance(value, str) and {
+            "contains": lambda s, n: n in s,
+            "startswith": lambda s, n: s.startswith(n),
+            "endswith": lambda s, n: s.endswith(n),
+        }[op](fold(value), fold(literal))
+    if kind == "boolean property":
+        return OPS[op](bool(value), literal)
+    if kind == "date property":
+        if literal_kind == "now":
+            literal = clock.format_time(clock.parse_time(NOW) + literal)
+        else:
+            literal = clock.normalise_time(literal)
+    return OPS[op](value, literal)
+
+
+def property_name(field: str) -> str:
+    return "first name" if field.startswith("attr(") else field.lower()
+
+
 def current(field: str, kind: str, row):
-    if kind == "attribute":
-        key = "first name" if field.startswith("attr(") else field
-        return row["attributes"].get(key)
+    if kind.endswith("property") or kind == "undeclared":
+        return row["attributes"].get(property_name(field))
     if kind == "bool":
         return row["blocked_at"] is not None
     if kind == "tags":
@@ -273,29 +322,25 @@ def current(field: str, kind: str, row):
     return row[field]
 
 
-def referenced_keys(meaning) -> set[str]:
+def undeclared(meaning) -> bool:
     if meaning[0] in ("and", "or"):
-        return referenced_keys(meaning[1]) | referenced_keys(meaning[2])
+        return undeclared(meaning[1]) or undeclared(meaning[2])
     if meaning[0] == "not":
-        return referenced_keys(meaning[1])
-    field, kind = meaning[1], meaning[2]
-    if kind != "attribute":
-        return set()
-    return {"first name" if field.startswith("attr(") else field}
+        return undeclared(meaning[1])
+    return meaning[2] == "undeclared"
 
 
 # The property ----------------------------------------------------------------------------------
 
 
 def check(db, rows, text, meaning) -> None:
-    present = {key for row in rows for key in row["attributes"]}
-    if not referenced_keys(meaning) <= present:
+    if undeclared(meaning):
         try:
             compile_filter(db, text)
         except FilterError as caught:
             assert caught.reason.startswith("unknown field")
             return
-        raise AssertionError(f"{text!r} names an attribute no contact has, yet compiled")
+        raise AssertionError(f"{text!r} names an undeclared property, yet compiled")
     condition = compile_filter(db, text)
     got = [
         r[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import declare, set_value
 
 from crmctl.errors import FilterError
 from crmctl.query import Condition, compile_filter, value_expression
@@ -11,6 +12,23 @@ from crmctl.store import scopes
 
 # conftest's autouse fixture sets CRMCTL_NOW to this.
 NOW = "2026-11-01T12:00:00Z"
+# The type of each property these tests use (names match properties ignoring case).
+TYPES = {
+    "plan": "text",
+    "Plan": "text",
+    "score": "number",
+    "x": "number",
+    "y": "number",
+    "newsletter": "boolean",
+    "country": "text",
+    "first name": "text",
+    "email": "text",
+    "in": "boolean",
+    "empty": "text",
+    "ratio": "number",
+    "address.city": "text",
+    "größe": "number",
+}
 
 
 def add(db, email, *, attributes=None, tags=(), conversations=0, **columns) -> int:
@@ -19,7 +37,8 @@ def add(db, email, *, attributes=None, tags=(), conversations=0, **columns) -> i
         f"INSERT INTO contacts({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
     ).lastrowid
     for key, value in (attributes or {}).items():
-        db.execute("INSERT INTO attributes(contact_id, key, value) VALUES (?, ?, ?)", [contact_id, key, value])
+        declare(db, key, TYPES[key])
+        set_value(db, contact_id, key, value)
     for tag in tags:
         db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, ?)", [tag, NOW])
         db.execute(
@@ -87,7 +106,7 @@ def test_missing_values_fail_every_test_except_not_equal(db):
         "conversations > 0",
         "blocked",
         "last_seen_at < now",
-        'plan in ["pro", 1]',
+        'plan in ["pro", "5"]',
     ],
 )
 def test_not_is_exact_negation(db, test):
@@ -112,12 +131,12 @@ def test_not_is_exact_negation(db, test):
 
 def test_in_is_an_or_of_equals_and_not_in_its_negation(db):
     pro = add(db, "a@x", attributes={"plan": "pro"})
-    number = add(db, "b@x", attributes={"plan": 3})
+    number = add(db, "b@x", attributes={"plan": 3})  # a number given for a text property is its text
     trial = add(db, "c@x", attributes={"plan": "trial"})
     missing = add(db, "d@x")
-    assert matching(db, 'plan in ["pro", 3]') == [pro, number]
-    assert matching(db, 'plan in ["pro", 3]') == matching(db, 'plan == "pro" or plan == 3')
-    assert matching(db, 'plan not in ["pro", 3]') == [trial, missing]
+    assert matching(db, 'plan in ["pro", "3"]') == [pro, number]
+    assert matching(db, 'plan in ["pro", "3"]') == matching(db, 'plan == "pro" or plan == "3"')
+    assert matching(db, 'plan not in ["pro", "3"]') == [trial, missing]
     assert matching(db, 'name in ["x"]') == []
     assert matching(db, 'name not in ["x"]') == everyone(db)
 
@@ -151,7 +170,7 @@ def test_text_comparisons_are_exact_and_case_sensitive(db):
     assert matching(db, 'name >= "Ada "') == [lower, spaced, umlaut]
 
 
-def test_email_compares_without_regard_to_ascii_case(db):
+def test_email_compares_by_the_one_case_rule(db):
     ada = add(db, "Ada@Example.com")
     bob = add(db, "bob@example.com")
     jorg = add(db, "jörg@example.com")
@@ -160,9 +179,10 @@ def test_email_compares_without_regard_to_ascii_case(db):
     assert matching(db, 'email in ["BOB@EXAMPLE.COM", "x"]') == [bob]
     assert matching(db, 'email < "B"') == [ada]
     assert matching(db, 'email >= "b"') == [bob, jorg]
-    # Like the unique index (SQLite NOCASE): only ASCII letters are folded for ==.
+    # Like the unique key: full Unicode case folding (crmctl.folding), for == as for the rest.
     assert matching(db, 'email == "JöRG@example.com"') == [jorg]
-    assert matching(db, 'email == "JÖRG@example.com"') == []
+    assert matching(db, 'email == "JÖRG@example.com"') == [jorg]
+    assert matching(db, 'email == "jo\u0308rg@example.com"') == [jorg]  # decomposed ö
     # The text operators fold all of Unicode, on email as anywhere.
     assert matching(db, 'email startswith "JÖRG@"') == [jorg]
 
@@ -204,27 +224,49 @@ def test_text_operators_treat_wildcards_and_backslashes_literally(db):
 # Numbers and booleans --------------------------------------------------------------------------
 
 
-def test_numbers_compare_numerically_and_only_with_numbers(db):
+def test_numbers_compare_numerically(db):
     integer = add(db, "a@x", attributes={"score": 80})
     real = add(db, "b@x", attributes={"score": 80.0})
-    text = add(db, "c@x", attributes={"score": "80"})
-    word = add(db, "d@x", attributes={"score": "zzz"})
+    text = add(db, "c@x", attributes={"score": "80"})  # text given for a number property is parsed
     low = add(db, "e@x", attributes={"score": -2.5})
     missing = add(db, "f@x")
-    assert matching(db, "score == 80") == [integer, real]
-    assert matching(db, "score == 80.0") == [integer, real]
-    assert matching(db, "score != 80") == [text, word, low, missing]
-    assert matching(db, "score > 5") == [integer, real]
-    assert matching(db, "score >= 80") == [integer, real]
-    assert matching(db, "score < 100") == [integer, real, low]
+    assert matching(db, "score == 80") == [integer, real, text]
+    assert matching(db, "score == 80.0") == [integer, real, text]
+    assert matching(db, "score != 80") == [low, missing]
+    assert matching(db, "score > 5") == [integer, real, text]
+    assert matching(db, "score < 100") == [integer, real, text, low]
     assert matching(db, "score <= -2.5") == [low]
-    assert matching(db, "score < -2") == [low]
-    assert matching(db, "score in [80, -2.5]") == [integer, real, low]
-    # A string only meets text.
-    assert matching(db, 'score == "80"') == [text]
-    assert matching(db, 'score > "7"') == [text, word]
-    assert matching(db, 'score < "9"') == [text]
-    assert matching(db, 'score contains "8"') == [text]
+    assert matching(db, "score in [80, -2.5]") == [integer, real, text, low]
+
+
+@pytest.mark.parametrize(
+    "text, reason, position",
+    [
+        ('score > "50"', 'score is a number property: write 50, not "50"', 8),
+        ('score == "abc"', 'score is a number property: write a number, not "abc"', 9),
+        ("score == true", "score is a number property: write a number, not true", 9),
+        ('score contains "8"', "'contains' does not apply to score, a number property", 6),
+        ("score", "score is a number property, not true or false: compare it, e.g. score > 0", 0),
+        ("plan == 42", 'plan is a text property: write "42", not 42', 8),
+        ("plan > now", "now can only be compared with dates: created_at, last_seen_at and date properties", 7),
+        ('newsletter == "true"', 'newsletter is a boolean property: write true, not "true"', 14),
+        ("newsletter == 1", "newsletter is a boolean property: write true, not 1", 14),
+        (
+            "newsletter < true",
+            "'<' does not apply to newsletter, a boolean property: write newsletter or not newsletter",
+            11,
+        ),
+        (
+            "newsletter in [true]",
+            "'in' does not apply to newsletter, a boolean property: write newsletter or not newsletter",
+            11,
+        ),
+    ],
+)
+def test_literals_must_have_the_property_type(db, text, reason, position):
+    add(db, "a@x", attributes={"score": 80, "plan": "pro", "newsletter": True})
+    caught = failure(db, text)
+    assert (caught.reason, caught.position) == (reason, position)
 
 
 def test_id_and_conversations_are_numbers(db):
@@ -248,25 +290,22 @@ def test_id_and_conversations_are_numbers(db):
 
 def test_booleans(db):
     blocked = add(db, "a@x", blocked_at=NOW, attributes={"newsletter": 1})
-    real_true = add(db, "b@x", attributes={"newsletter": 1.0})
-    text_true = add(db, "c@x", attributes={"newsletter": "true"})
-    false = add(db, "d@x", attributes={"newsletter": 0})
+    word_true = add(db, "b@x", attributes={"newsletter": "yes"})
+    false = add(db, "d@x", attributes={"newsletter": False})
     missing = add(db, "e@x")
     assert matching(db, "blocked") == [blocked]
     assert matching(db, "blocked == true") == [blocked]
     assert matching(db, "blocked == TRUE") == [blocked]
-    assert matching(db, "blocked == false") == [real_true, text_true, false, missing]
+    assert matching(db, "blocked == false") == [word_true, false, missing]
     assert matching(db, "blocked != true") == matching(db, "not blocked")
     assert matching(db, "blocked in [true, false]") == everyone(db)
     assert matching(db, "blocked not in [true]") == matching(db, "not blocked")
-    # true is the number 1 (booleans are imported as 1/0), false the number 0.
-    assert matching(db, "newsletter == true") == [blocked, real_true]
-    assert matching(db, "newsletter") == [blocked, real_true]
-    assert matching(db, "newsletter == 1") == [blocked, real_true]
+    assert matching(db, "newsletter == true") == [blocked, word_true]
+    assert matching(db, "newsletter") == [blocked, word_true]
     assert matching(db, "newsletter == false") == [false]
-    assert matching(db, "newsletter != true") == [text_true, false, missing]
-    assert matching(db, "not newsletter") == [text_true, false, missing]
-    assert matching(db, 'newsletter == "true"') == [text_true]
+    assert matching(db, "newsletter != true") == [false, missing]
+    assert matching(db, "not newsletter") == [false, missing]
+    assert matching(db, "newsletter exists") == [blocked, word_true, false]
 
 
 # Times -----------------------------------------------------------------------------------------
@@ -344,6 +383,7 @@ def test_tags(db):
 
 def test_unknown_field_suggests_the_closest(db):
     add(db, "a@x", attributes={"country": "DE", "first name": "Ada", "plan": None})
+    declare(db, "plan", "text")
     caught = failure(db, 'contry == "DE"')
     assert (caught.reason, caught.position) == ("unknown field 'contry' (did you mean 'country'?)", 0)
     assert str(caught) == "unknown field 'contry' (did you mean 'country'?)\n  contry == \"DE\"\n  ^"
@@ -352,12 +392,15 @@ def test_unknown_field_suggests_the_closest(db):
     caught = failure(db, "BLOCKED")
     assert (caught.reason, caught.position) == ("unknown field 'BLOCKED' (did you mean 'blocked'?)", 0)
     caught = failure(db, "zzzzqqq exists")
-    assert (caught.reason, caught.position) == ("unknown field 'zzzzqqq'", 0)
+    assert (caught.reason, caught.position) == (
+        "unknown field 'zzzzqqq' (declare it with `crmctl property create`)",
+        0,
+    )
     caught = failure(db, 'not first_name == "Ada"')
     assert (caught.reason, caught.position) == ("unknown field 'first_name' (did you mean attr(\"first name\")?)", 4)
     caught = failure(db, 'attr("frist name") exists')
     assert (caught.reason, caught.position) == ("unknown field 'frist name' (did you mean attr(\"first name\")?)", 0)
-    # A key is known when any contact has it, even with a NULL value; attr() reaches any key.
+    # A declared property is known though no contact holds it; attr() reaches any name.
     assert matching(db, "plan exists") == []
     assert matching(db, 'attr("first name") == "Ada"') == [1]
 
@@ -372,11 +415,12 @@ def test_the_leftmost_problem_is_reported(db):
     assert (caught.reason, caught.position) == ("'(' is never closed: add ')'", 17)
 
 
-def test_attribute_keys_are_exact_and_attr_names_shadowed_keys(db):
-    one = add(db, "a@x", name="Built-in", attributes={"Plan": "x", "email": "attribute@x", "in": 1})
-    two = add(db, "b@x", attributes={"plan": "x"})
+def test_property_names_ignore_case_and_attr_reaches_shadowed_names(db):
+    one = add(db, "a@x", name="Built-in", attributes={"Plan": "x", "email": "attribute@x", "in": True})
+    two = add(db, "b@x", attributes={"plan": "y"})
     assert matching(db, 'Plan == "x"') == [one]
-    assert matching(db, 'plan == "x"') == [two]
+    assert matching(db, 'plan == "y"') == [two]
+    assert matching(db, "PLAN exists") == [one, two]
     assert matching(db, 'attr("email") == "attribute@x"') == [one]
     assert matching(db, 'email == "attribute@x"') == []
     assert matching(db, 'attr("in") == true') == [one]
@@ -401,12 +445,12 @@ def test_tag_and_attribute_tests_are_index_driven(db):
     add(db, "a@x", tags=["vip"], attributes={"plan": "pro", "score": 3}, conversations=1)
     assert "SEARCH ct USING PRIMARY KEY (tag_id=?)" in plan(db, 'tags contains "vip"')
     assert "SEARCH c USING INTEGER PRIMARY KEY" in plan(db, 'tags contains "vip"')
-    assert "attributes_key_value (key=? AND value=?)" in plan(db, 'plan == "pro"')
-    assert "attributes_key_value (key=? AND value>? AND value<?)" in plan(db, "score > 1")
-    assert "attributes_key_value (key=? AND value>? AND value<?)" in plan(db, 'plan >= "a"')
-    assert "attributes_key_value (key=?)" in plan(db, 'plan contains "p"')
+    assert "property_values_value (property_id=? AND value=?)" in plan(db, 'plan == "pro"')
+    assert "property_values_value (property_id=? AND value>?)" in plan(db, "score > 1")
+    assert "property_values_value (property_id=? AND value>?)" in plan(db, 'plan >= "a"')
+    assert "property_values_value (property_id=?)" in plan(db, 'plan contains "p"')
     assert "contacts_last_seen_at" in plan(db, "last_seen_at < now - 30d")
-    assert "sqlite_autoindex_contacts_1 (email=?)" in plan(db, 'email == "A@X"')
+    assert "contacts_email_key (email_key=?)" in plan(db, 'email == "A@X"')
     for text in [
         'tags contains "vip"',
         'not plan == "pro"',
@@ -421,7 +465,8 @@ def test_tag_and_attribute_tests_are_index_driven(db):
 def test_parameters_carry_all_user_text(db):
     add(db, "a@x", attributes={"plan": "pro"})
     condition = compile_filter(db, 'plan == "pro" and name contains "Ada" and tags contains "vip"')
-    assert condition.params == ["plan", "pro", "ada", "vip"]
+    (plan_id,) = db.execute("SELECT id FROM properties WHERE name = 'plan'").fetchone()
+    assert condition.params == [plan_id, "pro", "ada", "vip"]
     for word in ("pro", "Ada", "ada", "vip", "plan"):
         assert f"'{word}'" not in condition.sql
 
@@ -433,7 +478,7 @@ def test_selection_uses_the_compiled_filter(db):
     add(db, "a@x", attributes={"plan": "trial"}, last_seen_at="2026-01-01T00:00:00Z")
     wanted = add(db, "b@x", attributes={"plan": "trial"}, last_seen_at="2026-09-01T00:00:00Z")
     add(db, "c@x", attributes={"plan": "pro"}, last_seen_at="2026-09-01T00:00:00Z")
-    name = resolve(db, SelectionSpec(where="plan == 'trial' and last_seen_at < now - 30d and not id == 1"))
+    name = resolve(db, SelectionSpec(where=["plan == 'trial' and last_seen_at < now - 30d and not id == 1"])).scope
     assert scopes.ids(db, name) == [wanted]
 
 
@@ -458,14 +503,14 @@ def test_value_expression_renders_fields(db):
     assert rendered("id") == "1"
     assert rendered("email") == "Ada@x"
     assert rendered("name") == "Ada"
-    assert rendered("phone") == ""
+    assert rendered("phone") is None  # a note template renders a missing value as ""
     assert rendered("created_at") == "2026-01-31T00:00:00Z"
     assert rendered("blocked") == "true" and rendered("blocked", 2) == "false"
     assert rendered("tags") == "Alpha, beta, vip" and rendered("tags", 2) == ""
     assert rendered("conversations") == "2" and rendered("conversations", 2) == "0"
-    assert rendered("plan") == "pro" and rendered("plan", 2) == ""
+    assert rendered("plan") == "pro" and rendered("plan", 2) is None
     assert rendered("score") == "80" and rendered("ratio") == "2.5"
-    assert rendered("empty") == ""
+    assert rendered("empty") is None
     assert rendered("first name") == "Ada"
     assert rendered('attr("first name")') == "Ada"
     with pytest.raises(FilterError) as caught:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from crmctl.importer import import_contacts
+from crmctl.sample import declare_sample_properties
 from crmctl.store import open_db, transaction
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
-DATA_TABLES = ("contacts", "tags", "contact_tags", "attributes")
+DATA_TABLES = ("contacts", "tags", "contact_tags", "property_values")
 
 
 def _generator():
@@ -29,6 +30,7 @@ def generator():
 def _import(path: Path, db_path: Path):
     db = open_db(db_path, create=True)
     with open(path, "rb") as stream, transaction(db):
+        declare_sample_properties(db, "test")
         report = import_contacts(db, stream, filename=str(path), actor="test")
     return db, report
 
@@ -77,9 +79,26 @@ def test_the_sample_has_what_the_demos_need(tmp_path):
     assert one("SELECT count(*) FROM contacts WHERE phone LIKE '0%'") > 100
     assert one("SELECT min(created_at) FROM contacts") >= "2023-11-01"
     assert one("SELECT max(created_at) FROM contacts") < "2026-11-01"
-    kinds = dict(db.execute("SELECT key, group_concat(DISTINCT typeof(value)) FROM attributes GROUP BY key"))
-    assert kinds == {"plan": "text", "country": "text", "company": "text", "score": "integer", "lifetime_value": "real"}
-    plans = {r[0] for r in db.execute("SELECT DISTINCT value FROM attributes WHERE key = 'plan'")}
+    kinds = dict(
+        db.execute(
+            "SELECT p.name, p.type || ':' || group_concat(DISTINCT typeof(v.value)) FROM property_values AS v "
+            "JOIN properties AS p ON p.id = v.property_id GROUP BY p.name"
+        )
+    )
+    assert kinds == {
+        "plan": "text:text",
+        "country": "text:text",
+        "company": "text:text",
+        "score": "number:integer",
+        "lifetime_value": "number:real",
+    }
+    plans = {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT v.value FROM property_values AS v JOIN properties AS p ON p.id = v.property_id "
+            "WHERE p.name = 'plan'"
+        )
+    }
     assert plans == {"trial", "free", "pro", "enterprise", "paid"}
     spam = one(
         "SELECT count(*) FROM contacts c JOIN contact_tags ct ON ct.contact_id = c.id "

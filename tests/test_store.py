@@ -8,7 +8,7 @@ import pytest
 
 from crmctl.errors import LockTimeout
 from crmctl.store import open_db, transaction
-from crmctl.store.schema import MIGRATION_SET, migrations
+from crmctl.store.schema import MIGRATION_SET, known_migrations, migrations
 
 
 def test_pragmas(db):
@@ -20,7 +20,7 @@ def test_pragmas(db):
 
 def test_every_migration_is_applied(db):
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == [m.name for m in migrations._migrations]
+    assert applied == list(known_migrations())
     assert {r[0] for r in db.execute("SELECT migration_set FROM _sqlite_migrations")} == {MIGRATION_SET}
 
 
@@ -42,11 +42,13 @@ def test_every_child_row_cascades_from_contacts(db):
         for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     }
     assert {t for t, actions in cascading.items() if actions} == {
-        "attributes",
+        "property_values",
         "contact_tags",
         "notes",
         "conversations",
         "flow_enrolments",
+        "flow_branches",
+        "outbox_records",
     }
     assert all(a == ["CASCADE"] for a in cascading.values() if a)
 

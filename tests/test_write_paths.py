@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import add_contacts
+from conftest import add_contacts, declare
 
 from crmctl.store import transaction
 
@@ -44,12 +44,22 @@ def test_a_flow_with_a_delete_step_still_cascades(cli, db, tmp_path):
     flow.write_text("name: purge\nmatch: 'plan == \"gone\"'\nsteps:\n  - tag_add: [vip]\n  - delete\n")
     result = cli("flow", "run", flow, "--yes", "--format", "json")
     assert json.loads(result.stdout)["deleted"] == 3
-    for table in ("contacts", "attributes", "contact_tags", "notes", "conversations", "messages", "flow_enrolments"):
+    for table in (
+        "contacts",
+        "property_values",
+        "contact_tags",
+        "notes",
+        "conversations",
+        "messages",
+        "flow_enrolments",
+    ):
         assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
 
 
 def test_enrolments_are_written_where_contacts_end_up(cli, db, tmp_path):
     add_contacts(db, [{"email": f"w{i}@example.com", "attributes": {"plan": "trial", "score": i}} for i in range(4)])
+    declare(db, "stage", "text")
+    db.conn.commit()
     flow = tmp_path / "wait.yaml"
     flow.write_text(
         "name: split\nmatch: 'plan == \"trial\"'\nreentry: true\nsteps:\n"
@@ -92,5 +102,5 @@ def test_a_delete_in_slices_removes_exactly_the_scope_and_cascades(db):
     contact_sql.delete(db, "doomed", slice_size=4)
     left = [r[0] for r in db.execute("SELECT id FROM contacts ORDER BY id")]
     assert left == [i for i in range(1, 41) if i not in doomed]
-    for table in ("attributes", "contact_tags"):
+    for table in ("property_values", "contact_tags"):
         assert [r[0] for r in db.execute(f"SELECT DISTINCT contact_id FROM {table} ORDER BY 1")] == left

@@ -1,4 +1,4 @@
-"""`crmctl contact …`: import, list, show, count."""
+"""`crmctl contact …`: add, import, export, list, show, count."""
 
 import json
 from enum import StrEnum
@@ -12,7 +12,28 @@ from crmctl.cli.guard import guarded
 from crmctl.cli.render import emit_raw_json_lines, emit_records, note_on_stderr, stdout_console, to_json
 from crmctl.cli.state import is_terminal, open_database
 
-app = typer.Typer(help="Contacts: import, export, list, show, count.", no_args_is_help=True)
+app = typer.Typer(
+    help="""Contacts: add, import, export, list, show, count.
+
+    \b
+    Examples:
+      crmctl contact list -w 'plan == "trial"'
+      crmctl contact show 42
+      crmctl contact export -f ndjson > crm.ndjson
+    """,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+InputFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--input-format",
+        metavar="FORMAT",
+        help="csv, json (an array) or ndjson (default: by the file's extension; stdin needs it).",
+    ),
+]
 
 
 class ExportFormat(StrEnum):
@@ -21,66 +42,154 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
-class InputFormat(StrEnum):
-    csv = "csv"
-    json = "json"
-    ndjson = "ndjson"
+Raw = Annotated[bool, typer.Option("--raw", help="CSV: write text as it is, without the spreadsheet formula guard.")]
+
+
+def _report_format(value: str) -> str:
+    if value in ("csv", "ndjson", "jsonl"):
+        raise typer.BadParameter(f"{value!r} is an input format: write --input-format {value} (-f is the report)")
+    if value not in ("text", "json"):
+        raise typer.BadParameter(f"{value!r} is not one of 'text', 'json'")
+    return value
+
+
+@app.command("add")
+@guarded
+def add(
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The new contact's email address.", show_default=False)],
+    assignments: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[KEY=VALUE]...", help="Properties, or user_id and last_seen_at, with values.", show_default=False
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="The contact's name.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", metavar="PHONE", help="The contact's phone number.")] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option("--tag", metavar="TAG", help="A tag from the catalog; repeatable.", show_default=False),
+    ] = None,
+    fmt: Annotated[
+        opt.SummaryFormat,
+        typer.Option("--format", "-f", metavar="FORMAT", help="text prints the new id; json the whole record."),
+    ] = opt.SummaryFormat.text,
+) -> None:
+    """Add one contact and print its id. An email already in use is refused: change that contact with `set`.
+
+    \b
+    Examples:
+      crmctl contact add ada@example.com --name "Ada Lovelace" --tag vip score=90 plan=pro
+      crmctl contact add bob@example.org -f json
+    """
+    from crmctl import actions, editing
+    from crmctl.store import reads, transaction
+
+    db = open_database()
+    with transaction(db):
+        contact_id = editing.add_contact(
+            db,
+            email,
+            actions.Context.for_user(),
+            name=name,
+            phone=phone,
+            tags=tags or [],
+            assignments=assignments or [],
+        )
+    if fmt is opt.SummaryFormat.json:
+        print(next(reads.record_lines(db, None, None, contact_id=contact_id)))
+    else:
+        print(contact_id)
 
 
 @app.command("import")
 @guarded
 def import_contacts(
-    file: Annotated[str | None, typer.Argument(help="CSV, JSON array or NDJSON file; `-` for stdin.")] = None,
-    input_format: Annotated[
-        InputFormat | None, typer.Option("--input-format", help="csv, json or ndjson (default: by extension).")
+    file: Annotated[
+        str | None, typer.Argument(metavar="FILE", help="CSV, JSON array or NDJSON file; `-` for stdin.")
     ] = None,
+    input_format: InputFormat = None,
     fmt: Annotated[
-        opt.SummaryFormat, typer.Option("--format", "-f", help="Report: text (stderr) or json (stdout).")
-    ] = opt.SummaryFormat.text,
-    mapping_file: Annotated[
-        str | None, typer.Option("--mapping", help="A mapping file (YAML): where each column goes.")
-    ] = None,
-    maps: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="SOURCE=TARGET: a column to a field or property, `-` to ignore it; repeatable."),
-    ] = None,
-    preset: Annotated[
-        str | None, typer.Option("--preset", help="A shipped mapping: hubspot, mailchimp, intercom; `list` shows them.")
-    ] = None,
-    delimiter: Annotated[
-        str | None, typer.Option("--delimiter", help="CSV delimiter: , ; | or tab (default: detected).")
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="utf-8 (default, BOM or not), cp1252, latin-1 or iso-8859-15.")
-    ] = None,
-    date_format: Annotated[
-        str | None, typer.Option("--date-format", help="strftime format of dates (or unix, unix_ms); ISO always read.")
-    ] = None,
-    timezone: Annotated[
-        str | None,
-        typer.Option("--timezone", help="Zone of times without an offset, e.g. Europe/Berlin (default UTC)."),
-    ] = None,
-    keep_ids: Annotated[
-        bool, typer.Option("--keep-ids", help="Give new contacts the file's ids (refused if any id is taken).")
-    ] = False,
-    dry_run: opt.DryRun = False,
+        str,
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", callback=_report_format, help="text, or json: the report on stdout."
+        ),
+    ] = "text",
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the good rows, report the bad.")] = False,
+    json_summary: Annotated[bool, typer.Option("--json", hidden=True, help="Deprecated spelling of -f json.")] = False,
     allow_suppressed: Annotated[
         bool, typer.Option("--allow-suppressed", help="Import addresses erased with `delete --suppress` (and lift it).")
     ] = False,
-    json_summary: Annotated[bool, typer.Option("--json", hidden=True, help="Deprecated: use -f json.")] = False,
+    create_properties: Annotated[
+        bool,
+        typer.Option(
+            "--create-properties",
+            help="Declare columns or keys that are not properties yet, typed from all their values in the file.",
+        ),
+    ] = False,
+    mapping_file: Annotated[
+        str | None,
+        typer.Option("--mapping", metavar="FILE", help="A mapping file (YAML): where each column goes, date formats."),
+    ] = None,
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="SOURCE=TARGET",
+            help="A column to a built-in field or a declared property, or `-` to ignore it; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset", metavar="NAME", help="A shipped mapping: hubspot, mailchimp, intercom; `list` shows them."
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option("--delimiter", metavar="CHAR", help="CSV delimiter: , ; | or tab (default: from the header)."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", metavar="NAME", help="utf-8 (default, BOM or not), cp1252, latin-1 or iso-8859-15."),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            metavar="FORMAT",
+            help="strftime format of dates (or unix, unix_ms); ISO-8601 is always read.",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone", metavar="ZONE", help="Zone of times without an offset, e.g. Europe/Berlin (default: UTC)."
+        ),
+    ] = None,
+    keep_ids: Annotated[
+        bool,
+        typer.Option(
+            "--keep-ids", help="Give new contacts the file's ids (each must be past every id this database gave out)."
+        ),
+    ] = False,
+    dry_run: opt.DryRun = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Upsert contacts by email (case-insensitive). All or nothing unless --skip-invalid.
 
-    Columns are matched to fields ignoring case, spaces and punctuation; --map, --mapping
-    or --preset say where the others go.
+    Columns are matched to built-in fields ignoring case, spaces and punctuation (`E-mail`,
+    `Email Address`); --map, --mapping or --preset say where the others go. Every other
+    column (or JSON key) must be a declared property, and every value must fit its
+    property's type; --create-properties declares the others.
 
+    \b
     Examples:
-      crmctl contact import people.csv
+      crmctl contact import sample_data/contacts.csv --create-properties
+      crmctl contact import - --input-format ndjson --skip-invalid -f json < contacts.ndjson
       crmctl contact import hubspot.csv --preset hubspot --dry-run
       crmctl contact import export.csv --map 'E-mail=email' --map 'Fax=-' --date-format '%d/%m/%Y'
-      crmctl contact export -f ndjson | crmctl --db copy.db contact import - --input-format ndjson --keep-ids
+      crmctl contact import --preset list
     """
     import sys
 
@@ -89,11 +198,15 @@ def import_contacts(
     from crmctl.importer import import_contacts as run_import
     from crmctl.store import transaction
 
+    if json_summary:
+        note_on_stderr("note: --json is deprecated and will be removed in the next release: use -f json")
     if preset == "list":
         _list_presets(fmt)
         return
     if file is None:
         raise InvalidInput("missing FILE: give a file to import, or `-` for stdin")
+    if input_format is not None and input_format not in ("csv", "json", "ndjson", "jsonl"):
+        raise InvalidInput(f"--input-format must be csv, json or ndjson, not {input_format!r}")
     mapping = _mapping(mapping_file, preset, maps or [])
     formats: tuple[str, ...] = ()
     if date_format is not None:
@@ -106,12 +219,13 @@ def import_contacts(
         report = run_import(
             db,
             stream,
-            fmt=input_format.value if input_format else None,
+            fmt=input_format,
             filename=file,
             skip_invalid=skip_invalid,
             actor=current_user(),
             progress=progress,
             allow_suppressed=allow_suppressed,
+            create_properties=create_properties,
             mapping=mapping,
             encoding=encoding,
             delimiter=delimiter,
@@ -119,9 +233,8 @@ def import_contacts(
             timezone=timezone,
             keep_ids=keep_ids,
         )
-    summary = {**report.to_dict(), "dry_run": dry_run}
-    if json_summary or fmt is opt.SummaryFormat.json:
-        sys.stdout.write(to_json(summary) + "\n")
+    if json_summary or fmt == "json":
+        sys.stdout.write(to_json({**report.to_dict(), "dry_run": dry_run}) + "\n")
     if not quiet:
         _report(report, dry_run)
 
@@ -139,6 +252,9 @@ def _mapping(mapping_file: str | None, preset: str | None, maps: list[str]):
 
 
 def _report(report, dry_run: bool) -> None:
+    """The human report on stderr; every text from the file goes through visible()."""
+    from crmctl.text import visible
+
     readmitted = (
         f"; {report.readmitted} suppressed address{'es' if report.readmitted != 1 else ''} readmitted"
         if report.readmitted
@@ -149,31 +265,35 @@ def _report(report, dry_run: bool) -> None:
         f"{verb}: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.rejected} rejected{readmitted}"
     )
+    if report.properties_created:
+        created = ", ".join(f"{visible(p['name'])} ({p['type']})" for p in report.properties_created)
+        note_on_stderr(f"{'would create' if dry_run else 'created'} properties: {created}")
     for problem in report.problems:
-        note_on_stderr(f"  {problem}")
+        note_on_stderr(f"  {visible(problem)}")
     if report.dialect is not None:
         note_on_stderr(
-            f"input: {report.dialect.describe()}" + (f"; mapping: {report.mapping}" if report.mapping else "")
+            f"input: {report.dialect.describe()}" + (f"; mapping: {visible(report.mapping)}" if report.mapping else "")
         )
     elif report.mapping:
-        note_on_stderr(f"mapping: {report.mapping}")
+        note_on_stderr(f"mapping: {visible(report.mapping)}")
     if report.tags_created:
-        note_on_stderr(f"tags created: {', '.join(report.tags_created)}")
+        note_on_stderr(f"tags created: {visible(', '.join(report.tags_created))}")
     if report.columns:
         note_on_stderr("columns:")
         for column in report.columns:
-            note_on_stderr(f"  {column['column']!r} → {column['to']}")
+            note_on_stderr(f"  {visible(repr(column['column']))} → {visible(column['to'])}")
     if report.missing_columns:
-        note_on_stderr(f"mapped but not in the file: {', '.join(repr(c) for c in report.missing_columns)}")
+        missing = ", ".join(repr(c) for c in report.missing_columns)
+        note_on_stderr(f"mapped but not in the file: {visible(missing)}")
 
 
-def _list_presets(fmt: opt.SummaryFormat) -> None:
+def _list_presets(fmt: str) -> None:
     import sys
 
     from crmctl.importer import mapfile
 
     presets = mapfile.describe_presets()
-    if fmt is opt.SummaryFormat.json:
+    if fmt == "json":
         sys.stdout.write(to_json(presets) + "\n")
         return
     for preset in presets:
@@ -189,18 +309,20 @@ def export_contacts(
     where: opt.Where = None,
     everyone: opt.Everyone = False,
     ignore_missing: opt.IgnoreMissing = False,
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="ndjson, json or csv.")] = ExportFormat.ndjson,
-    raw: Annotated[
-        bool, typer.Option("--raw", help="CSV: write text as it is, without the spreadsheet formula guard.")
-    ] = False,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", metavar="FORMAT", help="ndjson, json or csv.")
+    ] = ExportFormat.ndjson,
+    raw: Raw = False,
 ) -> None:
     """Export contacts with everything they hold (all of them when no selection is given).
 
-    ndjson and json write a catalog record first, then one full record per contact:
-    built-in fields with blocked_at, properties, tags, notes, conversations with their
-    messages. `contact import` of that file into an empty database reproduces every
-    contact. csv holds contacts, properties and tags, and also imports back exactly.
+    ndjson and json write a catalog record first (every tag and every property with its
+    type and description), then one full record per contact: built-in fields with
+    blocked_at, properties, tags, notes, conversations with their messages. `contact import`
+    of that file into an empty database reproduces every contact. csv holds contacts,
+    properties and tags, and also imports back exactly.
 
+    \b
     Examples:
       crmctl contact export -f ndjson > crm.ndjson
       crmctl contact export -w 'tags contains "vip"' -f csv > vip.csv
@@ -210,18 +332,17 @@ def export_contacts(
 
     from crmctl import export, selection
 
-    chosen = fmt
-    db = open_database()
+    db = open_database(resolving=True)
     scope = None
     spec = selection_spec(contact, where, everyone, ignore_missing)
-    if not spec.is_empty and not everyone:
-        scope = selection.resolve(db, spec)
-    if chosen is ExportFormat.csv:
+    if spec.contacts or spec.where:
+        scope = selection.resolve(db, spec).scope
+    if fmt is ExportFormat.csv:
         for chunk in export.csv_lines(db, scope, raw=raw):
             sys.stdout.write(chunk)
         sys.stdout.flush()
         return
-    emit_raw_json_lines(export.full_batches(db, scope), opt.ListFormat(chosen.value))
+    emit_raw_json_lines(export.full_batches(db, scope), opt.ListFormat(fmt.value))
 
 
 def _open_input(path: str):
@@ -271,19 +392,28 @@ def list_contacts(
     ignore_missing: opt.IgnoreMissing = False,
     fmt: opt.Listing = opt.ListFormat.table,
     limit: opt.Limit = None,
-    raw: Annotated[
-        bool, typer.Option("--raw", help="CSV: write text as it is, without the spreadsheet formula guard.")
-    ] = False,
+    no_pager: opt.NoPager = False,
+    raw: Raw = False,
 ) -> None:
-    """List contacts (all of them when no selection is given), in id order."""
+    """List contacts (all of them when no selection is given), in id order.
+
+    JSON and NDJSON records have id, email, name, phone, user_id, created_at, last_seen_at,
+    blocked, tags and properties; CSV adds blocked_at and puts each property in its own
+    column, and imports back exactly (see `crmctl help import`).
+
+    \b
+    Examples:
+      crmctl contact list -w 'country == "DE"' -f csv --limit 100
+      crmctl contact list -f ndjson | crmctl tag add churned -c -
+    """
     from crmctl import selection
     from crmctl.store import reads
 
-    db = open_database()
+    db = open_database(resolving=True)
     scope = None
     spec = selection_spec(contact, where, everyone, ignore_missing)
-    if not spec.is_empty and not everyone:
-        scope = selection.resolve(db, spec)
+    if spec.contacts or spec.where:
+        scope = selection.resolve(db, spec).scope
     if fmt in (opt.ListFormat.ndjson, opt.ListFormat.json):
         emit_raw_json_lines(reads.record_batches(db, scope, limit), fmt)
         return
@@ -297,23 +427,32 @@ def list_contacts(
         sys.stdout.flush()
         return
     records = (json.loads(line) for line in reads.record_lines(db, scope, limit))
-    emit_records(records, fmt, ["id", "email", "name", "tags", "blocked", "last_seen_at"], title="Contacts")
+    columns = ["id", "email", "name", "tags", "blocked", "last_seen_at"]
+    emit_records(records, fmt, columns, title="Contacts", pager=not no_pager)
 
 
 @app.command("show")
 @guarded
 def show(
-    contact: Annotated[str, typer.Argument(help="Contact id or email.")],
-    fmt: Annotated[opt.SummaryFormat, typer.Option("--format", help="text or json.")] = opt.SummaryFormat.text,
+    contact: Annotated[str, typer.Argument(metavar="ID_OR_EMAIL", help="Contact id or email.")],
+    fmt: opt.Summary = opt.SummaryFormat.text,
 ) -> None:
-    """Show one contact: fields, data points, tags, notes, conversations, blocked state."""
-    from crmctl.errors import NotFound
+    """Show one contact: fields, properties, tags, notes, conversations, blocked state.
+
+    \b
+    Examples:
+      crmctl contact show 42
+      crmctl contact show ada@example.com -f json
+    """
+    from crmctl.errors import NotFound, quote
+    from crmctl.selection import lookup_key
     from crmctl.store import reads
 
-    db = open_database()
-    contact_id = reads.find_contact_id(db, contact)
+    wanted_id, email = lookup_key(contact, where="contact show")
+    db = open_database(resolving=True)
+    contact_id = reads.find_contact_id(db, wanted_id, email)
     if contact_id is None:
-        raise NotFound(f"no contact {contact!r}")
+        raise NotFound(f"no contact {quote(contact)}")
     record = reads.full_contact(db, contact_id)
     if fmt is opt.SummaryFormat.json:
         print(json.dumps(record, ensure_ascii=False, indent=2))
@@ -322,43 +461,54 @@ def show(
 
 
 def _render_contact(record: dict) -> None:
+    """Every text from the database goes through visible(): no control character reaches the terminal."""
     from rich.table import Table
     from rich.text import Text
+
+    from crmctl.text import visible
+
+    def text(value) -> Text:
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        return Text(visible("" if value is None else str(value)))
 
     console = stdout_console()
     table = Table(show_header=False, box=None, title=f"Contact {record['id']}")
     table.add_column(style="bold")
     table.add_column()
     for key in ["email", "name", "phone", "user_id", "created_at", "last_seen_at"]:
-        table.add_row(key, Text(_text(record[key])))
+        table.add_row(key, text(record[key]))
     table.add_row("blocked", f"yes, since {record['blocked_at']}" if record["blocked"] else "no")
-    table.add_row("tags", Text(", ".join(record["tags"]) or "-"))
-    for key, value in record["attributes"].items():
-        table.add_row(Text(key), Text(_text(value)))
+    table.add_row("tags", text(", ".join(record["tags"]) or "-"))
+    for key, value in record["properties"].items():
+        table.add_row(text(key), text(value))
     console.print(table)
     console.print(f"Notes ({len(record['notes'])})", style="bold")
     for n in record["notes"]:
-        console.print(f"  {n['created_at']}  {n['author'] or ''}: {n['body']}", markup=False)
+        console.print(text(f"  {n['created_at']}  {n['author'] or ''}: {n['body']}"))
     console.print(f"Conversations ({len(record['conversations'])})", style="bold")
     for conv in record["conversations"]:
-        console.print(f"  {conv['subject'] or '(no subject)'}", markup=False)
+        console.print(text(f"  {conv['subject'] or '(no subject)'}"))
         for m in conv["messages"]:
-            console.print(f"    {m['sent_at'] or ''}  {m['sender'] or ''}: {m['body'] or ''}", markup=False)
-
-
-def _text(value) -> str:
-    return "" if value is None else str(value)
+            console.print(text(f"    {m['sent_at'] or ''}  {m['sender'] or ''}: {m['body'] or ''}"))
 
 
 @app.command("count")
 @guarded
-def count(where: opt.Where = None) -> None:
-    """Print how many contacts match (all of them without --where). For scripts."""
+def count(where: opt.Where = None, fmt: opt.Summary = opt.SummaryFormat.text) -> None:
+    """Print how many contacts match every -w filter (all of them without one). For scripts.
+
+    \b
+    Examples:
+      crmctl contact count -w 'tags contains "vip"'
+      crmctl contact count -w 'plan == "trial"' -w 'last_seen_at < now - 30d' -f json
+    """
     from crmctl import selection
     from crmctl.store import reads
 
     db = open_database()
     scope = None
     if where:
-        scope = selection.resolve(db, selection.SelectionSpec(where=where))
-    print(reads.count(db, scope))
+        scope = selection.resolve(db, selection.SelectionSpec(where=list(where))).scope
+    total = reads.count(db, scope)
+    print(to_json({"count": total}) if fmt is opt.SummaryFormat.json else total)

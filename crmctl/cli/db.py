@@ -7,34 +7,78 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import EXIT_FAILED, guarded
-from crmctl.cli.render import note_on_stderr
+from crmctl.cli.render import emit_summary, note_on_stderr, to_json
 from crmctl.cli.state import open_database
 
-app = typer.Typer(help="The database file: backup and checks.", no_args_is_help=True)
+app = typer.Typer(
+    help="""The database file: backup, checks and pruning history.
+
+    \b
+    Examples:
+      crmctl db backup /srv/backup/crm.db
+      crmctl db check
+    """,
+    no_args_is_help=True,
+)
 
 
 @app.command("backup")
 @guarded
 def backup(
-    path: Annotated[Path, typer.Argument(help="Where to write the copy.")],
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    path: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="Where to write the copy; DIR/ (or an existing DIR) writes DIR/crmctl-<time>.db.",
+        ),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing regular file (nothing else).")] = False,
+    fmt: opt.Summary = opt.SummaryFormat.text,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Take a consistent copy of the database while other processes keep writing."""
-    from crmctl.store.maintenance import backup as take_backup
+    """Take a consistent copy of the database while other processes keep writing.
 
-    size = take_backup(open_database(), path, overwrite=force)
-    if not quiet:
-        note_on_stderr(f"backup written to {path} ({size:,} bytes)")
+    --force only ever replaces a regular file: a directory, FIFO, socket, device or symbolic
+    link is refused whatever the flags. A directory given with a trailing slash, or an existing
+    directory without --force, receives a new file named after the time (UTC).
+
+    \b
+    Examples:
+      crmctl db backup /srv/backup/crm-$(date +%F).db --quiet
+      crmctl db backup /srv/backup/
+    """
+    from crmctl.store.maintenance import backup as take_backup
+    from crmctl.store.maintenance import backup_name
+
+    target = Path(path)
+    if path.endswith("/") or (target.is_dir() and not target.is_symlink() and not force):
+        from crmctl import clock
+
+        target = backup_name(target, clock.now())
+    size = take_backup(open_database(resolving=True), target, overwrite=force)
+    emit_summary(
+        {"backup": str(target), "bytes": size},
+        as_json=fmt is opt.SummaryFormat.json,
+        quiet=quiet,
+        human=f"backup written to {target} ({size:,} bytes)",
+    )
 
 
 @app.command("check")
 @guarded
-def check(quiet: opt.Quiet = False) -> None:
-    """Run SQLite's integrity and foreign-key checks; exit 1 with a report when something is wrong."""
+def check(fmt: opt.Summary = opt.SummaryFormat.text, quiet: opt.Quiet = False) -> None:
+    """Run SQLite's integrity and foreign-key checks; exit 1 with a report when something is wrong.
+
+    \b
+    Examples:
+      crmctl db check
+      crmctl --db /srv/backup/crm.db db check -f json
+    """
     from crmctl.store.maintenance import check as run_checks
 
-    problems = run_checks(open_database())
+    problems = run_checks(open_database(resolving=True))
+    if fmt is opt.SummaryFormat.json:
+        print(to_json({"ok": not problems, "problems": problems}))
     for problem in problems:
         note_on_stderr(problem)
     if problems:
@@ -42,3 +86,45 @@ def check(quiet: opt.Quiet = False) -> None:
         raise typer.Exit(EXIT_FAILED)
     if not quiet:
         note_on_stderr("ok: integrity and foreign keys checked")
+
+
+@app.command("prune")
+@guarded
+def prune(
+    runs_before: Annotated[
+        str,
+        typer.Option(
+            "--runs-before",
+            metavar="TIME",
+            help="Delete flow history older than this: a date or time (2026-01-31), or an age (90d).",
+            show_default=False,
+        ),
+    ],
+    dry_run: opt.DryRun = False,
+    fmt: opt.SummaryShort = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Delete flow run history older than a date, keeping each flow's last run and everything
+    contacts still waiting at a wait depend on (the run that parked them, the definition they
+    entered under). Also prunes outbox records delivered more than 30 days ago.
+
+    The audit log is never pruned.
+
+    \b
+    Examples:
+      crmctl db prune --runs-before 2026-01-01 --dry-run
+      crmctl db prune --runs-before 90d --quiet
+    """
+    from crmctl import clock
+    from crmctl.history import prune_history
+    from crmctl.store import transaction
+
+    db = open_database()
+    with transaction(db, dry_run=dry_run, deletes_contacts=False):
+        report = prune_history(db, runs_before, clock.now_text(), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    human = (
+        f"{verb} {report['runs']} flow runs and {report['definitions']} flow definitions from before "
+        f"{report['before']}, and {report['outbox_records']} delivered outbox records"
+    )
+    emit_summary({**report, "dry_run": dry_run}, as_json=fmt is opt.SummaryFormat.json, quiet=quiet, human=human)

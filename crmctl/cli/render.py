@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from crmctl.cli.options import ListFormat
+from crmctl.text import visible_lines
 
 
 def to_json(value: Any) -> str:
@@ -26,7 +27,9 @@ def emit_records(
     *,
     title: str | None = None,
     flatten=None,
+    pager: bool = False,
 ) -> None:
+    """Write records in `fmt`. A table on a terminal goes through the pager when `pager`."""
     out = sys.stdout
     if fmt is ListFormat.ndjson:
         for record in records:
@@ -36,7 +39,16 @@ def emit_records(
     elif fmt is ListFormat.csv:
         _emit_csv(records, columns, out, flatten)
     else:
-        _emit_table(records, columns, title, flatten)
+        from crmctl.cli.table import write_table
+
+        rows = ([_cell(flat.get(c)) for c in columns] for flat in (flatten(r) if flatten else r for r in records))
+        if _isatty(out):
+            from crmctl.cli.pager import paged
+
+            with paged(enabled=pager) as target:
+                write_table(rows, columns, target.stream, title=title, width=target.width, bold=target.colour)
+        else:
+            write_table(rows, columns, out, title=title)
     out.flush()
 
 
@@ -73,63 +85,18 @@ def _emit_csv(records: Iterable[dict], columns: Sequence[str], out, flatten) -> 
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    # The csv module quotes a field holding \n but not one holding a lone \r, which readers
+    # then take for a line end: such rows are written with every field quoted.
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in _csv_rows(records, columns, flatten):
+        (quoted if any("\r" in cell for cell in row) else writer).writerow(row)
+
+
+def _csv_rows(records: Iterable[dict], columns: Sequence[str], flatten) -> Iterable[list[str]]:
+    yield list(columns)
     for record in records:
         flat = flatten(record) if flatten else record
-        writer.writerow([_cell(flat.get(c)) for c in columns])
-
-
-def _emit_table(records: Iterable[dict], columns: Sequence[str], title: str | None, flatten) -> None:
-    if not _isatty(sys.stdout):
-        _emit_plain_table(records, columns, title, flatten, sys.stdout)
-        return
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for record in records:
-        flat = flatten(record) if flatten else record
-        # Text, not str: contact data must never be read as rich markup.
-        table.add_row(*(Text(_cell(flat.get(c))) for c in columns))
-    stdout_console().print(table)
-
-
-def _emit_plain_table(records: Iterable[dict], columns: Sequence[str], title: str | None, flatten, out) -> None:
-    """Aligned plain text for pipes and files: no rich to import, no colour, no box drawing,
-    and never folded, so each record stays on one line."""
-    rows = [list(columns)]
-    for record in records:
-        flat = flatten(record) if flatten else record
-        rows.append([_plain(_cell(flat.get(c))) for c in columns])
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(columns))]
-    numeric = [len(rows) > 1 and all(row[i].isdigit() or not row[i] for row in rows[1:]) for i in range(len(columns))]
-    rows.insert(1, ["-" * width for width in widths])
-    if title:
-        out.write(title + "\n")
-    for row in rows:
-        cells = [
-            " " * (width - _width(cell)) + cell if right else cell + " " * (width - _width(cell))
-            for cell, width, right in zip(row, widths, numeric, strict=True)
-        ]
-        out.write("  ".join(cells).rstrip() + "\n")
-
-
-def _plain(text: str) -> str:
-    """One line per record: line breaks and other control characters are shown escaped."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
-def _width(text: str) -> int:
-    """Terminal columns: East Asian wide characters take two."""
-    if text.isascii():
-        return len(text)
-    from unicodedata import east_asian_width
-
-    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+        yield [_cell(flat.get(c)) for c in columns]
 
 
 def _cell(value: Any) -> str:
@@ -174,11 +141,12 @@ def emit_summary(summary: dict, *, as_json: bool, quiet: bool, human: str) -> No
         sys.stdout.write(to_json(summary) + "\n")
         sys.stdout.flush()
     if not quiet:
-        sys.stderr.write(human + "\n")
+        sys.stderr.write(visible_lines(human) + "\n")
 
 
 def note_on_stderr(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    """A line for a person: control characters in it (from data or arguments) are escaped."""
+    sys.stderr.write(visible_lines(message) + "\n")
 
 
 class working:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmctl.store import open_db, resolve_path
+from crmctl.store.connection import initialised
 
 
 @dataclass
@@ -18,12 +19,32 @@ options = GlobalOptions()
 
 
 def database_path() -> Path:
+    """--db, then $CRMCTL_DB, then the per-user default. An empty value is a mistake (an unset
+    variable in a script), never a reason to fall back to the default database."""
+    import os
+
+    from crmctl.errors import UsageError
+
+    if options.db_path == "":
+        raise UsageError("the database path is empty (--db '')")
+    if options.db_path is None and os.environ.get("CRMCTL_DB") == "":
+        raise UsageError("the database path is empty (CRMCTL_DB is set but empty)")
     return resolve_path(options.db_path)
 
 
-def open_database(*, create: bool = False, lock_timeout: float | None = None):
+def open_database(*, create: bool = False, lock_timeout: float | None = None, resolving: bool = False):
+    """`resolving`: a command that can resolve case collisions, so it runs while they block the
+    schema upgrade (tag rename/delete, delete, contact show/list, log, db check/backup)."""
     kwargs = {} if lock_timeout is None else {"lock_timeout": lock_timeout}
-    return open_db(database_path(), create=create, **kwargs)
+    db = open_db(database_path(), create=create, resolving=resolving, **kwargs)
+    for note in getattr(db, "migration_notes", ()):  # e.g. the properties a migration declared
+        sys.stderr.write(note + "\n")
+    return db
+
+
+def initialised_database():
+    """`crmctl init`'s database: created if missing, and removed again if init then fails."""
+    return initialised(database_path())
 
 
 def stdin_lines():

@@ -42,7 +42,7 @@ MAX_BYTES = 1024 * 1024
 def load_flow(path: str, db=None) -> Flow:
     """Read, check and return the flow at `path`; raises FlowInvalid listing every problem."""
     problems, source, text = _read(path)
-    if problems:
+    if problems or text is None:
         raise FlowInvalid(problems)
     if db is not None:
         from crmctl.flows import checked
@@ -56,7 +56,7 @@ def load_flow(path: str, db=None) -> Flow:
 def validate_file(path: str, db=None) -> list[str]:
     """Every problem in the flow file at `path`, as `FILE:LINE:COL: message` lines (never cached)."""
     problems, source, text = _read(path)
-    if problems:
+    if problems or text is None:
         return problems
     from crmctl.flows.checker import check_text
 

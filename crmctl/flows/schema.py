@@ -30,6 +30,7 @@ class FlowHead(BaseModel):
     max_deletes: int | None = Field(default=None, ge=0)
     exit_when: str | None = None
     steps: list[Any] = Field(min_length=1)
+    on_exit: list[Any] | None = None
 
     @field_validator("name")
     @classmethod
@@ -105,11 +106,12 @@ class NoteStep(_StepModel):
 
 
 def _scalar(value: Any) -> Any:
-    """A data point value: text, a number, true/false (stored as 1/0) or null (removes it)."""
-    if isinstance(value, bool):
-        return int(value)
+    """A property value: text, a number, true/false or null (removes it). Whether it fits the
+    property's type, as written in the file, is checked by the checker against the catalog."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a number must be finite")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of range: whole numbers are stored in 64 bits (up to 9223372036854775807)")
     if value is None or isinstance(value, (str, int, float)):
         return value
     kind = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else type(value).__name__
@@ -124,10 +126,26 @@ class SetStep(_StepModel):
     def _keys(cls, values: dict[str, Any]) -> dict[str, Any]:
         for key in values:
             if not key.strip():
-                raise ValueError("a data point name must not be empty")
+                raise ValueError("a property name must not be empty")
             if "\x00" in key:
-                raise ValueError("a data point name must not contain NUL")
+                raise ValueError("a property name must not contain NUL")
         return values
+
+
+class UnsetStep(_StepModel):
+    unset: list[str] = Field(min_length=1)
+
+    _wrap = field_validator("unset", mode="before")(classmethod(lambda cls, v: _tag_list(v)))
+
+    @field_validator("unset")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not key.strip():
+                raise ValueError("a property name must not be empty")
+            if "\x00" in key:
+                raise ValueError("a property name must not contain NUL")
+        return keys
 
 
 def _no_value(kind: str):
@@ -178,14 +196,85 @@ class IfStep(_StepModel):
         return value
 
 
+class SwitchStep(_StepModel):
+    """Cases are checked by the loader: their labels are read by the field's type."""
+
+    switch: str
+    cases: dict[str, list[Any]] = Field(min_length=1)
+    default: list[Any] | None = None
+
+    @field_validator("switch")
+    @classmethod
+    def _field(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a field")
+        return value
+
+
+class SplitBranch(BaseModel):
+    model_config = _STRICT
+
+    percent: int = Field(ge=1, le=100)
+    steps: list[Any] = Field(default_factory=list)
+
+
+class SplitStep(_StepModel):
+    split: dict[str, SplitBranch] = Field(min_length=2)
+
+    @field_validator("split")
+    @classmethod
+    def _branches(cls, branches: dict[str, SplitBranch]) -> dict[str, SplitBranch]:
+        total = sum(branch.percent for branch in branches.values())
+        if total != 100:
+            raise ValueError(f"the branches' percentages add up to {total}, not 100")
+        return branches
+
+
+class EmitTarget(BaseModel):
+    model_config = _STRICT
+
+    to: str
+    fields: list[str] = Field(default_factory=list)
+
+    @field_validator("to")
+    @classmethod
+    def _outbox(cls, value: str) -> str:
+        return check_name(value, "outbox name")
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, names: list[str]) -> list[str]:
+        seen = set()
+        for name in names:
+            if not name.strip():
+                raise ValueError("a field name must not be empty")
+            if name in seen:
+                raise ValueError(f"field '{name}' is listed twice")
+            seen.add(name)
+        return names
+
+
+class EmitStep(_StepModel):
+    emit: EmitTarget
+
+    @field_validator("emit", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"to": value} if isinstance(value, str) else value
+
+
 STEP_MODELS: dict[str, type[_StepModel]] = {
     "tag_add": TagAddStep,
     "tag_remove": TagRemoveStep,
     "note": NoteStep,
     "set": SetStep,
+    "unset": UnsetStep,
     "block": BlockStep,
     "unblock": UnblockStep,
     "delete": DeleteStep,
     "if": IfStep,
     "wait": WaitStep,
+    "switch": SwitchStep,
+    "split": SplitStep,
+    "emit": EmitStep,
 }

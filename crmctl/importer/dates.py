@@ -14,10 +14,10 @@ import re
 from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 
+from crmctl import clock
 from crmctl.errors import InvalidInput
 
 UNIX = ("unix", "unix_ms")
-_STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _ISO_START = re.compile(r"\d{4}-?\d\d")
 _ZONE_WORD = re.compile(r"\s+(?:UTC|GMT)$", re.IGNORECASE)
 _NUMERIC_DATE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\b")
@@ -57,16 +57,13 @@ class DateReader:
         self.formats = formats
         self.tz = tz
         self.option = option
+        self.custom = bool(formats) or tz is not UTC  # property dates read through it only then
 
     def stored(self, text: str) -> str:
         """The stored form of `text`. Raises ValueError with a message for the row."""
         value = text.strip()
-        if _STORED.fullmatch(value):  # already in the stored form: only check it is a real time
-            try:
-                datetime.fromisoformat(value)
-                return value
-            except ValueError:
-                pass
+        if clock.is_stored_time(value):  # already in the stored form, a real time, a year allowed
+            return value
         for fmt in self.formats:
             moment = self._with_format(value, fmt)
             if moment is not None:
@@ -167,7 +164,7 @@ def _checked(moment: datetime, text: str) -> str:
             moment = moment.astimezone(UTC)
     except (OverflowError, ValueError):
         raise ValueError(f"year out of range: {text.strip()!r}") from None
-    if not 1000 <= moment.year <= 9999:
+    if not clock.FIRST_YEAR <= moment.year <= clock.LAST_YEAR:
         # Stored times are fixed-width text; a four-digit year keeps them comparable.
         raise ValueError(f"year out of range: {text.strip()!r}")
     return (

@@ -7,8 +7,15 @@ punctuation (`E-mail`, `Email Address` and `email` are all the email), except th
 written exactly like a rule's source wins over one that only matches loosely. Two columns
 going to the same place is an error that names both.
 
+A TARGET is a built-in field, a declared property (checked against the catalog, with "did
+you mean"), or `-`. Other columns go to the declared property of the same name (ignoring
+case, as the catalog does; failing that, ignoring spaces and punctuation too, when only one
+property matches), or are undeclared names that the catalog rules refuse unless
+--create-properties. A column that could be a built-in field and a declared property alike
+(`Email Address` with such a property declared) is an error naming both.
+
 A column named `property:NAME` is always the property NAME: that is how `contact list -f csv`
-writes a property whose name would otherwise read as a built-in column (`Name`, `EMAIL`).
+writes a property whose name would otherwise read as a built-in column (`E-mail`, `Phone Number`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 
 from crmctl.errors import InvalidInput
 from crmctl.importer.dates import DateReader
+from crmctl.properties import Catalog, clean_name
 from crmctl.query.folding import fold
 
 IGNORE = "-"
@@ -59,16 +67,86 @@ def property_header(name: str) -> str:
 
 
 def automatic(header: str) -> tuple[str, str]:
-    """(kind, name) for a column no rule mentions: ("field", f) or ("property", p)."""
+    """(kind, name) for a column no rule mentions, before the catalog is asked:
+    ("field", f) or ("property", p). Outer spaces are not part of a name in a header."""
     if header.lstrip()[: len(PROPERTY_PREFIX)].lower() == PROPERTY_PREFIX:
         return "property", header.lstrip()[len(PROPERTY_PREFIX) :]
     name = header.strip()
     target = _BY_NORMAL.get(normal(name))
     if target is not None:
         return "field", target
-    if header != name or not name:
-        return "property", name  # outer spaces are not part of a name written in a CSV header
     return "property", name
+
+
+class Matcher:
+    """Columns no rule mentions, matched against the built-in fields and the catalog."""
+
+    def __init__(self, catalog: Catalog | None = None):
+        self.catalog = catalog or Catalog()
+        self.loose: dict[str, list[str]] = {}
+        for name in self.catalog.names():
+            self.loose.setdefault(normal(name), []).append(name)
+
+    def match(self, header: str) -> tuple[str, str]:
+        """("field", f) or ("property", name); the name is the catalog's spelling when declared.
+        Raises InvalidInput when the column could be more than one thing."""
+        if header.lstrip()[: len(PROPERTY_PREFIX)].lower() == PROPERTY_PREFIX:
+            name = header.lstrip()[len(PROPERTY_PREFIX) :]
+            declared = self.catalog.get(name)
+            return "property", declared.name if declared else name
+        kind, name = automatic(header)
+        declared = self.catalog.get(header.strip())
+        if kind == "field":
+            if declared is not None:
+                raise InvalidInput(
+                    f"line 1: column {header!r} could be the built-in field {name} or the property "
+                    f"{declared.name!r}: say which, e.g. --map {_shell(header.strip() + '=' + name)} "
+                    f"or --map {_shell(header.strip() + '=property:' + declared.name)}"
+                )
+            return kind, name
+        if declared is not None:
+            return "property", declared.name
+        close = self.loose.get(normal(name), [])
+        if len(close) > 1:
+            listed = ", ".join(repr(c) for c in close)
+            raise InvalidInput(
+                f"line 1: column {header!r} matches the properties {listed}: map it to one, "
+                f"e.g. --map {_shell(header.strip() + '=' + close[0])}"
+            )
+        return "property", close[0] if close else name
+
+
+def check_targets(mapping: Mapping, catalog: Catalog, *, create: bool) -> None:
+    """Every property a rule names is declared (with "did you mean"), or, with
+    `create`, a name a property may have. Rules take the catalog's spelling."""
+    problems: list[str] = []
+
+    def checked(target: str, origin: str) -> str:
+        declared = catalog.get(target)
+        if declared is not None:
+            return declared.name
+        if create:
+            try:
+                return clean_name(target)
+            except InvalidInput as exc:
+                problems.append(f"{origin}: {exc}")
+                return target
+        close = catalog.closest(target, FIELDS)
+        hint = f"did you mean '{close}'? " if close else ""
+        problems.append(
+            f"{origin}: unknown property '{target}' ({hint}a target is a built-in field "
+            f"({', '.join(FIELDS)}), a declared property or -; --create-properties declares new ones)"
+        )
+        return target
+
+    for rule in mapping.rules.values():
+        if rule.is_property:
+            rule.target = checked(rule.target, rule.origin)
+    for combine in mapping.combines:
+        if combine.target not in FIELDS:
+            combine.target = checked(combine.target, combine.origin)
+    if problems:
+        raise InvalidInput("\n".join(problems))
 
 
 # What the user asked for ------------------------------------------------------------------
@@ -158,16 +236,19 @@ class Plan:
     steps: list[Step]
     columns: list[dict[str, str]]
     missing: list[str]
+    properties: list[str] = field(default_factory=list)  # the property names columns go to
 
 
-def plan_csv(header: list[str], mapping: Mapping) -> Plan:
+def plan_csv(header: list[str], mapping: Mapping, matcher: Matcher | None = None) -> Plan:
     """Resolve the header once. Raises InvalidInput for ambiguous or missing columns."""
+    matcher = matcher or Matcher()
     stripped = [h.strip() for h in header]
     normals = [normal(h) for h in stripped]
     keys: list[Any] = [None] * len(header)
     where: list[str] = [""] * len(header)
     steps: list[Step] = []
     missing: list[str] = []
+    combined: list[str] = []  # targets of joins with at least one column in the file
 
     def find(source: str, origin: str) -> int | None:
         exact = [i for i, h in enumerate(stripped) if h == source.strip()]
@@ -189,6 +270,7 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
             parts.append(part)
         if parts:
             steps.append(_combine_step(combine, parts))
+            combined.append(combine.target)
 
     for source, rule in mapping.rules.items():
         i = find(source, rule.origin)
@@ -205,7 +287,7 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
 
     for i, cell in enumerate(header):
         if keys[i] is None:
-            kind, name = automatic(cell)
+            kind, name = matcher.match(cell)
             keys[i] = name
             where[i] = name if kind == "field" else f"property {name!r}"
             if not name:
@@ -214,7 +296,9 @@ def plan_csv(header: list[str], mapping: Mapping) -> Plan:
     final = [_marked(key) if where[i].startswith("property") else key or "" for i, key in enumerate(keys)]
     _refuse_repeats(header, final, normals)
     columns = [{"column": header[i], "to": where[i]} for i in range(len(header)) if header[i] or final[i]]
-    return Plan(final, steps, columns, missing)
+    properties = [unmarked(key) for i, key in enumerate(final) if key and where[i].startswith("property")]
+    properties += [target for target in combined if target not in FIELDS]
+    return Plan(final, steps, columns, missing, properties)
 
 
 class Marked(tuple):
@@ -334,8 +418,9 @@ def _tags_step(separator: str, quoted: bool) -> Step:
 class KeyPlan:
     """The same rules for JSON records, resolved key by key (and remembered)."""
 
-    def __init__(self, mapping: Mapping):
+    def __init__(self, mapping: Mapping, matcher: Matcher | None = None):
         self.mapping = mapping
+        self.matcher = matcher or Matcher()
         self.by_key: dict[str, str] = {}
         self.where: dict[str, str] = {}
         self.steps: list[Step] = []
@@ -369,7 +454,10 @@ class KeyPlan:
         if rule is not None:
             key, self.where[name] = _rule_key(rule)
             return key
-        kind, target = automatic(name)
+        try:
+            kind, target = self.matcher.match(name)
+        except InvalidInput as exc:
+            raise ValueError(str(exc).removeprefix("line 1: ")) from None
         if kind == "field":
             self.where[name] = target
             return target

@@ -17,8 +17,9 @@ from crmctl.csvcells import unguard
 from crmctl.errors import InvalidInput
 from crmctl.importer.decoding import TextLines, _not_utf8, _Utf8Chunks
 from crmctl.importer.dialect import Dialect, detect, looks_delimited
-from crmctl.importer.mapping import Mapping, Marked, plan_csv
-from crmctl.importer.records import Verbatim, _Bad
+from crmctl.importer.mapping import Mapping, Marked, Matcher, plan_csv
+from crmctl.importer.values import Bad as _Bad
+from crmctl.importer.values import PropertyValues, Verbatim
 
 FORMATS = {"csv": "csv", "json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
 EXTENSIONS = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
@@ -45,6 +46,7 @@ class Reading:
     codec: str = "utf-8"
     delimiter: str | None = None
     mapping: Mapping = field(default_factory=Mapping)
+    properties: PropertyValues | None = None  # CSV: property columns are checked against the catalog
     dialect: Dialect | None = None
     columns: list[dict[str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -92,7 +94,8 @@ class _CsvLayout:
     """Where each field is in a row, worked out once from the header and the mapping."""
 
     def __init__(self, header: list[str], reading: Reading):
-        plan = plan_csv(header, reading.mapping)
+        properties = reading.properties
+        plan = plan_csv(header, reading.mapping, Matcher(properties.catalog if properties else None))
         reading.columns, reading.missing = plan.columns, plan.missing
         self.names = plan.keys
         self.steps = plan.steps
@@ -105,10 +108,13 @@ class _CsvLayout:
             for h, k in zip(header, self.names, strict=True)
         ):
             raise InvalidInput("line 1: conversations cannot be imported from CSV (use JSON or NDJSON)")
+        if properties is not None:
+            properties.declare_columns(plan.properties)
         self.nameless = [i for i, name in enumerate(header) if not name.strip() and not self.names[i]]
 
     def fields(self, cells: list[str], *, multiline: bool) -> dict[str, str] | _Bad:
-        """Non-empty trimmed values by field name (a guarded cell exactly as written). Line
+        """Non-blank values by field name, as written (built-in fields are trimmed when
+        validated; text property values keep their spaces; a guarded cell is Verbatim). Line
         breaks inside a value become "\n" in a file whose lines end in CRLF."""
         if len(cells) != self.width or self.nameless:
             problem = self._misfit(cells)
@@ -118,9 +124,7 @@ class _CsvLayout:
         if joined.startswith("'") or "\x00'" in joined:
             fields = self._guarded(cells)
         else:
-            fields = {
-                name: value for name, cell in zip(self.names, cells, strict=False) if cell and (value := cell.strip())
-            }
+            fields = {name: cell for name, cell in zip(self.names, cells, strict=False) if cell and not cell.isspace()}
         fields.pop("", None)
         if multiline and self.crlf:
             fields = {name: type(value)(value.replace("\r\n", "\n")) for name, value in fields.items()}
@@ -137,8 +141,8 @@ class _CsvLayout:
             value = unguard(cell)
             if value is not None:
                 fields[name] = Verbatim(value)
-            elif cell and (value := cell.strip()):
-                fields[name] = value
+            elif cell and not cell.isspace():
+                fields[name] = cell
         return fields
 
     def _misfit(self, cells: list[str]) -> _Bad | None:
@@ -192,7 +196,7 @@ class _JsonArray:
     so memory holds about one chunk (or one record, if larger) rather than the whole file."""
 
     READ = 1 << 20
-    _SPACE = re.compile(r"[ \t\n\r]*")
+    _NOT_SPACE = re.compile(r"[^ \t\n\r]")
 
     def __init__(self, text: _Utf8Chunks):
         self.text = text
@@ -235,7 +239,8 @@ class _JsonArray:
     def _peek(self) -> str:
         """The next non-space character ("" at the end), without consuming it."""
         while True:
-            self.pos = self._SPACE.match(self.buf, self.pos).end()
+            found = self._NOT_SPACE.search(self.buf, self.pos)
+            self.pos = found.start() if found else len(self.buf)
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self._fill():

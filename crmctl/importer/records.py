@@ -1,21 +1,26 @@
-"""Record validation: one record's fields (CSV: trimmed text; JSON: any value) → a Contact,
-or `_Bad` with the reason.
+"""Record validation: one record's fields (CSV: non-blank cells as written; JSON: any value)
+→ a Contact, or `_Bad` with the reason. Built-in fields are checked here; property values
+by their type in crmctl.importer.values.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from crmctl.actions import clean_tag_names
+from crmctl.emails import clean_email
 from crmctl.errors import InvalidInput
 from crmctl.importer.dates import DateReader
-from crmctl.importer.mapping import KeyPlan, Mapping, unmarked
+from crmctl.importer.mapping import KeyPlan, Mapping
+from crmctl.importer.values import Bad as _Bad
+from crmctl.importer.values import PropertyValues, Verbatim
+from crmctl.importer.values import kind_of as _kind
+from crmctl.properties import Property
+
+__all__ = ["KNOWN", "Contact", "PropertyValues", "Rules", "Verbatim", "_Bad", "_contact"]
 
 KNOWN = (
     "email",
@@ -28,59 +33,43 @@ KNOWN = (
     "blocked_at",
     "tags",
     "conversations",
+    "notes",
     "attributes",
+    "properties",
     "id",
 )
-_KNOWN = frozenset(KNOWN)
 _CONVERSATION_KEYS = frozenset({"subject", "created_at", "messages"})
 _MESSAGE_KEYS = frozenset({"body", "sender", "sent_at"})
 _NOTE_KEYS = frozenset({"body", "author", "created_at"})
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
-_INT64 = (-(2**63), 2**63 - 1)
-
-# A CSV attribute value becomes a number only when it is plainly one: no leading zero
-# (so "007" stays text), no sign other than "-" (so "+44…" stays text), no exponent.
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
-# …or a decimal in the exponent form Python's repr writes (1e+16, 5e-324, -1.5e-07): a
-# lowercase e, a sign and two or more digits, so that codes such as 1e5 or 2E3 stay text.
-_REPR_FLOAT = re.compile(r"-?[1-9](?:\.[0-9]+)?e[+-][0-9]{2,3}")
-_NUMBER_START = frozenset("-0123456789")
-_CONTROL = r"\x00-\x1f\x7f"
-_EMAIL = re.compile(rf"[^@\s{_CONTROL}]+@[^@\s{_CONTROL}.]+(?:\.[^@\s{_CONTROL}.]+)+")
-_STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _TAG_SPLIT = re.compile(r"[;,]")
 
 
 class Contact(NamedTuple):
     row: tuple  # (email, name, phone, user_id, created_at, last_seen_at, block, blocked_at)
     tags: list[str]
-    attributes: list[tuple[str, Any]]
+    values: list[tuple[int, Any]]  # (property id, stored value)
+    new_values: list[tuple[str, str]]  # (undeclared name, the value as JSON), with create_properties
     conversations: list[tuple]
     notes: list[tuple] = []  # (body, author, created_at)
     kept_id: int | None = None  # the record's id, with --keep-ids
 
 
-class _Bad(Exception):
-    """One record's problem; reported as `LABEL: message`."""
-
-
-class Verbatim(str):
-    """A CSV cell that was protected with a leading apostrophe: kept exactly, always text."""
-
-
 @dataclass
 class Rules:
-    """How a record's values are read: dates, JSON key resolution, exactness, ids."""
+    """How a record's values are read: dates, JSON key resolution, properties, exactness, ids."""
 
+    properties: PropertyValues
     dates: DateReader = field(default_factory=DateReader)
     keys: KeyPlan = field(default_factory=lambda: KeyPlan(Mapping()))
-    exact: bool = False  # strings kept as written (crmctl's own exports; CSV cells are trimmed earlier)
+    exact: bool = False  # built-in text kept as written, untrimmed (crmctl's own exports)
     keep_ids: bool = False
+    declared: list[Property] = field(default_factory=list)  # properties an export's catalog record declared
 
 
 def _contact(item: Any, typed: bool, rules: Rules) -> Contact:
-    """A record's fields (CSV: non-empty trimmed text; JSON: any value) → a Contact."""
+    """A record's fields (CSV: non-blank cells as written; JSON: any value) → a Contact."""
     if isinstance(item, _Bad):
         raise item
     fields = _json_fields(item, rules.keys) if typed else item
@@ -98,40 +87,29 @@ def _contact(item: Any, typed: bool, rules: Rules) -> Contact:
     tags = _tags(fields.pop("tags", None))
     given_id = fields.pop("id", None)  # contacts are matched by email; the id is kept only with --keep-ids
     kept = _kept_id(given_id) if rules.keep_ids else None
+    conversations: list[tuple] = []
+    notes: list[tuple] = []
     if typed:
         conversations = _conversations(fields.pop("conversations", None), rules)
         notes = _notes(fields.pop("notes", None), rules)
-        _merge_attributes(fields, fields.pop("attributes", None), exact, "attributes")
-        _merge_attributes(fields, fields.pop("properties", None), exact, "properties")
-        attributes = [
-            (unmarked(key), value)
-            for key, raw in fields.items()
-            if (value := _json_value(unmarked(key), raw, exact)) is not None
-        ]
-        return Contact(row, tags, attributes, conversations, notes, kept)
-    attributes = [(key if type(key) is str else key[0], _csv_value(raw)) for key, raw in fields.items()]
-    return Contact(row, tags, attributes, [], [], kept)
+        _merge_nested(fields, "attributes")  # as `contact list` wrote property values before 0.2
+        _merge_nested(fields, "properties")
+    values, new_values = rules.properties.values(fields)
+    return Contact(row, tags, values, new_values, conversations, notes, kept)
 
 
-def _merge_attributes(fields: dict[str, Any], nested: Any, exact: bool, what: str) -> None:
-    """JSON records may carry properties as an object (`attributes`, as `contact list` writes them)."""
+def _merge_nested(fields: dict[str, Any], key: str) -> None:
+    """JSON records may carry property values as an object (as `contact list` writes them).
+    Its names are taken as written: an export's property names never have outer spaces."""
+    nested = fields.pop(key, None)
     if nested is None:
         return
     if not isinstance(nested, dict):
-        raise _Bad(f"{what} must be an object, not {_kind(nested)}")
-    for key, value in nested.items():
-        name = key if exact else key.strip()
+        raise _Bad(f"{key} must be an object, not {_kind(nested)}")
+    for name, value in nested.items():
         if name in fields:
             raise _Bad(f"{name!r} is given twice")
         fields[name] = value
-
-
-@functools.lru_cache(maxsize=4096)
-def _canonical(key: str) -> str:
-    """Known columns match without regard to case or surrounding spaces; attribute names keep their case."""
-    name = key.strip()
-    lowered = name.lower()
-    return lowered if lowered in _KNOWN else name
 
 
 def _json_fields(item: Any, keys: KeyPlan) -> dict[str, Any]:
@@ -139,7 +117,10 @@ def _json_fields(item: Any, keys: KeyPlan) -> dict[str, Any]:
         raise _Bad(f"expected an object, not {_kind(item)}")
     fields: dict[str, Any] = {}
     for key, value in item.items():
-        name = keys.key(key)
+        try:
+            name = keys.key(key)
+        except ValueError as exc:
+            raise _Bad(str(exc)) from None
         if not name:
             continue
         if name in fields:
@@ -162,20 +143,6 @@ def _kept_id(value: Any) -> int:
     return value
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return "text"
-
-
 def _shown(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
@@ -185,12 +152,10 @@ def _email(value: Any) -> str:
         raise _Bad("no email")
     if not isinstance(value, str):
         raise _Bad(f"email must be text, not {_kind(value)}")
-    email = value.strip()
-    if not email:
-        raise _Bad("no email")
-    if len(email) > 254 or not _EMAIL.fullmatch(email):
-        raise _Bad(f"invalid email {_shown(email)}")
-    return email
+    try:
+        return clean_email(value)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _text(value: Any, what: str, exact: bool = False) -> str | None:
@@ -198,7 +163,7 @@ def _text(value: Any, what: str, exact: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise _Bad(f"{what} must be text, not {_kind(value)}")
-    if exact:
+    if exact or type(value) is Verbatim:  # a guarded CSV cell is kept as written, like an export's text
         return str(value) if value else None
     return value.strip() or None
 
@@ -213,12 +178,6 @@ def _time(value: Any, what: str, dates: DateReader) -> str | None:
     text = _text(value, what)
     if text is None:
         return None
-    if _STORED_TIME.fullmatch(text):  # already in the stored form: only check it is a real time
-        try:
-            datetime.fromisoformat(text)
-            return text
-        except ValueError:
-            pass
     try:
         return dates.stored(text)
     except ValueError as exc:
@@ -279,42 +238,6 @@ def _tag_list(value: str) -> list[str]:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return _TAG_SPLIT.split(value)
     return names
-
-
-def _csv_value(text: str) -> Any:
-    """CSV cells arrive trimmed and non-empty; plain numbers become numbers."""
-    if type(text) is Verbatim:
-        return str(text)
-    if text[0] not in _NUMBER_START or not _NUMBER.fullmatch(text):
-        if text[0] in _NUMBER_START and _REPR_FLOAT.fullmatch(text):
-            number = float(text)
-            return number if math.isfinite(number) and repr(number) == text else text
-        return text
-    if "." in text:
-        number = float(text)
-        return number if math.isfinite(number) else text
-    if len(text) > 20:  # beyond 64 bits (and beyond int()'s digit limit): keep the digits as text
-        return text
-    number = int(text)
-    return number if _INT64[0] <= number <= _INT64[1] else text
-
-
-def _json_value(key: str, value: Any, exact: bool = False) -> Any:
-    if not key:
-        raise _Bad("an attribute name must not be empty")
-    if value is None or isinstance(value, bool):
-        return None if value is None else int(value)
-    if isinstance(value, str):
-        return (value or None) if exact else (value.strip() or None)
-    if isinstance(value, int):
-        if not _INT64[0] <= value <= _INT64[1]:
-            raise _Bad(f"{key}: number out of range")
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Bad(f"{key}: not a finite number")
-        return value
-    raise _Bad(f"{key} must be text, a number or a boolean, not {_kind(value)}")
 
 
 def _conversations(value: Any, rules: Rules) -> list[tuple]:

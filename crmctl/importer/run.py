@@ -1,23 +1,34 @@
 """The import pipeline: read records, validate each, stage the valid ones in chunks, reject
-repeats and suppressed addresses, and apply everything set-based (SQL in crmctl.store.imports).
+repeats and suppressed addresses, declare new properties, and apply everything set-based
+(SQL in crmctl.store.imports).
+
+Every field is a built-in field or a declared property (crmctl.properties); a value must fit
+its property's type. Other columns or keys refuse the import, unless `create_properties`:
+then they are declared, each with the type inferred from all of its values in the file.
+The catalog record that opens a `contact export` declares its properties with their types.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from sqlite_utils import Database
 
-from crmctl import clock
+from crmctl import clock, value_types
+from crmctl.actions import Context
 from crmctl.errors import InvalidInput, Refused
 from crmctl.importer import dates, decoding, dialect
 from crmctl.importer.dates import DateReader
 from crmctl.importer.dialect import Dialect
-from crmctl.importer.mapping import KeyPlan, Mapping
+from crmctl.importer.mapping import KeyPlan, Mapping, Matcher, check_targets
 from crmctl.importer.readers import _READERS, Reading, choose_format
 from crmctl.importer.records import Rules, _Bad, _contact
+from crmctl.importer.values import PropertyValues
+from crmctl.properties import Catalog, Property, check_type, clean_name, create_many
+from crmctl.query.folding import fold
 from crmctl.store import audit
 from crmctl.store import imports as store
 from crmctl.store import suppressions as suppression_sql
@@ -38,6 +49,7 @@ class ImportReport:
     unchanged: int = 0
     problems: list[str] = field(default_factory=list)
     tags_created: list[str] = field(default_factory=list)
+    properties_created: list[dict] = field(default_factory=list)
     readmitted: int = 0  # suppressed addresses imported with allow_suppressed (and no longer suppressed)
     format: str = "csv"
     dialect: Dialect | None = None
@@ -53,6 +65,7 @@ class ImportReport:
             "rejected": self.rejected,
             "problems": list(self.problems),
             "tags_created": list(self.tags_created),
+            "properties_created": list(self.properties_created),
             **({"readmitted": self.readmitted} if self.readmitted else {}),
             "format": self.format,
             **({"dialect": self.dialect.to_dict()} if self.dialect else {}),
@@ -78,36 +91,41 @@ def import_contacts(
     date_formats: tuple[str, ...] = (),
     timezone: str | None = None,
     keep_ids: bool = False,
+    create_properties: bool = False,
 ) -> ImportReport:
     """Upsert contacts from `stream` by email. Raises InvalidInput, changing nothing, when the
-    input cannot be read, or when any record is bad and `skip_invalid` is false.
+    input cannot be read, names undeclared properties (unless `create_properties`), or when
+    any record is bad and `skip_invalid` is false.
 
     An address erased with `delete --suppress` makes its record bad, unless `allow_suppressed`:
     then it is imported and no longer suppressed (the operator has decided it may come back).
 
     `mapping` says where columns go (see crmctl.importer.mapping); `encoding`, `delimiter`,
     `date_formats` and `timezone` override the mapping's own. With `keep_ids`, new contacts
-    get the records' ids; a record whose id or email belongs to another contact refuses the
-    import (crmctl.errors.Refused)."""
+    get the records' ids; a record whose id or email belongs to another contact, or an id
+    this database has given out before, refuses the import (crmctl.errors.Refused)."""
     mapping = mapping or Mapping()
     chosen = choose_format(fmt, filename)
+    catalog = Catalog.load(db)
+    check_targets(mapping, catalog, create=create_properties)
+    reader = DateReader(date_formats or mapping.formats, dates.zone(timezone or mapping.timezone))
+    properties = PropertyValues(catalog, create=create_properties, columns=chosen == "csv", dates=reader)
     reading = Reading(
         codec=decoding.encoding(encoding or mapping.encoding),
         delimiter=dialect.delimiter(delimiter) or mapping.delimiter,
         mapping=mapping,
+        properties=properties,
     )
-    rules = Rules(
-        dates=DateReader(date_formats or mapping.formats, dates.zone(timezone or mapping.timezone)),
-        keys=KeyPlan(mapping),
-        exact=chosen == "csv",
-        keep_ids=keep_ids,
-    )
+    rules = Rules(properties=properties, dates=reader, keys=KeyPlan(mapping, Matcher(catalog)), keep_ids=keep_ids)
     records, typed = _READERS[chosen](stream, reading), chosen != "csv"
     now = clock.now_text()
+    ctx = Context(actor=actor, now=now)
     store.create_staging(db)
     readmitted = 0
     try:
-        problems = _stage_all(db, records, typed, rules, progress)
+        problems = _stage_all(db, records, typed, rules, progress, ctx)
+        properties.refuse_unknown()
+        created = rules.declared + _declare_new(db, properties, ctx)
         store.index_staging(db)
         _reject_repeats(db, problems)
         if not allow_suppressed:
@@ -128,13 +146,41 @@ def import_contacts(
         rejected=problems.total,
         problems=problems.listing(),
         tags_created=outcome.tags_created,
+        properties_created=[{"name": p.name, "type": p.type} for p in created],
         readmitted=readmitted,
         format=chosen,
         dialect=reading.dialect,
-        columns=reading.columns if chosen == "csv" else rules.keys.columns(),
+        columns=_columns(reading.columns if chosen == "csv" else rules.keys.columns(), created),
         missing_columns=reading.missing,
         mapping=mapping.name,
     )
+
+
+def _columns(columns: list[dict[str, str]], created: list[Property]) -> list[dict[str, str]]:
+    """Where each column went; a property this import declared says so, with its type."""
+    new = {f"property {p.name!r}": p.type for p in created}
+    return [
+        {**column, "to": f"{column['to']} (new, {new[column['to']]})"} if column["to"] in new else column
+        for column in columns
+    ]
+
+
+def _declare_new(db: Database, properties: PropertyValues, ctx: Context) -> list[Property]:
+    """Declare the undeclared names (--create-properties) and convert their staged values."""
+    wanted = properties.new_properties()
+    if not wanted:
+        return []
+    created = create_many(db, wanted, ctx)
+    store.convert_new_values(db, [(p.name, p.id, p.type) for p in created], _IMPORT_VALUE, _import_value)
+    return created
+
+
+_IMPORT_VALUE = "crmctl_import_value"
+
+
+def _import_value(kind: str, raw: str) -> Any:
+    """A staged value (JSON text of what the file held) in its new property's stored form."""
+    return value_types.parse(kind, json.loads(raw))
 
 
 def _check_kept_ids(db: Database) -> None:
@@ -191,12 +237,13 @@ def _stage_all(
     typed: bool,
     rules: Rules,
     progress: Callable[[int], None] | None,
+    ctx: Context,
 ) -> _Problems:
     problems, batch, pos = _Problems(), store.Batch(), 0
     for pos, (label, item) in enumerate(records, start=1):
         if typed and isinstance(item, dict) and EXPORT_KEY in item:
             if pos == 1:
-                _catalog_record(db, item, rules)
+                _catalog_record(db, item, rules, ctx)
             else:
                 problems.add(pos, f"{label}: a catalog record ({EXPORT_KEY}) may only come first")
             continue
@@ -217,16 +264,63 @@ def _stage_all(
     return problems
 
 
-def _catalog_record(db: Database, item: dict, rules: Rules) -> None:
-    """The first record of a `contact export`: its tag catalog, and the promise that every
-    value is written exactly (so strings are not trimmed)."""
+def _catalog_record(db: Database, item: dict, rules: Rules, ctx: Context) -> None:
+    """The first record of a `contact export`: its tag and property catalogs, and the promise
+    that every value is written exactly (so strings are not trimmed). Its properties are
+    declared here with their types (a declaration, not a guess); one declared here with
+    another type refuses the import, since its values would change meaning."""
     if item.get(EXPORT_KEY) != 1:
         raise InvalidInput(f"record 1: {EXPORT_KEY} {item.get(EXPORT_KEY)!r} is not a version this crmctl reads")
+    unknown = sorted(set(item) - {EXPORT_KEY, "tags", "properties"})
+    if unknown:
+        raise InvalidInput(f"record 1: {EXPORT_KEY}: unknown key {unknown[0]!r} (expected tags, properties)")
     tags = item.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         raise InvalidInput(f"record 1: {EXPORT_KEY}: tags must be a list of tag names")
     rules.exact = True
     store.stage_catalog_tags(db, [t.strip() for t in tags])
+    wanted = _catalog_properties(item.get("properties", []), rules.properties.catalog)
+    if wanted:
+        rules.declared.extend(create_many(db, wanted, ctx))
+        rules.properties.catalog = Catalog.load(db)
+        rules.keys.matcher = Matcher(rules.properties.catalog)
+
+
+def _catalog_properties(listed: Any, catalog: Catalog) -> list[tuple[str, str, str | None]]:
+    """(name, type, description) of the catalog record's properties this database lacks."""
+    where = f"record 1: {EXPORT_KEY}: properties"
+    if not isinstance(listed, list):
+        raise InvalidInput(f"{where} must be a list of {{name, type, description}}")
+    wanted: list[tuple[str, str, str | None]] = []
+    for entry in listed:
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("name"), str)
+            or not entry.keys()
+            <= {
+                "name",
+                "type",
+                "description",
+            }
+        ):
+            raise InvalidInput(f"{where} must be a list of {{name, type, description}}")
+        try:
+            name, kind = clean_name(entry["name"]), check_type(str(entry.get("type")))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {exc}") from None
+        description = entry.get("description")
+        if description is not None and not isinstance(description, str):
+            raise InvalidInput(f"{where}: {name}: description must be text")
+        existing = catalog.get(name)
+        if existing is None:
+            if all(fold(name) != fold(other) for other, _, _ in wanted):
+                wanted.append((name, kind, description))
+        elif existing.type != kind:
+            raise InvalidInput(
+                f"{where}: {name} is a {kind} property in the export but a {existing.type} property here; "
+                f"nothing was imported (retype it first: crmctl property retype {existing.name} --type {kind})"
+            )
+    return wanted
 
 
 def _reject_repeats(db: Database, problems: _Problems) -> None:

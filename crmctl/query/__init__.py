@@ -24,32 +24,36 @@ Grammar (keywords are case-insensitive; field names are not)::
 escapes `\\\\`, `\\"`, `\\'`, `\\n` and `\\t`; numbers are `42`, `-7`, `2.5`.
 
 Fields. `id`, `email`, `name`, `phone`, `user_id`, `created_at`, `last_seen_at`,
-`blocked`, `tags` and `conversations` are built in. Any other name is an attribute (data
-point) key, which must exist for some contact, or the error suggests the closest field:
-`unknown field 'contry' (did you mean 'country'?)`. A key that is not a plain name, is a
-keyword, or is shadowed by a built-in is written `attr("first name")`, `attr("in")`,
-`attr("email")`; attr("…") always means an attribute.
+`blocked`, `tags` and `conversations` are built in. Any other name is a property, which
+must be declared in the catalog (crmctl.properties) whether or not any contact holds a
+value; otherwise the error suggests the closest field: `unknown field 'contry' (did you
+mean 'country'?)`. Names match properties without regard to case. A name that is not a
+plain name, is a keyword, or is shadowed by a built-in is written `attr("first name")`,
+`attr("in")`, `attr("email")`; attr("…") always means a property.
 
 Semantics (two-valued: every test is true or false, never unknown):
 
-- A test on a missing value (no attribute, or NULL) is false, except `!=`, which is exactly
+- A test on a missing value (no value, or NULL) is false, except `!=`, which is exactly
   `not (a == b)`. `in [...]` is an `or` of `==`; `not in` is its negation. `exists` is true
   when the value is present (not NULL).
 - Text: `==`, `!=` and `<`… compare exactly and case-sensitively (by code point), except
-  `email`, which compares like the contacts table's unique key (SQLite NOCASE: ASCII letters
-  only), so `email == X` finds exactly the contact the store calls X, via its index.
+  `email`, which compares by the one case rule (crmctl.folding), through the contacts' unique
+  folded key, so `email == X` finds exactly the contact the store calls X, via its index.
 - `contains`, `startswith`, `endswith` ignore case with full Unicode case folding
   (`name contains "müller"` matches "MÜLLER", "strasse" matches "Straße"), treat `%`, `_`
   and every other character literally, and only match text values. See folding.py.
-- Types never mix: a number literal compares numerically and only with numbers; a string
-  only with text (an attribute stored as the number 7 is not `== "7"`, and text "7" is not
-  `== 7`). `true` and `false` are the numbers 1 and 0, as imports store booleans, and only
-  take `==`, `!=` and `in`. A field alone means `field == true`: `blocked`, or `newsletter`
-  for an attribute.
+- Each property's type decides its operators and literals (crmctl.query.fields):
+  text `== != < <= > >= contains startswith endswith in exists`; number
+  `== != < <= > >= in exists`; boolean `== != exists` and the name alone (`vip` is
+  `vip == true`); date `== != < <= > >= exists`, with ISO-8601 literals and `now ± DURATION`.
+  A literal of another type is an error with a caret (`score is a number property: write
+  50, not "50"`).
 - `created_at` and `last_seen_at` compare chronologically with ISO-8601 literals (a date
   alone is the start of that day UTC; offsets are converted to UTC) and with `now`,
   `now - 30d`, `now + 2h`. `now` is the clock's (CRMCTL_NOW overrides it), read once per
-  compile. Anything else against them is an error, as is `now` against any other field.
+  compile. Date properties compare the same way. Anything else against them is an error,
+  as is `now` against any other field. `true`/`false` only compare with `blocked` and
+  boolean properties.
 - `tags contains "vip"` is true when the contact has that tag, its name folded as above;
   `tags in ["a", "b"]` when it has any of them; `tags exists` when it has any tag. Other
   operators on `tags` are errors.

@@ -1,19 +1,18 @@
 """Compile a parsed filter into one parameterised, two-valued SQL condition over alias `c`.
 
 Every test compiles to an expression that is 0 or 1, never NULL, so `NOT`, `AND` and `OR`
-keep their two-valued meaning. Tests on tags, attributes and conversations are set-based
+keep their two-valued meaning. Tests on tags, properties and conversations are set-based
 subqueries driven by their indexes (`c.id IN (SELECT … WHERE tag_id/key = ?)`), never a
 correlated subquery per contact. User text only ever travels as a parameter.
 """
 
 from __future__ import annotations
 
-import difflib
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
@@ -22,8 +21,12 @@ from crmctl.errors import FilterError
 from crmctl.query import fields, folding
 from crmctl.query.fields import BUILTINS, Builtin, builtin
 from crmctl.query.lexer import KEYWORDS, NAME, tokenize
-from crmctl.query.nodes import ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value, show_field
+from crmctl.query.nodes import And, Field, Node, Not, Or, Test, Truth, Value, show_field
 from crmctl.query.parser import parse_syntax
+from crmctl.store.properties import NUMBER_TEXT
+
+if TYPE_CHECKING:
+    from crmctl.properties import Catalog, Property
 
 Fragment = tuple[str, list[Any]]
 
@@ -35,8 +38,72 @@ _PY_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_MAX_SUGGESTION_KEYS = 10_000
 _GROUPED = "SELECT v.contact_id FROM conversations AS v GROUP BY v.contact_id HAVING "
+
+# SQLite's limits, which the parser's (MAX_DEPTH, MAX_TESTS) keep every filter within once
+# compiled: its parser stack is ~100 entries deep (a nested subquery costs several), an
+# expression tree at most 1000 deep, a compound SELECT at most 500 terms, and a statement at
+# most 32766 parameters. So: and/or chains become balanced groups of at most CHAIN operands;
+# a filter nested deeper than INLINE_HEIGHT becomes a WITH of one named set per and/or, which
+# SQLite parses side by side instead of inside each other; a list of more than LIST values is
+# one JSON parameter, read by json_each.
+CHAIN = 32
+INLINE_HEIGHT = 5
+IDS_HEIGHT = 3
+UNION_TERMS = 100
+LIST = 20
+
+
+def simplify(node: Node) -> Node:
+    """The same filter with `not not x` as x and nested and/or of one kind flattened (tests are
+    two-valued, so both are exact)."""
+    if isinstance(node, Not):
+        inner = simplify(node.operand)
+        return inner.operand if isinstance(inner, Not) else Not(inner, node.position)
+    if isinstance(node, (And, Or)):
+        operands: list[Node] = []
+        for operand in map(simplify, node.operands):
+            if isinstance(operand, (And, Or)) and type(operand) is type(node):
+                operands.extend(operand.operands)
+            else:
+                operands.append(operand)
+        return type(node)(tuple(operands))
+    return node
+
+
+def height(node: Node) -> int:
+    """Levels of and/or/not above the tests."""
+    if isinstance(node, Not):
+        return 1 + height(node.operand)
+    if isinstance(node, (And, Or)):
+        return 1 + max(height(operand) for operand in node.operands)
+    return 0
+
+
+def _group_of(node: Node) -> tuple[And | Or | None, bool]:
+    """(the and/or, negated) that node is or negates; (None, False) for a test or `not test`."""
+    if isinstance(node, Not) and isinstance(node.operand, (And, Or)):
+        return node.operand, True
+    if isinstance(node, (And, Or)):
+        return node, False
+    return None, False
+
+
+def _chain(parts: list[str], joiner: str) -> str:
+    """`a OR b OR …` as balanced groups of at most CHAIN, so the expression tree stays shallow."""
+    while len(parts) > CHAIN:
+        parts = ["(" + joiner.join(parts[i : i + CHAIN]) + ")" for i in range(0, len(parts), CHAIN)]
+    return "(" + joiner.join(parts) + ")"
+
+
+def _values(params: list[Any]) -> tuple[str, list[Any]]:
+    """`?, ?, ?` for a short list; one JSON array read by json_each for a long one (SQLite reads
+    JSON numbers back exactly, and keeps text as text and numbers as numbers)."""
+    if len(params) <= LIST:
+        return ", ".join("?" * len(params)), params
+    import json
+
+    return "SELECT value FROM json_each(?)", [json.dumps(params, ensure_ascii=False)]
 
 
 @dataclass(frozen=True)
@@ -53,45 +120,46 @@ class Condition:
     ids: Fragment | None = None
 
 
-def compile_filter(db: Database, text: str, declared_keys: Iterable[str] = ()) -> Condition:
-    """Parse `text`, check its fields against db, and compile it to SQL.
+def compile_filter(db: Database, text: str) -> Condition:
+    """Parse `text`, check its fields against the catalog, and compile it to SQL.
 
-    `declared_keys` are data point keys known to exist even if no contact has them yet
-    (a flow's own `set` steps). Raises FilterError (message, expression, 0-based position)
-    for any invalid expression.
+    Built-in fields and declared properties are valid whether or not any contact holds a
+    value. Raises FilterError (message, expression, 0-based position) for any invalid
+    expression.
     """
     node = parse_syntax(text)
-    known: set[str] = set(declared_keys)
-
-    def field_exists(reference: Field) -> None:
-        if reference.name not in known:
-            _require_attribute(db, reference, text)
-            known.add(reference.name)
-
-    fields.check(node, text, field_exists)
+    resolver = _Resolver(db, text)
+    fields.check(node, text, resolver.type_of)
     folding.register(db)
-    compiler = _Compiler(text)
+    compiler = _Compiler(text, resolver)
+    node = simplify(node)
+    if height(node) > INLINE_HEIGHT:
+        sql, params = compiler.hoisted(node)
+        return Condition(sql, params, None)
     sql, params = compiler.node(node)
-    return Condition(sql, params, compiler.ids(node))
+    return Condition(sql, params, compiler.ids(node) if height(node) <= IDS_HEIGHT else None)
 
 
-def value_expression(db: Database, field_name: str, declared_keys: Iterable[str] = ()) -> Fragment:
-    """SQL giving a field's value for contact `c` as text, as a note template shows it.
+def value_expression(db: Database, field_name: str) -> Fragment:
+    """SQL giving a field's value for contact `c` as text, as a note template shows it, or
+    NULL when the contact has no value.
 
-    field_name is a built-in name, an attribute key as is, or the attr("key") form. Built-ins
-    render as their text ('' for NULL); blocked as 'true'/'false'; tags as the contact's tag
-    names sorted and joined with ', '; conversations as their count; an attribute as its value
-    cast to text ('' when the contact has none). Raises FilterError for an unknown field.
+    field_name is a built-in name, a property's name as is, or the attr("name") form.
+    Built-ins render as their text; blocked as 'true'/'false'; tags as the contact's tag
+    names sorted and joined with ', ' ('' for none); conversations as their count. A
+    property renders as stored: text as is, numbers in their shortest exact form, booleans
+    as 'true'/'false', dates as UTC ISO-8601. Raises FilterError for an unknown field.
     """
     reference = _field_reference(field_name)
     known = builtin(reference)
     if known is None:
-        if reference.name not in set(declared_keys):
-            _require_attribute(db, reference, field_name)
-        return (
-            "coalesce(CAST((SELECT a.value FROM attributes AS a WHERE a.contact_id = c.id AND a.key = ?) AS TEXT), '')",
-            [reference.name],
-        )
+        prop = _Resolver(db, field_name).property(reference)
+        value = "(SELECT v.value FROM property_values AS v WHERE v.contact_id = c.id AND v.property_id = ?)"
+        if prop.type == "boolean":
+            return f"(CASE {value} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)", [prop.id]
+        if prop.type == "number":
+            return f"{NUMBER_TEXT}({value})", [prop.id]
+        return value, [prop.id]
     if known.kind == "number":
         return f"CAST({known.column} AS TEXT)", []
     if known.kind == "bool":
@@ -105,7 +173,7 @@ def value_expression(db: Database, field_name: str, declared_keys: Iterable[str]
         )
     if known.kind == "count":
         return "CAST((SELECT count(*) FROM conversations AS v WHERE v.contact_id = c.id) AS TEXT)", []
-    return f"coalesce({known.column}, '')", []
+    return f"{known.column}", []
 
 
 # Fields ----------------------------------------------------------------------------------
@@ -128,58 +196,55 @@ def _field_reference(text: str) -> Field:
     return Field(text, 0)
 
 
-def _require_attribute(db: Database, reference: Field, text: str) -> None:
-    if db.execute("SELECT 1 FROM attributes WHERE key = ? LIMIT 1", [reference.name]).fetchone():
-        return
-    message = f"unknown field '{reference.name}'"
-    candidates = {name: name for name in BUILTINS}
-    for key in _attribute_keys(db):
-        candidates.setdefault(key, key if _is_plain_name(key) else show_field(key, quoted=True))
-    # Compared without regard to case, so `Email` suggests 'email'.
-    lowered = {name.lower(): name for name in reversed(list(candidates))}
-    close = difflib.get_close_matches(reference.name.lower(), list(lowered), n=1)
-    if close:
-        shown = candidates[lowered[close[0]]]
-        if not shown.startswith("attr("):
-            shown = f"'{shown}'"
-        message += f" (did you mean {shown}?)"
-    raise FilterError(message, text, reference.position)
+class _Resolver:
+    """The properties a filter names, looked up in the catalog (loaded once, on first use)."""
+
+    def __init__(self, db: Database, text: str):
+        self.db = db
+        self.text = text
+        self._catalog: Catalog | None = None
+
+    def property(self, reference: Field) -> Property:
+        if self._catalog is None:
+            from crmctl.properties import Catalog
+
+            self._catalog = Catalog.load(self.db)
+        found = self._catalog.get(reference.name)
+        if found is None:
+            raise FilterError(self._unknown(reference), self.text, reference.position)
+        return found
+
+    def type_of(self, reference: Field) -> str:
+        return self.property(reference).type
+
+    def _unknown(self, reference: Field) -> str:
+        assert self._catalog is not None
+        message = f"unknown field '{reference.name}'"
+        close = self._catalog.closest(reference.name, BUILTINS)
+        if close is None:
+            return message + " (declare it with `crmctl property create`)"
+        shown = f"'{close}'" if close in BUILTINS or _is_plain_name(close) else show_field(close, quoted=True)
+        return message + f" (did you mean {shown}?)"
 
 
 def _is_plain_name(key: str) -> bool:
     return bool(NAME.fullmatch(key)) and key.lower() not in KEYWORDS and key not in BUILTINS
 
 
-def _attribute_keys(db: Database) -> list[str]:
-    """The distinct keys, found by hopping through the (key, value) index: one seek per key."""
-    rows = db.execute(
-        """
-        WITH RECURSIVE keys(key) AS (
-            SELECT (SELECT min(key) FROM attributes)
-            UNION ALL
-            SELECT (SELECT min(a.key) FROM attributes AS a WHERE a.key > keys.key)
-            FROM keys WHERE keys.key IS NOT NULL
-        )
-        SELECT key FROM keys WHERE key IS NOT NULL LIMIT ?
-        """,
-        [_MAX_SUGGESTION_KEYS],
-    )
-    return [row[0] for row in rows]
-
-
 # SQL -------------------------------------------------------------------------------------
 
 
 class _Compiler:
-    def __init__(self, text: str):
+    def __init__(self, text: str, resolver: _Resolver):
         self.text = text
+        self.resolver = resolver
         self._now: datetime | None = None
 
     def node(self, node: Node) -> Fragment:
         if isinstance(node, (And, Or)):
             parts = [self.node(operand) for operand in node.operands]
             joiner = " AND " if isinstance(node, And) else " OR "
-            return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
+            return _chain([sql for sql, _ in parts], joiner), [p for _, ps in parts for p in ps]
         if isinstance(node, Not):
             sql, params = self.node(node.operand)
             return f"(NOT {sql})", params
@@ -190,17 +255,24 @@ class _Compiler:
 
     def ids(self, node: Node) -> Fragment | None:
         """The filter as one SELECT of contact ids, or None when it negates or reads a contact's
-        own columns. Only for tests on tags, data points and conversations, and their and/or."""
+        own columns. Only for tests on tags, properties and conversations, and their and/or."""
         if isinstance(node, (And, Or)):
-            parts = [self.ids(operand) for operand in node.operands]
-            if any(part is None for part in parts):
+            maybe = [self.ids(operand) for operand in node.operands]
+            parts = [part for part in maybe if part is not None]
+            if len(parts) != len(maybe):
                 return None
-            # Compound operators all bind alike, left to right: a nested and/or is a subquery.
+            # Compound operators all bind alike, left to right: a nested and/or is a subquery,
+            # and so is each group of UNION_TERMS members (a compound has at most 500 terms).
             members = [
                 f"SELECT * FROM ({sql})" if isinstance(operand, (And, Or)) else sql
                 for operand, (sql, _) in zip(node.operands, parts, strict=True)
             ]
             joiner = " INTERSECT " if isinstance(node, And) else " UNION "
+            while len(members) > UNION_TERMS:
+                members = [
+                    f"SELECT * FROM ({joiner.join(members[i : i + UNION_TERMS])})"
+                    for i in range(0, len(members), UNION_TERMS)
+                ]
             return joiner.join(members), [p for _, ps in parts for p in ps]
         if isinstance(node, Truth):
             implied_true = Value("bool", True, node.field.position, "true")
@@ -215,6 +287,34 @@ class _Compiler:
         if known.kind == "count":
             return self.conversation_ids(node)
         return None
+
+    def hoisted(self, node: Node) -> Fragment:
+        """A deeply nested filter as one WITH: each and/or is a named set of contact ids whose
+        condition refers to its nested sets by name, so no part of the SQL nests deeply."""
+        definitions: list[Fragment] = []
+
+        def define(group: And | Or) -> str:
+            parts = [operand_sql(operand) for operand in group.operands]
+            name = f"crmctl_f{len(definitions) + 1}"
+            body = _chain([sql for sql, _ in parts], " AND " if isinstance(group, And) else " OR ")
+            definitions.append(
+                (f"{name}(id) AS (SELECT c.id FROM contacts AS c WHERE {body})", [p for _, ps in parts for p in ps])
+            )
+            return name
+
+        def operand_sql(operand: Node) -> Fragment:
+            group, negated = _group_of(operand)
+            if group is None:
+                return self.node(operand)
+            return f"(c.id {'NOT ' if negated else ''}IN (SELECT id FROM {define(group)}))", []
+
+        group, negated = _group_of(node)
+        if group is None:  # not reached: a deep filter has an and/or at or just below its top
+            return self.node(node)
+        top = define(group)
+        listed = ", ".join(sql for sql, _ in definitions)
+        sql = f"(c.id {'NOT ' if negated else ''}IN (WITH {listed} SELECT id FROM {top}))"
+        return sql, [p for _, ps in definitions for p in ps]
 
     def test(self, test: Test) -> Fragment:
         # `!=` is exactly `not ==`, and `not in` exactly `not in`: a missing value satisfies both.
@@ -238,16 +338,16 @@ class _Compiler:
         if value.kind == "now":
             return self.now(value)
         if kind == "time":
-            return clock.normalise_time(value.value)
+            return clock.normalise_time(value.string)
         if value.kind == "bool":
-            return int(value.value)  # true is the number 1, false the number 0
+            return 1 if value.value else 0  # true is the number 1, false the number 0
         return value.value
 
     def now(self, value: Value) -> str:
         if self._now is None:
             self._now = clock.now()
         try:
-            moment = self._now + value.value
+            moment = self._now + value.offset
         except OverflowError:
             moment = None
         if moment is None or not 1000 <= moment.year <= 9999:
@@ -261,13 +361,15 @@ class _Compiler:
         if test.op == "exists":
             return (f"({column} IS NOT NULL)" if known.nullable else "(1)"), []
         if test.op in folding.MATCH_FUNCTIONS:
-            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].value)]
+            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].string)]
         params = [self.literal(value, known.kind) for value in test.values]
+        if known.kind == "email":  # by the folded key, as every email lookup (crmctl.folding)
+            column, params = "c.email_key", [folding.fold(value) for value in params]
         if test.op == "in":
-            sql = f"{column} IN ({', '.join('?' * len(params))})"
+            listed, params = _values(params)
+            sql = f"{column} IN ({listed})"
         else:
             sql = f"{column} {_SQL_OPERATORS[test.op]} ?"
-        # email compares with its column's NOCASE collation, like the unique index does.
         return (f"({column} IS NOT NULL AND {sql})" if known.nullable else f"({sql})"), params
 
     def blocked(self, known: Builtin, test: Test) -> Fragment:
@@ -283,10 +385,10 @@ class _Compiler:
     def tag_ids(self, test: Test) -> Fragment:
         if test.op == "exists":
             return "SELECT ct.contact_id FROM contact_tags AS ct", []
-        names = [folding.fold(value.value) for value in test.values]
+        listed, names = _values([folding.fold(value.string) for value in test.values])
         return (
             "SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
-            f"(SELECT t.id FROM tags AS t WHERE {folding.FOLD}(t.name) IN ({', '.join('?' * len(names))}))",
+            f"(SELECT t.id FROM tags AS t WHERE t.name_key IN ({listed}))",
             names,
         )
 
@@ -307,7 +409,8 @@ class _Compiler:
     def _conversation_count(self, test: Test) -> tuple[str, list, bool]:
         numbers = [value.value for value in test.values]
         if test.op == "in":
-            return f"count(*) IN ({', '.join('?' * len(numbers))})", numbers, 0 in numbers
+            listed, params = _values(numbers)
+            return f"count(*) IN ({listed})", params, 0 in numbers
         return f"count(*) {_SQL_OPERATORS[test.op]} ?", numbers, _PY_OPERATORS[test.op](0, numbers[0])
 
     def attribute(self, test: Test) -> Fragment:
@@ -315,32 +418,23 @@ class _Compiler:
         return f"(c.id IN ({sql}))", params
 
     def attribute_ids(self, test: Test) -> Fragment:
+        """A property test as index ranges on property_values(property_id, value): every
+        value of a property has its type, so comparisons never meet another type."""
+        prop = self.resolver.property(test.field)
         op = test.op
         if op == "exists":
-            condition, params = "a.value IS NOT NULL", []
+            condition, params = "true", []
         elif op in folding.MATCH_FUNCTIONS:
-            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(a.value, ?)", [folding.fold(test.values[0].value)]
+            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(v.value, ?)", [folding.fold(test.values[0].string)]
         else:
-            params = [self.literal(value, "attribute") for value in test.values]
+            kind = "time" if prop.type == "date" else prop.type
+            params = [self.literal(value, kind) for value in test.values]
             if op == "in":
-                condition = f"a.value IN ({', '.join('?' * len(params))})"
-            elif op == "==":
-                condition = "a.value = ?"
+                listed, params = _values(params)
+                condition = f"v.value IN ({listed})"
             else:
-                condition = _attribute_ordering(op, test.values[0])
-        return f"SELECT a.contact_id FROM attributes AS a WHERE a.key = ? AND {condition}", [test.field.name, *params]
-
-
-def _attribute_ordering(op: str, value: Value) -> str:
-    """Order numbers among numbers and text among text, as index ranges on (key, value).
-
-    SQLite sorts NULL < numbers < text < blobs, so each range gets the bound that keeps it
-    inside its own type: a number is never greater than text, text never less than a number.
-    """
-    assert op in ORDERINGS
-    sql_op = _SQL_OPERATORS[op]
-    if value.kind == "number":
-        return f"a.value {sql_op} ?" + (" AND a.value < ''" if op in (">", ">=") else "")
-    if op in ("<", "<="):
-        return f"a.value >= '' AND a.value {sql_op} ?"
-    return f"a.value {sql_op} ? AND a.value < x''"
+                condition = f"v.value {_SQL_OPERATORS[op]} ?"
+        return (
+            f"SELECT v.contact_id FROM property_values AS v WHERE v.property_id = ? AND {condition}",
+            [prop.id, *params],
+        )

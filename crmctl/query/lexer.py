@@ -15,10 +15,16 @@ KEYWORDS = frozenset({"and", "or", "not", "in", "exists", "contains", "startswit
 DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Whole durations beyond this many of a unit cannot be added to a date anyway.
 DURATION_MAX = {"m": 10**10, "h": 10**9, "d": 10**7, "w": 10**6}
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT64_MAX = 2**63 - 1
 
 NAME = re.compile(r"[^\W\d]\w*(?:\.\w+)*")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Slips the lexer recognises whole, to say what to write instead.
+_BARE_DATE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_EXPONENT = re.compile(r"[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]+(?![\w.])")
 _SUFFIX = re.compile(r"\w+")
 _OPERATORS = ("==", "!=", "<=", ">=", "<", ">")
 _PUNCTUATION = "()[],+-"
@@ -36,7 +42,10 @@ _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
 
 @dataclass(frozen=True)
 class Token:
-    """kind: name, keyword, string, number, duration, op, punct, end or error.
+    """kind: name, keyword, string, number, duration, date, op, punct, end or error.
+
+    A `date` is an unquoted date (`2026-01-01`): never valid, but the parser knows the
+    field and operator to show in its hint.
 
     text is the source text; value is the decoded value (the lower-cased keyword, the
     string's contents, the number, the duration as a timedelta, or an error's message).
@@ -74,10 +83,14 @@ def tokenize(text: str) -> list[Token]:
             continue
         if char in "\"'":
             token = _string(text, i)
-        elif _NUMBER.match(text, i):
-            token = _number(text, i)
-        elif NAME.match(text, i):
-            word = NAME.match(text, i).group()
+        elif date := _BARE_DATE.match(text, i):
+            token = Token("date", date.group(), i)
+        elif exponent := _EXPONENT.match(text, i):
+            token = _exponent(exponent.group(), i)
+        elif number := _NUMBER.match(text, i):
+            token = _number(number.group(), text, i)
+        elif name := NAME.match(text, i):
+            word = name.group()
             lowered = word.lower()
             if lowered in KEYWORDS:
                 token = Token("keyword", word, i, lowered)
@@ -104,7 +117,7 @@ def _symbol(text: str, i: int) -> Token:
     if char in _MISTAKES:
         return Token("error", char, i, _MISTAKES[char])
     if char == "`":
-        message = "unexpected '`': write an attribute key that is not a plain name as attr(\"first name\")"
+        message = "unexpected '`': write a property name that is not a plain name as attr(\"first name\")"
     elif char.isprintable():
         message = f"unexpected character '{char}'"
     else:
@@ -140,17 +153,28 @@ def _string(text: str, start: int) -> Token:
     return Token("error", text[start:], start, "unterminated string: add the closing " + quote)
 
 
-def _number(text: str, start: int) -> Token:
-    digits = _NUMBER.match(text, start).group()
+def _number(digits: str, text: str, start: int) -> Token:
     suffix_match = _SUFFIX.match(text, start + len(digits))
     if suffix_match:
         return _duration(digits, suffix_match.group(), start)
     if "." in digits:
         return Token("number", digits, start, float(digits))
-    number = int(digits)
-    if number > INT64_MAX:
-        return Token("error", digits, start, f"number out of range: {digits}")
-    return Token("number", digits, start, number)
+    # More than 19 significant digits is out of range, and int() refuses over 4300 of them.
+    if len(digits.lstrip("0")) > len(str(INT64_MAX)) or int(digits) > INT64_MAX:
+        shown = digits if len(digits) <= 30 else digits[:29] + "…"
+        return Token("error", digits, start, f"number out of range: {shown}")
+    return Token("number", digits, start, int(digits))
+
+
+def _exponent(text: str, start: int) -> Token:
+    """`1e5`: the language has no exponents; say how the number is written."""
+    from decimal import Decimal
+
+    exponent = int(re.split("[eE]", text)[1])
+    if abs(exponent) > 30:
+        return Token("error", text, start, f"numbers are written without exponents, not {text}")
+    written = format(Decimal(text).normalize(), "f")
+    return Token("error", text, start, f"numbers are written {written}, not {text}")
 
 
 def _duration(digits: str, unit: str, start: int) -> Token:
@@ -164,7 +188,6 @@ def _duration(digits: str, unit: str, start: int) -> Token:
         )
     if "." in digits:
         return Token("error", text, start, f"a duration is a whole number followed by m, h, d or w, not '{text}'")
-    amount = int(digits)
-    if amount > DURATION_MAX[unit]:
-        return Token("error", text, start, f"duration out of range: {text}")
-    return Token("duration", text, start, timedelta(**{DURATION_UNITS[unit]: amount}))
+    if len(digits.lstrip("0")) > 12 or int(digits) > DURATION_MAX[unit]:
+        return Token("error", text, start, f"duration out of range: {text[:30]}")
+    return Token("duration", text, start, timedelta(**{DURATION_UNITS[unit]: int(digits)}))

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 ORDERINGS = ("<", "<=", ">", ">=")
 MATCHES = ("contains", "startswith", "endswith")
 
 
 @dataclass(frozen=True)
 class Field:
-    """A built-in field or an attribute key. `quoted` is True for the attr("…") form,
-    which always names an attribute, even one called like a built-in or a keyword."""
+    """A built-in field or a property name. `quoted` is True for the attr("…") form,
+    which always names a property, even one called like a built-in or a keyword."""
 
     name: str
     position: int
@@ -35,12 +34,28 @@ class Value:
     position: int
     text: str
 
+    # Typed views for code that runs after the field checks (fields.py) have matched each
+    # literal's kind to its field; a mismatch here is a bug, not a user's mistake.
+
+    @property
+    def string(self) -> str:
+        if not isinstance(self.value, str):
+            raise TypeError(f"a string literal was expected, not {self.kind} {self.text}")
+        return self.value
+
+    @property
+    def offset(self) -> timedelta:
+        """A `now` literal's offset from the clock."""
+        if not isinstance(self.value, timedelta):
+            raise TypeError(f"a now literal was expected, not {self.kind} {self.text}")
+        return self.value
+
 
 @dataclass(frozen=True)
 class Test:
     """`field OP value`, `field in [...]`, `field not in [...]` or `field exists`.
 
-    op is one of COMPARISONS, MATCHES, 'in', 'not in' or 'exists'; values holds one value
+    op is one of ==, !=, ORDERINGS, MATCHES, 'in', 'not in' or 'exists'; values holds one value
     for a comparison or match, the list for (not) in, and nothing for exists.
     """
 

@@ -17,6 +17,10 @@ from crmctl.query.nodes import MATCHES, And, Field, Node, Not, Or, Test, Truth, 
 
 _OPERATOR_WORDS = MATCHES + ("in", "exists")
 _TEST_END = ("and", "or")
+# The documented limits (see the package docstring): checked here, so that every filter the
+# parser accepts also compiles to SQL that SQLite accepts, at any size below them.
+MAX_DEPTH = 64  # nested parentheses and `not`, together
+MAX_TESTS = 1000  # tests in one filter (an `in [...]` list of any length is one test)
 
 
 def parse_filter(text: str) -> Node:
@@ -24,7 +28,7 @@ def parse_filter(text: str) -> Node:
 
     Raises FilterError for a syntax error and for anything else that no database could
     make valid (an operator or a value of the wrong kind for a built-in field, a bad date).
-    Whether an attribute key exists is only checked by compile_filter.
+    Whether a property is declared (and its type) is only checked by compile_filter.
     """
     node = parse_syntax(text)
     fields.check(node, text)
@@ -46,6 +50,8 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0
+        self.tests = 0
 
     # Token access: an error token raises as soon as the parser looks at it.
 
@@ -94,14 +100,21 @@ class _Parser:
         token = self.peek()
         if token.is_keyword("not"):
             self.advance()
-            return Not(self.unary(), token.position)
+            with self.nested(token):
+                return Not(self.unary(), token.position)
         return self.primary()
+
+    def nested(self, token: Token) -> _Level:
+        if self.depth >= MAX_DEPTH:
+            self.fail(f"nested too deeply: at most {MAX_DEPTH} levels of parentheses and 'not' together", token)
+        return _Level(self)
 
     def primary(self) -> Node:
         token = self.peek()
         if token.is_punct("("):
             self.advance()
-            node = self.expression()
+            with self.nested(token):
+                node = self.expression()
             closing = self.peek()
             if closing.kind == "end":
                 self.fail("'(' is never closed: add ')'", token)
@@ -113,7 +126,7 @@ class _Parser:
             return self.test(self.field())
         message = f"expected a field, 'not' or '(' but found {token.describe()}"
         if token.kind == "keyword":
-            message += f" (an attribute called '{token.text}' is written attr(\"{token.text}\"))"
+            message += f" (a property called '{token.text}' is written attr(\"{token.text}\"))"
         self.fail(message, token)
 
     # field := NAME | "attr" "(" STRING ")"
@@ -125,24 +138,31 @@ class _Parser:
         self.advance()
         key = self.peek()
         if key.kind != "string":
-            self.fail(f"expected the attribute key as a quoted string after 'attr(' but found {key.describe()}", key)
+            self.fail(f"expected the property name as a quoted string after 'attr(' but found {key.describe()}", key)
         if not key.value:
-            self.fail("empty attribute key", key)
+            self.fail("empty property name", key)
         self.advance()
         closing = self.peek()
         if not closing.is_punct(")"):
-            self.fail(f"expected ')' after the attribute key but found {closing.describe()}", closing)
+            self.fail(f"expected ')' after the property name but found {closing.describe()}", closing)
         self.advance()
         return Field(key.value, token.position, quoted=True)
 
     # test := field OP value | field ["not"] "in" list | field "exists" | field
 
     def test(self, field: Field) -> Node:
+        self.tests += 1
+        if self.tests > MAX_TESTS:
+            self.fail(
+                f"too many tests: at most {MAX_TESTS} in one filter (a long list of values is one test: "
+                "field in [...])",
+                field.position,
+            )
         token = self.peek()
         if token.kind == "op" or token.is_keyword(*MATCHES):
             self.advance()
             op = token.value
-            return Test(field, op, (self.value(after=token.text),), token.position)
+            return Test(field, op, (self.value(after=token.text, field=field),), token.position)
         if token.is_keyword("in"):
             self.advance()
             return Test(field, "in", self.list(after=token.text), token.position)
@@ -187,7 +207,7 @@ class _Parser:
 
     # value := STRING | NUMBER | "-" NUMBER | true | false | now [("+" | "-") DURATION]
 
-    def value(self, after: str) -> Value:
+    def value(self, after: str, field: Field | None = None) -> Value:
         token = self.peek()
         if token.kind in ("string", "number"):
             self.advance()
@@ -206,6 +226,13 @@ class _Parser:
             return self.now()
         if token.kind == "duration":
             self.fail(f"a duration needs now: write now - {token.text} or now + {token.text}", token)
+        if token.kind == "date":
+            before = f"{field.shown} {after} " if field is not None else ""
+            self.fail(f'quote dates: {before}"{token.text}"', token)
+        if token.kind == "name" and token.text.lower() in ("null", "none", "nil"):
+            shown = field.shown if field is not None else "FIELD"
+            negated = after == "!="
+            self.fail(f"there is no {token.text}: use '{'' if negated else 'not '}{shown} exists'", token)
         message = f"expected a value after '{after}' but found {token.describe()}"
         if token.kind == "name":
             message += f' (write text in quotes: "{token.text}")'
@@ -228,3 +255,16 @@ class _Parser:
 
     def _span(self, first: Token, last: Token) -> str:
         return self.text[first.position : last.position + len(last.text)]
+
+
+class _Level:
+    """One level of nesting while the parser is inside it."""
+
+    def __init__(self, parser: _Parser):
+        self.parser = parser
+
+    def __enter__(self) -> None:
+        self.parser.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.parser.depth -= 1

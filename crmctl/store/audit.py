@@ -7,11 +7,13 @@ into two indexes; `audit_contacts` is a view that lists them one id per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 
 from sqlite_utils import Database
 
 from crmctl.store.scopes import _checked
+from crmctl.store.script import inserted_id
 
 
 def record(
@@ -30,7 +32,7 @@ def record(
         "INSERT INTO audit(at, actor, action, contacts, detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
         [at, actor, action, contacts, detail, run_id],
     )
-    audit_id = cursor.lastrowid
+    audit_id = inserted_id(cursor)
     if scope is not None:
         link(db, audit_id, scope)
     return audit_id
@@ -57,41 +59,60 @@ def link(db: Database, audit_id: int, scope: str) -> None:
     )
 
 
-def entries(db: Database, *, contact: int | None = None, limit: int | None = None) -> Iterator[dict]:
-    """Newest first."""
-    where, params = "", []
-    if contact is not None:
-        where = "WHERE a.id IN (SELECT audit_id FROM audit_sets WHERE chunk = ? >> 6 AND (bits >> (? & 63)) & 1)"
-        params.extend([contact, contact])
-    sql = (
-        "SELECT a.id, a.at, a.actor, a.action, a.contacts, a.detail, a.run_id "
-        f"FROM audit AS a {where} ORDER BY a.id DESC"
-    )
+_ENTRY_COLUMNS = ("id", "at", "actor", "action", "contacts", "detail", "run_id")
+
+
+def entries(
+    db: Database,
+    *,
+    contacts: Sequence[int] = (),
+    since: str | None = None,
+    until: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    run_id: int | None = None,
+    limit: int | None = None,
+) -> Iterator[dict]:
+    """Newest first; every filter given must hold. `contacts`: entries touching any of them.
+    `since` is inclusive, `until` exclusive (stored-format times)."""
+    where: list[str] = []
+    params: list[object] = []
+    if contacts:
+        # One parameter whatever the number of contacts: each becomes (chunk, bit) in SQL.
+        where.append(
+            "a.id IN (SELECT s.audit_id FROM json_each(?) AS w "
+            "JOIN audit_sets AS s ON s.chunk = w.value >> 6 AND (s.bits >> (w.value & 63)) & 1)"
+        )
+        params.append(json.dumps(list(contacts)))
+    for clause, value in (("a.at >= ?", since), ("a.at < ?", until), ("a.actor = ?", actor), ("a.action = ?", action)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    if run_id is not None:
+        where.append("a.run_id = ?")
+        params.append(run_id)
+    sql = f"SELECT {', '.join('a.' + c for c in _ENTRY_COLUMNS)} FROM audit AS a"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY a.id DESC"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
     for row in db.execute(sql, params):
-        yield {
-            "id": row[0],
-            "at": row[1],
-            "actor": row[2],
-            "action": row[3],
-            "contacts": row[4],
-            "detail": row[5],
-            "run_id": row[6],
-        }
+        yield dict(zip(_ENTRY_COLUMNS, row, strict=True))
 
 
-def contact_ids(db: Database, audit_id: int, limit: int = 10) -> list[int]:
-    """The first `limit` ids an entry touched, in id order."""
-    found: list[int] = []
+def entry(db: Database, audit_id: int) -> dict | None:
+    row = db.execute(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM audit WHERE id = ?", [audit_id]).fetchone()
+    return None if row is None else dict(zip(_ENTRY_COLUMNS, row, strict=True))
+
+
+def all_contact_ids(db: Database, audit_id: int) -> Iterator[int]:
+    """Every id an entry touched, in id order, a chunk of 64 at a time."""
     rows = db.execute("SELECT chunk, bits FROM audit_sets WHERE audit_id = ? ORDER BY chunk", [audit_id])
     for chunk, bits in rows:
         bits &= (1 << 64) - 1  # bit 63 makes the stored integer negative
-        while bits and len(found) < limit:
+        while bits:
             lowest = bits & -bits
-            found.append((chunk << 6) + lowest.bit_length() - 1)
+            yield (chunk << 6) + lowest.bit_length() - 1
             bits ^= lowest
-        if len(found) >= limit:
-            break
-    return found

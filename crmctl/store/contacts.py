@@ -1,4 +1,4 @@
-"""SQL for changing contacts: block state, notes, data points, deletion."""
+"""SQL for changing contacts: block state, notes, editable columns, new contacts, deletion."""
 
 from __future__ import annotations
 
@@ -42,47 +42,55 @@ def add_notes(db: Database, scope: str, body_sql: str, body_params: Sequence, au
     )
 
 
-def differing_attributes(db: Database, scope: str, target: str, values: dict[str, Any]) -> None:
-    """target := contacts of scope for which setting `values` would change something."""
-    tests, params = [], []
-    for key, value in values.items():
-        if value is None:
-            tests.append("EXISTS (SELECT 1 FROM attributes AS a WHERE a.contact_id = s.id AND a.key = ?)")
-            params.append(key)
-        else:
-            tests.append(
-                "NOT EXISTS (SELECT 1 FROM attributes AS a WHERE a.contact_id = s.id AND a.key = ? "
-                "AND a.value = ? AND typeof(a.value) = typeof(?))"
-            )
-            params.extend([key, value, value])
+EDITABLE_COLUMNS = ("name", "phone", "user_id", "last_seen_at")
+
+
+def differing_columns(db: Database, scope: str, target: str, values: dict[str, Any]) -> None:
+    """target += contacts of scope whose columns differ from `values` (column -> value or None)."""
+    columns = [_editable(column) for column in values]
+    tests = " OR ".join(f"c.{column} IS NOT ?" for column in columns)
     db.execute(
-        f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
-        f"WHERE {' OR '.join(tests)}",
-        params,
+        f"INSERT OR IGNORE INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
+        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {tests}",
+        list(values.values()),
     )
 
 
-def write_attributes(db: Database, scope: str, values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if value is None:
-            db.execute(
-                f"DELETE FROM attributes WHERE key = ? AND contact_id IN (SELECT id FROM temp.{_checked(scope)})",
-                [key],
-            )
-        else:
-            db.execute(
-                "INSERT INTO attributes(contact_id, key, value) "
-                f"SELECT id, ?, ? FROM temp.{_checked(scope)} WHERE true "
-                "ON CONFLICT(contact_id, key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )
+def write_columns(db: Database, scope: str, values: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{_editable(column)} = ?" for column in values)
+    db.execute(
+        f"UPDATE contacts SET {assignments} WHERE id IN (SELECT id FROM temp.{_checked(scope)})",
+        list(values.values()),
+    )
+
+
+def _editable(column: str) -> str:
+    if column not in EDITABLE_COLUMNS:
+        raise ValueError(f"not an editable column: {column!r}")
+    return column
+
+
+def insert(db: Database, row: dict[str, Any]) -> int:
+    """One new contact; row holds email, created_at and any editable columns."""
+    columns = ["email", "created_at", *(_editable(c) for c in row if c not in ("email", "created_at"))]
+    cursor = db.execute(
+        f"INSERT INTO contacts({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [row[c] for c in columns],
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def exists_email(db: Database, email: str) -> int | None:
+    row = db.execute("SELECT id FROM contacts WHERE email = ?", [email]).fetchone()
+    return row[0] if row else None
 
 
 DELETE_SLICE = 50_000
 
 
 def delete(db: Database, scope: str, slice_size: int = DELETE_SLICE) -> None:
-    """Foreign keys cascade to attributes, tag links, notes, conversations and messages.
+    """Foreign keys cascade to property values, tag links, notes, conversations and messages.
 
     One statement per slice of the scope (a range of ids): SQLite first lists every row a
     cascading DELETE will remove, so one statement for a million contacts holds a million

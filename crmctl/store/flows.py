@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlite_utils import Database
 
 from crmctl.store.scopes import _checked
+from crmctl.store.script import inserted_id
 
 
 def remember_definition(db: Database, flow: str, digest: str, text: str, now: str) -> None:
@@ -44,7 +46,7 @@ def start_run(db: Database, flow: str, digest: str, source: str, now: str, dry_r
         "INSERT INTO flow_runs(flow, digest, source, started_at, dry_run, status) VALUES (?, ?, ?, ?, ?, 'running')",
         [flow, digest, source, now, int(dry_run)],
     )
-    return cursor.lastrowid
+    return inserted_id(cursor)
 
 
 def finish_run(db: Database, run_id: int, summary: dict, duration_ms: int) -> None:
@@ -67,15 +69,45 @@ def finish_run(db: Database, run_id: int, summary: dict, duration_ms: int) -> No
     )
 
 
-def runs(db: Database, flow: str | None, limit: int | None) -> Iterator[dict]:
+def record_unfinished_run(
+    db: Database, flow: str, digest: str, source: str, now: str, status: str, error: str, duration_ms: int
+) -> int:
+    """A run that failed or was refused: its own row, written after the run's rollback."""
+    cursor = db.execute(
+        "INSERT INTO flow_runs(flow, digest, source, started_at, duration_ms, dry_run, status, changed, steps, error) "
+        "VALUES (?, ?, ?, ?, ?, 0, ?, '{}', '[]', ?)",
+        [flow, digest, source, now, duration_ms, status, error],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def last_source(db: Database, flow: str) -> str | None:
+    """The file the flow's latest recorded run came from."""
+    row = db.execute("SELECT source FROM flow_runs WHERE flow = ? ORDER BY id DESC LIMIT 1", [flow]).fetchone()
+    return row[0] if row else None
+
+
+# A run changed nothing when it enrolled, moved and ended no contact and no action changed one.
+_DID_SOMETHING = (
+    "(status != 'ok' OR matched + resumed + exited + parked + completed > 0 "
+    "OR EXISTS (SELECT 1 FROM json_each(flow_runs.changed) WHERE value > 0))"
+)
+
+
+def runs(db: Database, flow: str | None, limit: int | None, *, include_noop: bool = True) -> Iterator[dict]:
     sql = (
         "SELECT id, flow, started_at, duration_ms, dry_run, status, matched, resumed, parked, exited, "
         "completed, changed, steps, error FROM flow_runs"
     )
+    tests: list[str] = []
     params: list = []
     if flow:
-        sql += " WHERE flow = ?"
+        tests.append("flow = ?")
         params.append(flow)
+    if not include_noop:
+        tests.append(_DID_SOMETHING)
+    if tests:
+        sql += " WHERE " + " AND ".join(tests)
     sql += " ORDER BY id DESC"
     if limit is not None:
         sql += " LIMIT ?"
@@ -130,6 +162,7 @@ def candidates(
     read: a second run of a finished flow reads none.
     """
     blocked = "" if include_blocked else "AND c.blocked_at IS NULL"
+    extra: list[Any]
     if reentry is False:
         history, extra = "", []
     elif reentry is True:
@@ -248,3 +281,149 @@ def state_counts(db: Database, flow: str) -> dict[str, int]:
     counts = {"active": 0, "completed": 0, "exited": 0}
     counts.update(dict(rows.fetchall()))
     return counts
+
+
+def record_branch(db: Database, scope: str, flow: str, step: str, branch: str, run_id: int | None) -> None:
+    """The branch the contacts of scope took at split `step` (replacing an earlier enrolment's)."""
+    db.execute(
+        "INSERT INTO flow_branches(flow, step, contact_id, branch, run_id) "
+        f"SELECT ?, ?, id, ?, ? FROM temp.{_checked(scope)} WHERE true "
+        "ON CONFLICT(flow, step, contact_id) DO UPDATE SET branch = excluded.branch, run_id = excluded.run_id",
+        [flow, step, branch, run_id],
+    )
+
+
+def branch_counts(db: Database, flow: str) -> list[tuple[str, str, int]]:
+    """(split step, branch, contacts) for the flow."""
+    return db.execute(
+        "SELECT step, branch, count(*) FROM flow_branches WHERE flow = ? GROUP BY step, branch ORDER BY step, branch",
+        [flow],
+    ).fetchall()
+
+
+SPLIT_FUNCTION = "crmctl_split_bucket"
+
+
+def register_split_bucket(db: Database) -> None:
+    """`crmctl_split_bucket(seed, contact_id)`: 0..99, the first 8 bytes of
+    sha256("SEED\x1fCONTACT_ID") as an unsigned big-endian number, modulo 100. Deterministic, so
+    the same contact always lands in the same bucket of the same split."""
+    import hashlib
+
+    def bucket(seed: str, contact_id: int) -> int:
+        digest = hashlib.sha256(f"{seed}\x1f{contact_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") % 100
+
+    db.conn.create_function(SPLIT_FUNCTION, 2, bucket, deterministic=True)
+
+
+def fill_buckets(db: Database, scope: str, target: str, seed: str) -> None:
+    """target (id, bucket) := each contact of scope with its split bucket."""
+    target = _checked(target)
+    db.execute(f"DROP TABLE IF EXISTS temp.{target}")
+    db.execute(f"CREATE TEMP TABLE {target} (id INTEGER PRIMARY KEY, bucket INTEGER NOT NULL)")
+    db.execute(
+        f"INSERT INTO temp.{target}(id, bucket) SELECT id, {SPLIT_FUNCTION}(?, id) FROM temp.{_checked(scope)}",
+        [seed],
+    )
+
+
+def take_buckets(db: Database, buckets: str, target: str, low: int, high: int) -> None:
+    """target := the ids whose bucket is in [low, high)."""
+    db.execute(
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT id FROM temp.{_checked(buckets)} "
+        "WHERE bucket >= ? AND bucket < ?",
+        [low, high],
+    )
+
+
+# Finding flows ------------------------------------------------------------------------------
+
+
+def listing(db: Database, now: str) -> Iterator[dict]:
+    """Every flow the database knows (from its runs or enrolments), by name."""
+    rows = db.execute(
+        """
+        WITH names(flow) AS (
+            SELECT DISTINCT flow FROM flow_runs UNION SELECT DISTINCT flow FROM flow_enrolments
+        ),
+        states AS (
+            SELECT flow,
+                sum(state = 'active') AS active,
+                sum(state = 'active' AND due_at > ?) AS parked,
+                sum(state = 'completed') AS completed,
+                sum(state = 'exited') AS exited
+            FROM flow_enrolments GROUP BY flow
+        )
+        SELECT n.flow,
+            (SELECT source FROM flow_runs AS r WHERE r.flow = n.flow ORDER BY r.id DESC LIMIT 1),
+            (SELECT started_at FROM flow_runs AS r WHERE r.flow = n.flow ORDER BY r.id DESC LIMIT 1),
+            (SELECT status FROM flow_runs AS r WHERE r.flow = n.flow ORDER BY r.id DESC LIMIT 1),
+            (SELECT count(*) FROM flow_runs AS r WHERE r.flow = n.flow),
+            coalesce(s.active, 0), coalesce(s.parked, 0), coalesce(s.completed, 0), coalesce(s.exited, 0)
+        FROM names AS n LEFT JOIN states AS s ON s.flow = n.flow
+        ORDER BY n.flow
+        """,
+        [now],
+    )
+    for flow, source, last_run, status, count, active, parked, completed, exited in rows:
+        yield {
+            "flow": flow,
+            "source": source,
+            "last_run_at": last_run,
+            "last_status": status,
+            "runs": count,
+            "in_progress": active,
+            "parked": parked,
+            "completed": completed,
+            "exited": exited,
+        }
+
+
+def stored_definition(db: Database, flow: str) -> tuple[str, str | None] | None:
+    """(text, source) of the definition the flow last ran with, else the one its enrolments
+    were last written under; None when the database keeps none."""
+    row = db.execute(
+        "SELECT d.text, r.source FROM flow_runs AS r JOIN flow_definitions AS d ON d.digest = r.digest "
+        "WHERE r.flow = ? ORDER BY r.id DESC LIMIT 1",
+        [flow],
+    ).fetchone()
+    if row:
+        return row[0], row[1]
+    row = db.execute(
+        "SELECT text FROM flow_definitions WHERE flow = ? ORDER BY first_seen DESC, rowid DESC LIMIT 1", [flow]
+    ).fetchone()
+    return (row[0], None) if row else None
+
+
+# Pruning history ----------------------------------------------------------------------------
+
+# Runs older than the cut that nothing needs: not a flow's latest run, and not the run that
+# parked a contact still waiting.
+_PRUNABLE_RUNS = """
+    SELECT r.id FROM flow_runs AS r
+    WHERE r.started_at < :before
+      AND r.id != (SELECT max(l.id) FROM flow_runs AS l WHERE l.flow = r.flow)
+      AND NOT EXISTS (SELECT 1 FROM flow_enrolments AS e WHERE e.state = 'active' AND e.run_id = r.id)
+"""
+# Definitions first seen before the cut that no kept run and no waiting contact was enrolled under.
+_PRUNABLE_DEFINITIONS = """
+    SELECT d.digest FROM flow_definitions AS d
+    WHERE d.first_seen < :before
+      AND NOT EXISTS (SELECT 1 FROM flow_runs AS r WHERE r.digest = d.digest AND r.id NOT IN prunable_runs)
+      AND NOT EXISTS (SELECT 1 FROM flow_enrolments AS e WHERE e.state = 'active' AND e.digest = d.digest)
+"""
+
+
+def prune_history(db: Database, before: str, *, dry_run: bool) -> dict[str, int]:
+    """Delete (or, for a dry run, count) flow history older than `before`."""
+    db.execute("DROP TABLE IF EXISTS temp.prunable_runs")
+    db.execute("CREATE TEMP TABLE prunable_runs (id INTEGER PRIMARY KEY)")
+    db.execute(f"INSERT INTO temp.prunable_runs(id) {_PRUNABLE_RUNS}", {"before": before})
+    runs = db.execute("SELECT count(*) FROM temp.prunable_runs").fetchone()[0]
+    definitions = db.execute(f"SELECT count(*) FROM ({_PRUNABLE_DEFINITIONS})", {"before": before}).fetchone()[0]
+    if not dry_run:
+        db.execute(f"DELETE FROM flow_definitions WHERE digest IN ({_PRUNABLE_DEFINITIONS})", {"before": before})
+        db.execute("DELETE FROM flow_runs WHERE id IN (SELECT id FROM temp.prunable_runs)")
+    db.execute("DROP TABLE temp.prunable_runs")
+    return {"runs": runs, "definitions": definitions}

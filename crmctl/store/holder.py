@@ -64,11 +64,60 @@ def withdraw(db_file: str) -> None:
 
 
 def describe(db_file: str) -> str:
-    """'pid 123 (crmctl flow run x.yaml, since …)' when a live holder is known, else ''."""
+    """Who holds the write lock, always in words:
+
+    - 'pid 123 (crmctl flow run x.yaml, since …)' from a live crmctl holder record;
+    - 'pid 456 (sqlite3, with no crmctl holder record)' from the kernel's lock table when another
+      program holds it (only the program's name: its arguments may hold personal data);
+    - otherwise a sentence saying that the holder could not be identified, and why.
+    """
+    owner = lock_owner(db_file)
+    record = _record(db_file)
+    if record is not None and (owner is None or owner == record["pid"]):
+        return f"pid {record['pid']} ({record.get('command', '?')}, since {record.get('since', '?')})"
+    if owner is not None:
+        return f"pid {owner} ({_program(owner)}, with no crmctl holder record)"
+    return "an unidentified process (no crmctl holds it, and the kernel's lock table does not show it)"
+
+
+def _record(db_file: str) -> dict | None:
+    """The holder record, when its process is still alive."""
     try:
         record = json.loads(holder_file(db_file).read_text())
-        pid = int(record["pid"])
-        os.kill(pid, 0)
+        record["pid"] = int(record["pid"])
+        os.kill(record["pid"], 0)
     except (OSError, ValueError, KeyError, TypeError):
-        return ""
-    return f"pid {pid} ({record.get('command', '?')}, since {record.get('since', '?')})"
+        return None
+    return record if isinstance(record, dict) else None
+
+
+# SQLite's WAL write lock: one byte at offset 120 of the -shm file (WALINDEX_LOCK_OFFSET).
+_WAL_WRITE_LOCK = 120
+
+
+def lock_owner(db_file: str) -> int | None:
+    """The pid holding the WAL write lock, read from /proc/locks (Linux); None when unknown."""
+    try:
+        shm = os.stat(db_file + "-shm")
+        with open("/proc/locks") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        return None
+    device = f"{os.major(shm.st_dev):02x}:{os.minor(shm.st_dev):02x}:{shm.st_ino}"
+    for line in lines:
+        fields = line.split()
+        if "->" in fields or len(fields) < 8:  # a waiter, not a holder
+            continue
+        _, kind, _, access, pid, file_id, start, end = fields[:8]
+        if kind != "POSIX" or access != "WRITE" or file_id != device or pid == str(os.getpid()):
+            continue
+        if int(start) <= _WAL_WRITE_LOCK and (end == "EOF" or _WAL_WRITE_LOCK <= int(end)):
+            return int(pid) if pid.isdigit() and int(pid) > 0 else None
+    return None
+
+
+def _program(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() or "unknown program"
+    except OSError:
+        return "unknown program"

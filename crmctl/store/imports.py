@@ -4,7 +4,8 @@ statements per table. Nothing here runs one statement per contact.
 Staging tables (all TEMP, all keyed by `pos`, the record's position in the file):
   import_rows           one row per valid record, with the matched contact id and flags
   import_tags           (pos, tag name)
-  import_attributes     (pos, key, value)
+  import_values         (pos, property_id, value), in the property's stored form
+  import_new_values     (pos, name, raw): values of properties an import declares, as JSON text
   import_conversations  (pos, seq, subject, created_at, first_sent_at, conversation_id, skip)
   import_messages       (pos, seq, mseq, body, sender, sent_at)
   import_notes          (pos, seq, body, author, created_at, skip)
@@ -13,20 +14,24 @@ Staging tables (all TEMP, all keyed by `pos`, the record's position in the file)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlite_utils import Database
 
+from crmctl.folding import FOLD
 from crmctl.store import audit, scopes
 from crmctl.store.script import run_script
+from crmctl.testhook import pause_point
 
 TOUCHED = "imported"
 
 _TABLES = (
     "import_rows",
     "import_tags",
-    "import_attributes",
+    "import_values",
+    "import_new_values",
     "import_conversations",
     "import_messages",
     "import_notes",
@@ -37,7 +42,8 @@ _STAGING = """
 CREATE TEMP TABLE import_rows (
     pos INTEGER PRIMARY KEY,
     label TEXT NOT NULL,
-    email TEXT NOT NULL COLLATE NOCASE,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,  -- crmctl_fold(email): the upsert key
     name TEXT, phone TEXT, user_id TEXT, created_at TEXT, last_seen_at TEXT,
     block INTEGER,            -- NULL: leave as is, 0: unblock, 1: block
     blocked_at TEXT,          -- with block = 1: this time, or NULL for "now unless already blocked"
@@ -47,10 +53,11 @@ CREATE TEMP TABLE import_rows (
     changed INTEGER NOT NULL DEFAULT 0
 );
 -- Plain heaps, appended in pos order and only ever scanned: no index to maintain.
--- (The reader already made tag names and attribute keys unique within a record.)
-CREATE TEMP TABLE import_tags (pos INTEGER NOT NULL, name TEXT NOT NULL COLLATE NOCASE);
--- `value` has no declared type, like attributes.value: numbers stay numbers, text stays text.
-CREATE TEMP TABLE import_attributes (pos INTEGER NOT NULL, key TEXT NOT NULL, value);
+-- (The reader already made tag names and properties unique within a record.)
+CREATE TEMP TABLE import_tags (pos INTEGER NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL);
+-- `value` has no declared type, like property_values.value: numbers stay numbers, text stays text.
+CREATE TEMP TABLE import_values (pos INTEGER NOT NULL, property_id INTEGER NOT NULL, value NOT NULL);
+CREATE TEMP TABLE import_new_values (pos INTEGER NOT NULL, name TEXT NOT NULL, raw TEXT NOT NULL);
 CREATE TEMP TABLE import_conversations (
     pos INTEGER NOT NULL, seq INTEGER NOT NULL, subject TEXT, created_at TEXT, first_sent_at TEXT,
     conversation_id INTEGER, skip INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pos, seq)
@@ -64,7 +71,7 @@ CREATE TEMP TABLE import_notes (
     skip INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pos, seq)
 ) WITHOUT ROWID;
 CREATE TEMP TABLE import_tag_names (
-    name TEXT NOT NULL COLLATE NOCASE PRIMARY KEY, tag_id INTEGER, created INTEGER NOT NULL DEFAULT 0
+    name_key TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, tag_id INTEGER, created INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -80,7 +87,8 @@ class Batch:
 
     rows: list[tuple] = field(default_factory=list)
     tags: list[tuple] = field(default_factory=list)
-    attributes: list[tuple] = field(default_factory=list)
+    values: list[tuple] = field(default_factory=list)
+    new_values: list[tuple] = field(default_factory=list)
     conversations: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)
     notes: list[tuple] = field(default_factory=list)
@@ -91,7 +99,8 @@ class Batch:
         label: str,
         row: tuple,
         tags: list[str],
-        attributes: list[tuple[str, Any]],
+        values: list[tuple[int, Any]],
+        new_values: list[tuple[str, str]],
         conversations: list[tuple],
         notes: list[tuple] = (),  # type: ignore[assignment]
         kept_id: int | None = None,
@@ -101,7 +110,9 @@ class Batch:
             self.notes.extend((pos, seq, *note) for seq, note in enumerate(notes))
         if tags:
             self.tags.extend([(pos, name) for name in tags])
-        self.attributes.extend([(pos, key, value) for key, value in attributes])
+        self.values.extend([(pos, property_id, value) for property_id, value in values])
+        if new_values:
+            self.new_values.extend([(pos, name, raw) for name, raw in new_values])
         for seq, (subject, created_at, first_sent_at, messages) in enumerate(conversations):
             self.conversations.append((pos, seq, subject, created_at, first_sent_at))
             self.messages.extend((pos, seq, mseq, *message) for mseq, message in enumerate(messages))
@@ -131,16 +142,18 @@ def drop_staging(db: Database) -> None:
 
 def stage(db: Database, batch: Batch) -> None:
     conn = db.conn
+    # Keys by the one case rule (crmctl.folding), computed as each row goes in.
     conn.executemany(
-        "INSERT INTO temp.import_rows(pos, label, email, name, phone, user_id, created_at, "
-        "last_seen_at, block, blocked_at, kept_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO temp.import_rows(pos, label, email, email_key, name, phone, user_id, created_at, "
+        f"last_seen_at, block, blocked_at, kept_id) VALUES (?1, ?2, ?3, {FOLD}(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         batch.rows,
     )
     conn.executemany(
         "INSERT INTO temp.import_notes(pos, seq, body, author, created_at) VALUES (?, ?, ?, ?, ?)", batch.notes
     )
-    conn.executemany("INSERT INTO temp.import_tags(pos, name) VALUES (?, ?)", batch.tags)
-    conn.executemany("INSERT INTO temp.import_attributes(pos, key, value) VALUES (?, ?, ?)", batch.attributes)
+    conn.executemany(f"INSERT INTO temp.import_tags(pos, name, name_key) VALUES (?1, ?2, {FOLD}(?2))", batch.tags)
+    conn.executemany("INSERT INTO temp.import_values(pos, property_id, value) VALUES (?, ?, ?)", batch.values)
+    conn.executemany("INSERT INTO temp.import_new_values(pos, name, raw) VALUES (?, ?, ?)", batch.new_values)
     conn.executemany(
         "INSERT INTO temp.import_conversations(pos, seq, subject, created_at, first_sent_at) VALUES (?, ?, ?, ?, ?)",
         batch.conversations,
@@ -151,21 +164,37 @@ def stage(db: Database, batch: Batch) -> None:
     )
 
 
+def convert_new_values(
+    db: Database, created: list[tuple[str, int, str]], function_name: str, function: Callable[[str, str], Any]
+) -> None:
+    """Stage the values of newly declared properties ((name, id, type)) in their stored form;
+    `function(type, raw)` converts one (every value fits: the type was inferred from them)."""
+    db.register_function(function, deterministic=True, name=function_name)
+    for name, property_id, kind in created:
+        db.execute(
+            f"INSERT INTO temp.import_values(pos, property_id, value) SELECT pos, ?, {function_name}(?, raw) "
+            "FROM temp.import_new_values WHERE name = ? ORDER BY pos",
+            [property_id, kind, name],
+        )
+    db.execute("DELETE FROM temp.import_new_values")
+
+
 def index_staging(db: Database) -> None:
     """Built once after loading: cheaper than maintaining it row by row."""
-    db.execute("CREATE INDEX temp.import_rows_email ON import_rows(email)")
+    db.execute("CREATE INDEX temp.import_rows_email_key ON import_rows(email_key)")
 
 
 # Repeated emails within one file ----------------------------------------------------------
 
 _REPEATS = """
-    FROM (SELECT email, min(pos) AS first FROM temp.import_rows GROUP BY email HAVING count(*) > 1) AS g
-    JOIN temp.import_rows AS d ON d.email = g.email AND d.pos > g.first
+    FROM (SELECT email_key, min(pos) AS first FROM temp.import_rows GROUP BY email_key HAVING count(*) > 1) AS g
+    JOIN temp.import_rows AS d ON d.email_key = g.email_key AND d.pos > g.first
 """
 
 
 def repeated_emails(db: Database, limit: int) -> tuple[list[tuple[int, str, str]], int]:
-    """(pos, label, label of the first record with that email) for later repeats; and their number."""
+    """(pos, label, label of the first record with that email under the case rule) for later
+    repeats; and their number."""
     total = db.execute(f"SELECT count(*) {_REPEATS}").fetchone()[0]
     shown = db.execute(
         f"SELECT d.pos, d.label, f.label {_REPEATS} JOIN temp.import_rows AS f ON f.pos = g.first "
@@ -176,13 +205,15 @@ def repeated_emails(db: Database, limit: int) -> tuple[list[tuple[int, str, str]
 
 
 def drop_repeats(db: Database) -> None:
-    db.execute("DELETE FROM temp.import_rows WHERE pos NOT IN (SELECT min(pos) FROM temp.import_rows GROUP BY email)")
+    db.execute(
+        "DELETE FROM temp.import_rows WHERE pos NOT IN (SELECT min(pos) FROM temp.import_rows GROUP BY email_key)"
+    )
     drop_orphans(db)
 
 
 def drop_orphans(db: Database) -> None:
-    """Staged tags, data points and conversations of records no longer in import_rows."""
-    for table in ("import_tags", "import_attributes", "import_conversations", "import_messages", "import_notes"):
+    """Staged tags, property values, conversations and notes of records no longer in import_rows."""
+    for table in ("import_tags", "import_values", "import_conversations", "import_messages", "import_notes"):
         db.execute(f"DELETE FROM temp.{table} WHERE pos NOT IN (SELECT pos FROM temp.import_rows)")
 
 
@@ -198,8 +229,9 @@ def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
     mark_changed(db)
     insert_new_contacts(db, now)
     update_changed_contacts(db, now)
+    pause_point("import:contacts")
     link_tags(db, now)
-    set_attributes(db)
+    set_values(db)
     append_conversations(db, now)
     append_notes(db, now)
     outcome = Outcome(*counts(db), tags_created=tags_created)
@@ -211,36 +243,59 @@ def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
 
 def match_existing(db: Database) -> None:
     db.execute(
-        "UPDATE temp.import_rows SET contact_id = (SELECT c.id FROM contacts AS c WHERE c.email = import_rows.email)"
+        "UPDATE temp.import_rows SET contact_id = "
+        "(SELECT c.id FROM contacts AS c WHERE c.email_key = import_rows.email_key)"
     )
     db.execute("UPDATE temp.import_rows SET existed = 1 WHERE contact_id IS NOT NULL")
 
 
 def stage_catalog_tags(db: Database, names: list[str]) -> None:
     """Tags named by an export's catalog record, so that tags no contact has come back too."""
-    db.conn.executemany("INSERT OR IGNORE INTO temp.import_tag_names(name) VALUES (?)", [(n,) for n in names])
+    db.conn.executemany(
+        f"INSERT OR IGNORE INTO temp.import_tag_names(name_key, name) VALUES ({FOLD}(?1), ?1)", [(n,) for n in names]
+    )
+
+
+def sequence(db: Database) -> int:
+    """The highest contact id ever given out (AUTOINCREMENT's sequence, or the highest id)."""
+    return db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
+        "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contacts'), 0))"
+    ).fetchone()[0]
+
+
+_KEPT_CONFLICTS = """
+    FROM temp.import_rows AS r
+    LEFT JOIN contacts AS by_id ON by_id.id = r.kept_id
+    LEFT JOIN contacts AS by_email ON by_email.email_key = r.email_key
+    WHERE (by_id.id IS NOT NULL AND by_id.email_key != r.email_key)
+       OR (by_email.id IS NOT NULL AND by_email.id != r.kept_id)
+       OR (by_id.id IS NULL AND by_email.id IS NULL AND r.kept_id <= :sequence)
+"""
 
 
 def kept_id_conflicts(db: Database, limit: int) -> tuple[list[str], int]:
-    """--keep-ids: records whose id belongs to another contact, or whose email is a contact
-    with another id. Returns (messages for the first `limit`, total)."""
-    sql = """
-        FROM temp.import_rows AS r
-        LEFT JOIN contacts AS by_id ON by_id.id = r.kept_id
-        LEFT JOIN contacts AS by_email ON by_email.email = r.email
-        WHERE (by_id.id IS NOT NULL AND by_id.email != r.email)
-           OR (by_email.id IS NOT NULL AND by_email.id != r.kept_id)
-    """
-    total = db.execute(f"SELECT count(*) {sql}").fetchone()[0]
+    """--keep-ids: records whose id belongs to another contact, whose email is a contact with
+    another id, or whose id this database has given out before (at or below the sequence:
+    ids are never reused). Returns (messages for the first `limit`, total)."""
+    params = {"sequence": sequence(db), "limit": limit}
+    total = db.execute(f"SELECT count(*) {_KEPT_CONFLICTS}", params).fetchone()[0]
     rows = db.execute(
-        f"SELECT r.label, r.kept_id, by_id.id IS NOT NULL AND by_id.email != r.email, by_email.id {sql} "
-        "ORDER BY r.pos LIMIT ?",
-        [limit],
+        f"SELECT r.label, r.kept_id, by_id.id IS NOT NULL AND by_id.email_key != r.email_key, by_email.id "
+        f"{_KEPT_CONFLICTS} ORDER BY r.pos LIMIT :limit",
+        params,
     ).fetchall()
-    shown = [
-        f"{label}: id {kept} belongs to another contact" if taken else f"{label}: this email has id {other}, not {kept}"
-        for label, kept, taken, other in rows
-    ]
+    shown = []
+    for label, kept, taken, other in rows:
+        if taken:
+            shown.append(f"{label}: id {kept} belongs to another contact")
+        elif other is not None:
+            shown.append(f"{label}: this email has id {other}, not {kept}")
+        else:
+            shown.append(
+                f"{label}: id {kept} is not past the ids this database has given out ({params['sequence']}), "
+                "and ids are never reused"
+            )
     return shown, total
 
 
@@ -256,20 +311,25 @@ def repeated_ids(db: Database) -> list[str]:
 
 def create_tags(db: Database, now: str) -> list[str]:
     """Catalog every staged tag name (the first spelling in the file wins); return the new ones."""
-    db.execute("INSERT OR IGNORE INTO temp.import_tag_names(name) SELECT name FROM temp.import_tags ORDER BY pos")
+    db.execute(
+        "INSERT OR IGNORE INTO temp.import_tag_names(name_key, name) "
+        "SELECT name_key, name FROM temp.import_tags ORDER BY pos"
+    )
     _resolve_tag_ids(db)
     db.execute("UPDATE temp.import_tag_names SET created = 1 WHERE tag_id IS NULL")
     db.execute(
-        "INSERT INTO tags(name, created_at) SELECT name, ? FROM temp.import_tag_names WHERE created ORDER BY name",
+        "INSERT INTO tags(name, name_key, created_at) "
+        "SELECT name, name_key, ? FROM temp.import_tag_names WHERE created ORDER BY name_key",
         [now],
     )
     _resolve_tag_ids(db)
-    return [row[0] for row in db.execute("SELECT name FROM temp.import_tag_names WHERE created ORDER BY name")]
+    return [row[0] for row in db.execute("SELECT name FROM temp.import_tag_names WHERE created ORDER BY name_key")]
 
 
 def _resolve_tag_ids(db: Database) -> None:
     db.execute(
-        "UPDATE temp.import_tag_names SET tag_id = (SELECT t.id FROM tags AS t WHERE t.name = import_tag_names.name) "
+        "UPDATE temp.import_tag_names SET tag_id = "
+        "(SELECT t.id FROM tags AS t WHERE t.name_key = import_tag_names.name_key) "
         "WHERE tag_id IS NULL"
     )
 
@@ -308,14 +368,14 @@ def mark_changed(db: Database) -> None:
     _mark(
         db,
         "SELECT t.pos FROM temp.import_tags AS t JOIN temp.import_rows AS r ON r.pos = t.pos "
-        "JOIN temp.import_tag_names AS n ON n.name = t.name WHERE r.existed AND NOT EXISTS ("
+        "JOIN temp.import_tag_names AS n ON n.name_key = t.name_key WHERE r.existed AND NOT EXISTS ("
         "SELECT 1 FROM contact_tags AS ct WHERE ct.tag_id = n.tag_id AND ct.contact_id = r.contact_id)",
     )
     _mark(
         db,
-        "SELECT a.pos FROM temp.import_attributes AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
-        "WHERE r.existed AND NOT EXISTS (SELECT 1 FROM attributes AS x WHERE x.contact_id = r.contact_id "
-        "AND x.key = a.key AND x.value = a.value AND typeof(x.value) = typeof(a.value))",
+        "SELECT a.pos FROM temp.import_values AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
+        "WHERE r.existed AND NOT EXISTS (SELECT 1 FROM property_values AS x WHERE x.contact_id = r.contact_id "
+        "AND x.property_id = a.property_id AND x.value = a.value AND typeof(x.value) = typeof(a.value))",
     )
     _mark(db, "SELECT pos FROM temp.import_conversations WHERE NOT skip")
     _mark(db, "SELECT pos FROM temp.import_notes WHERE NOT skip")
@@ -344,13 +404,14 @@ def _mark_changed_fields(db: Database) -> None:
 
 
 def insert_new_contacts(db: Database, now: str) -> None:
-    """New contacts get explicit ids after the current maximum, in file order (what SQLite
-    would choose anyway), so no second lookup by email is needed."""
+    """New contacts get explicit ids past every id ever used (AUTOINCREMENT's sequence, so no
+    deleted contact's id comes back), in file order (what SQLite would choose anyway), so no
+    second lookup by email is needed."""
     _number_new_rows(db)
     db.execute(
         """
-        INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at)
-        SELECT contact_id, email, name, phone, user_id, coalesce(created_at, :now), last_seen_at,
+        INSERT INTO contacts(id, email, email_key, name, phone, user_id, created_at, last_seen_at, blocked_at)
+        SELECT contact_id, email, email_key, name, phone, user_id, coalesce(created_at, :now), last_seen_at,
                CASE block WHEN 1 THEN coalesce(blocked_at, :now) END
         FROM temp.import_rows WHERE NOT existed ORDER BY pos
         """,
@@ -359,11 +420,10 @@ def insert_new_contacts(db: Database, now: str) -> None:
 
 
 def _number_new_rows(db: Database) -> None:
+    """Kept ids (--keep-ids, checked to be past the sequence) first; the others after the
+    highest of those and of every id ever given out."""
     db.execute("UPDATE temp.import_rows SET contact_id = kept_id WHERE NOT existed AND kept_id IS NOT NULL")
-    base = db.execute(
-        "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
-        "coalesce((SELECT max(kept_id) FROM temp.import_rows), 0))"
-    ).fetchone()[0]
+    base = max(sequence(db), db.execute("SELECT coalesce(max(kept_id), 0) FROM temp.import_rows").fetchone()[0])
     db.execute(
         """
         UPDATE temp.import_rows SET contact_id = :base + n.rn
@@ -402,19 +462,20 @@ def link_tags(db: Database, now: str) -> None:
     db.execute(
         "INSERT OR IGNORE INTO contact_tags(tag_id, contact_id, added_at) "
         "SELECT n.tag_id, r.contact_id, ? FROM temp.import_tags AS t "
-        "JOIN temp.import_rows AS r ON r.pos = t.pos JOIN temp.import_tag_names AS n ON n.name = t.name "
+        "JOIN temp.import_rows AS r ON r.pos = t.pos JOIN temp.import_tag_names AS n ON n.name_key = t.name_key "
         f"WHERE {_WRITTEN}",
         [now],
     )
 
 
-def set_attributes(db: Database) -> None:
+def set_values(db: Database) -> None:
     db.execute(
-        "INSERT INTO attributes(contact_id, key, value) "
-        "SELECT r.contact_id, a.key, a.value FROM temp.import_attributes AS a "
+        "INSERT INTO property_values(contact_id, property_id, value) "
+        "SELECT r.contact_id, a.property_id, a.value FROM temp.import_values AS a "
         f"JOIN temp.import_rows AS r ON r.pos = a.pos WHERE {_WRITTEN} "
-        "ON CONFLICT(contact_id, key) DO UPDATE SET value = excluded.value "
-        "WHERE attributes.value IS NOT excluded.value OR typeof(attributes.value) != typeof(excluded.value)"
+        "ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value "
+        "WHERE property_values.value IS NOT excluded.value "
+        "OR typeof(property_values.value) != typeof(excluded.value)"
     )
 
 

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
+import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 
 from crmctl.errors import DatabaseError, Refused
-from crmctl.store.files import create_private_file
+from crmctl.store import erasure
+from crmctl.store.schema import case_collisions
 
 
 def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
-    """Copy the database with SQLite's backup API (consistent while others write).
+    """Copy the database with SQLite's backup API (consistent while others write) to `target`,
+    a path that is not there yet or, with `overwrite`, an existing regular file.
 
-    Returns the copy's size in bytes. The copy is owner-only (0600) from its first byte.
+    Returns the copy's size in bytes. The copy is owner-only (0600) from its first byte: it is
+    written to a new file beside the target and renamed over it once complete.
     """
-    if target.is_symlink():
-        raise Refused(f"{target} is a symbolic link; refusing to write through it")
-    if target.exists() and not overwrite:
-        raise Refused(f"{target} already exists (pass --force to replace it)")
+    _refuse_special(target, overwrite)
     if not target.parent.is_dir():
         raise DatabaseError(f"cannot write {target}: no directory {target.parent}")
-    partial = target.with_name(target.name + ".partial")
-    create_private_file(partial, exclusive=False)
+    fd, partial_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    os.close(fd)  # created 0600 and exclusively: nothing planted under this name is written through
+    partial = Path(partial_name)
     try:
         destination = sqlite3.connect(str(partial))
         try:
@@ -34,6 +38,7 @@ def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
             destination.execute("PRAGMA journal_mode = DELETE")
         finally:
             destination.close()
+        _refuse_special(target, overwrite)  # again: something may have appeared meanwhile
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -41,9 +46,53 @@ def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:
     return target.stat().st_size
 
 
+_SPECIAL = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _refuse_special(target: Path, overwrite: bool) -> None:
+    """Only a regular file is ever replaced, and only with --force; never through a link."""
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise DatabaseError(f"cannot write {target}: {exc.strerror}") from None
+    if stat.S_ISLNK(mode):
+        raise Refused(f"{target} is a symbolic link; refusing to write through it")
+    if stat.S_ISDIR(mode):
+        raise Refused(
+            f"{target} is a directory: --force only ever replaces a regular file "
+            f"(give {target}/ to write a new backup inside it)"
+        )
+    for test, what in _SPECIAL:
+        if test(mode):
+            raise Refused(f"{target} is {what}, not a regular file: crmctl never replaces it, whatever the flags")
+    if not stat.S_ISREG(mode):
+        raise Refused(f"{target} is not a regular file: crmctl never replaces it, whatever the flags")
+    if not overwrite:
+        raise Refused(f"{target} already exists (pass --force to replace it)")
+
+
+def backup_name(directory: Path, now: datetime) -> Path:
+    """`db backup DIR/`: a new file in DIR named after the time, e.g. crmctl-20261101T120000Z.db."""
+    return directory / f"crmctl-{now.strftime('%Y%m%dT%H%M%SZ')}.db"
+
+
 def check(db: Database) -> list[str]:
-    """Problems found by integrity_check and foreign_key_check; [] when healthy."""
+    """Problems found by integrity_check and foreign_key_check, a pending erasure, and
+    catalog entries that collide under the case rule; [] when healthy."""
     problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
     for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check"):
         problems.append(f"{table} row {rowid} refers to a missing {parent} row")
+    problems.extend(case_collisions(db))
+    if erasure.pending(db):
+        problems.append(
+            "an erasure is pending: deleted contacts' data may still be in the database file or its WAL "
+            "while another process reads an older snapshot; the next crmctl command after it ends finishes it"
+        )
     return problems

@@ -1,26 +1,25 @@
 """SQL for reading contacts out: list records and full records, built as JSON by SQLite.
 
-SQLite writes a REAL with 15 significant digits, which loses precision (0.1 + 0.2 comes out
-as 0.3). Property values that are REALs are therefore written by a registered function,
-`crmctl_real`, as Python's shortest round-trip form (`repr`), so exports are exact.
+Decimals are written exactly by the one function the connection registers
+(crmctl.store.properties NUMBER_TEXT: Python's shortest round-trip form), never by SQLite's
+15 digits; everything that writes property values out goes through it.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 
 from sqlite_utils import Database
 
+from crmctl.folding import fold
+from crmctl.store.properties import NUMBER_TEXT
 from crmctl.store.scopes import _checked
 
-REAL = "crmctl_real"
-# A property value as JSON: REALs exactly (see the module's docstring), the rest as stored.
-# (Applied in the aggregate itself: a JSON value passed up through a subquery becomes text.)
-VALUE_JSON = f"CASE typeof(value) WHEN 'real' THEN json({REAL}(value)) ELSE value END"
-
 # One JSON object per contact, assembled by SQLite so Python only writes lines out.
+# Property values in their type: booleans as true/false, decimals in their shortest exact
+# form (SQLite's own JSON has 15 digits), which the inner query marks as JSON text (`raw`):
+# a JSON subtype does not survive a subquery.
 RECORD_JSON = f"""
 json_object(
     'id', c.id, 'email', c.email, 'name', c.name, 'phone', c.phone, 'user_id', c.user_id,
@@ -29,8 +28,13 @@ json_object(
     'tags', json(coalesce((SELECT json_group_array(name) FROM (
         SELECT t.name FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id
         WHERE ct.contact_id = c.id ORDER BY t.name COLLATE NOCASE)), '[]')),
-    'attributes', json(coalesce((SELECT json_group_object(key, {VALUE_JSON}) FROM (
-        SELECT a.key, a.value FROM attributes AS a WHERE a.contact_id = c.id ORDER BY a.key)), '{{}}'))
+    'properties', json(coalesce((SELECT json_group_object(name, CASE WHEN raw THEN json(value) ELSE value END) FROM (
+        SELECT p.name AS name,
+               CASE WHEN p.type = 'boolean' THEN CASE v.value WHEN 0 THEN 'false' ELSE 'true' END
+                    WHEN typeof(v.value) = 'real' THEN {NUMBER_TEXT}(v.value) ELSE v.value END AS value,
+               p.type = 'boolean' OR typeof(v.value) = 'real' AS raw
+        FROM property_values AS v JOIN properties AS p ON p.id = v.property_id
+        WHERE v.contact_id = c.id ORDER BY p.folded, p.name)), '{{}}'))
 )
 """
 
@@ -51,22 +55,17 @@ json_set({RECORD_JSON},
 )
 """
 
-
-def _real_json(value: object) -> str:
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
-    return "null"  # SQLite can hold an infinity; JSON cannot
-
-
-def register(db: Database) -> None:
-    db.conn.create_function(REAL, 1, _real_json, deterministic=True)
-
-
 BUILTIN_COLUMNS = ["id", "email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked", "tags"]
 
 
-def record_lines(db: Database, scope: str | None = None, limit: int | None = None) -> Iterator[str]:
-    """JSON text of each contact in id order; all contacts, or those of a scope."""
+def record_lines(
+    db: Database, scope: str | None = None, limit: int | None = None, *, contact_id: int | None = None
+) -> Iterator[str]:
+    """JSON text of each contact in id order; all contacts, those of a scope, or one."""
+    if contact_id is not None:
+        rows = db.execute(f"SELECT {RECORD_JSON} FROM contacts AS c WHERE c.id = ?", [contact_id])
+        yield from (row[0] for row in rows)
+        return
     for batch in record_batches(db, scope, limit):
         yield from batch
 
@@ -82,7 +81,6 @@ def record_batches(
 ) -> Iterator[list[str]]:
     """record_lines, a list of up to `size` lines at a time (no Python work per contact).
     `full` gives full records (FULL_RECORD_JSON); `blocked_at` adds that key to list records."""
-    register(db)
     source = "contacts AS c"
     if scope is not None:
         source = f"temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id"
@@ -99,15 +97,9 @@ def record_batches(
         yield [line for (line,) in rows]
 
 
-def attribute_keys(db: Database, scope: str | None = None) -> list[str]:
-    if scope is None:
-        rows = db.execute("SELECT DISTINCT key FROM attributes ORDER BY key")
-    else:
-        rows = db.execute(
-            f"SELECT DISTINCT a.key FROM temp.{_checked(scope)} AS s "
-            "JOIN attributes AS a ON a.contact_id = s.id ORDER BY a.key"
-        )
-    return [r[0] for r in rows]
+def property_names(db: Database) -> list[str]:
+    """Every declared property, in the order records list them."""
+    return [r[0] for r in db.execute("SELECT name FROM properties ORDER BY folded, name")]
 
 
 def count(db: Database, scope: str | None = None) -> int:
@@ -116,20 +108,19 @@ def count(db: Database, scope: str | None = None) -> int:
     return db.execute(f"SELECT count(*) FROM temp.{_checked(scope)}").fetchone()[0]
 
 
-def find_contact_id(db: Database, identifier: str) -> int | None:
-    text = identifier.strip()
-    if text.isdigit():
-        row = db.execute("SELECT id FROM contacts WHERE id = ?", [int(text)]).fetchone()
+def find_contact_id(db: Database, contact_id: int | None, email: str | None) -> int | None:
+    """The contact with this id, or with this email (by its folded key, crmctl.folding)."""
+    if contact_id is not None:
+        row = db.execute("SELECT id FROM contacts WHERE id = ?", [contact_id]).fetchone()
     else:
-        row = db.execute("SELECT id FROM contacts WHERE email = ?", [text]).fetchone()
+        row = db.execute("SELECT id FROM contacts WHERE email_key = ? ORDER BY id", [fold(email or "")]).fetchone()
     return row[0] if row else None
 
 
 def full_contact(db: Database, contact_id: int) -> dict:
-    register(db)
     line = db.execute(f"SELECT {FULL_RECORD_JSON} FROM contacts AS c WHERE c.id = ?", [contact_id]).fetchone()[0]
     return json.loads(line)
 
 
 def tag_names(db: Database) -> list[str]:
-    return [name for (name,) in db.execute("SELECT name FROM tags ORDER BY name COLLATE NOCASE, name")]
+    return [name for (name,) in db.execute("SELECT name FROM tags ORDER BY name_key, name")]

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from crmctl.folding import FOLD
 from crmctl.store.script import run_script
 
 MIGRATION_SET = "crmctl"
 migrations = Migrations(MIGRATION_SET)
+
+
+@functools.cache
+def known_migrations() -> tuple[str, ...]:
+    """The names of every migration this crmctl has, in order. sqlite-utils' public API lists
+    registered migrations only as those pending for a database, so ask about an empty one."""
+    return tuple(m.name for m in migrations.pending(Database(memory=True, execute_plugins=False)))
 
 
 @migrations()
@@ -106,10 +116,6 @@ def m001_core(db: Database) -> None:
         INSERT INTO meta(key, value) VALUES ('application', 'crmctl');
         """,
     )
-
-
-def latest_migration() -> str:
-    return migrations._migrations[-1].name
 
 
 @migrations()
@@ -242,5 +248,285 @@ def m006_checked_flows(db: Database) -> None:
             PRIMARY KEY (text_sha256, checker)
         ) WITHOUT ROWID;
         CREATE INDEX flow_checked_flow ON flow_checked(flow);
+        """,
+    )
+
+
+# Ids never reused, and the one case rule ---------------------------------------------------------
+
+
+@migrations()
+def m007_ids_never_reused(db: Database) -> None:
+    """Contacts, audit entries and flow runs get AUTOINCREMENT ids, past the highest id ever
+    used or referred to: a new contact never inherits a deleted one's audit trail. Every id,
+    row, child row and index is kept.
+
+    The contacts rebuild also brings the folded key column `email_key` (crmctl.folding), and
+    tags get `name_key`; both are filled here and indexed, and made unique by the next
+    migration, which first checks that no two names collide under the rule.
+
+    Runs with foreign keys off (the migrations do: a DROP TABLE with them on would cascade
+    into the child rows), and crmctl.store.connection checks foreign_key_check before commit.
+    """
+    floors = {
+        "contacts": _highest_audited_contact(db),
+        "audit": _max(db, "SELECT max(audit_id) FROM audit_sets"),
+        "flow_runs": max(
+            _max(db, "SELECT max(run_id) FROM audit"), _max(db, "SELECT max(run_id) FROM flow_enrolments")
+        ),
+    }
+    _rebuild(
+        db,
+        "contacts",
+        """
+        CREATE TABLE contacts_rebuilt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            email TEXT NOT NULL COLLATE NOCASE,  -- as before, for queries by hand; no longer an index
+            email_key TEXT,  -- crmctl_fold(email): unique, the key of every lookup and upsert
+            name TEXT,
+            phone TEXT,
+            user_id TEXT,
+            created_at TEXT,
+            last_seen_at TEXT,
+            blocked_at TEXT
+        )
+        """,
+        "id, email, email_key, name, phone, user_id, created_at, last_seen_at, blocked_at",
+        f"id, email, {FOLD}(email), name, phone, user_id, created_at, last_seen_at, blocked_at",
+        floors["contacts"],
+    )
+    _rebuild(
+        db,
+        "audit",
+        """
+        CREATE TABLE audit_rebuilt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            contacts INTEGER NOT NULL,
+            detail TEXT,
+            run_id INTEGER
+        )
+        """,
+        "id, at, actor, action, contacts, detail, run_id",
+        "id, at, actor, action, contacts, detail, run_id",
+        floors["audit"],
+    )
+    columns = (
+        "id, flow, digest, source, started_at, duration_ms, dry_run, status, matched, resumed, parked, "
+        "exited, completed, changed, steps, error"
+    )
+    _rebuild(
+        db,
+        "flow_runs",
+        """
+        CREATE TABLE flow_runs_rebuilt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            flow TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            source TEXT,
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER,
+            dry_run INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            matched INTEGER NOT NULL DEFAULT 0,
+            resumed INTEGER NOT NULL DEFAULT 0,
+            parked INTEGER NOT NULL DEFAULT 0,
+            exited INTEGER NOT NULL DEFAULT 0,
+            completed INTEGER NOT NULL DEFAULT 0,
+            changed TEXT,
+            steps TEXT,
+            error TEXT
+        )
+        """,
+        columns,
+        columns,
+        floors["flow_runs"],
+    )
+    run_script(
+        db,
+        f"""
+        CREATE INDEX contacts_email_key ON contacts(email_key);
+        ALTER TABLE tags ADD COLUMN name_key TEXT;  -- crmctl_fold(name): unique, as email_key
+        UPDATE tags SET name_key = {FOLD}(name);
+        CREATE INDEX tags_name_key ON tags(name_key);
+
+        -- crmctl's own writes give the keys; these keep them right for any other writer
+        -- (on a connection where crmctl_fold exists, as on every crmctl connection).
+        CREATE TRIGGER contacts_email_key_insert AFTER INSERT ON contacts WHEN NEW.email_key IS NULL
+        BEGIN UPDATE contacts SET email_key = {FOLD}(NEW.email) WHERE id = NEW.id; END;
+        CREATE TRIGGER contacts_email_key_update AFTER UPDATE OF email ON contacts
+            WHEN NEW.email IS NOT OLD.email AND NEW.email_key IS OLD.email_key
+        BEGIN UPDATE contacts SET email_key = {FOLD}(NEW.email) WHERE id = NEW.id; END;
+        CREATE TRIGGER tags_name_key_insert AFTER INSERT ON tags WHEN NEW.name_key IS NULL
+        BEGIN UPDATE tags SET name_key = {FOLD}(NEW.name) WHERE id = NEW.id; END;
+        CREATE TRIGGER tags_name_key_update AFTER UPDATE OF name ON tags
+            WHEN NEW.name IS NOT OLD.name AND NEW.name_key IS OLD.name_key
+        BEGIN UPDATE tags SET name_key = {FOLD}(NEW.name) WHERE id = NEW.id; END;
+        """,
+    )
+
+
+# Defined before m008: when m008 waits for case collisions to be resolved, the commands that
+# resolve them (contact show and list, delete, …) read properties, so the catalog must exist.
+@migrations()
+def m009_property_catalog(db: Database) -> None:
+    run_script(
+        db,
+        """
+        -- The property catalog: each property a contact may hold, with its type. `folded` is
+        -- the name under the one case rule (crmctl.query.folding.fold): names are unique by it.
+        CREATE TABLE properties (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            folded TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL CHECK (type IN ('text', 'number', 'boolean', 'date')),
+            description TEXT,
+            created_at TEXT NOT NULL
+        );
+
+        -- The values contacts hold, in their property's type (text, number, 1/0, UTC time text).
+        -- `value` has no declared type, so it has no affinity: '007' stays text.
+        CREATE TABLE property_values (
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            property_id INTEGER NOT NULL REFERENCES properties(id) ON DELETE CASCADE,
+            value NOT NULL,
+            PRIMARY KEY (contact_id, property_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX property_values_value ON property_values(property_id, value);
+        """,
+    )
+    from crmctl.store.declare import declare_existing_keys
+
+    declare_existing_keys(db)
+    db.execute("DROP TABLE attributes")
+
+
+@migrations()
+def m008_folded_keys(db: Database) -> None:
+    """Emails and tag names unique under the one case rule. Existing rows that collide stop
+    the upgrade here, with the list and the commands that resolve them (nothing is merged or
+    dropped silently); crmctl.store.connection lets those commands run meanwhile."""
+    from crmctl.errors import CaseCollisions
+
+    found = case_collisions(db)
+    if found:
+        raise CaseCollisions(found)
+    run_script(
+        db,
+        """
+        DROP INDEX contacts_email_key;
+        CREATE UNIQUE INDEX contacts_email_key ON contacts(email_key);
+        DROP INDEX tags_name_key;
+        CREATE UNIQUE INDEX tags_name_key ON tags(name_key);
+        """,
+    )
+
+
+FOLDED_KEYS = "m008_folded_keys"
+
+
+def case_collisions(db: Database, limit: int = 20) -> list[str]:
+    """Groups of contacts or tags whose emails or names are one under the case rule (ids only
+    for contacts, so the list keeps no address), plus keys that do not match their text."""
+    found: list[str] = []
+    for ids in _groups(db, "SELECT group_concat(id, ', ') FROM contacts GROUP BY email_key HAVING count(*) > 1", limit):
+        found.append(f"contacts {ids} have the same email under the case rule")
+    for names in _groups(
+        db, "SELECT group_concat(quote(name), ' and ') FROM tags GROUP BY name_key HAVING count(*) > 1", limit
+    ):
+        found.append(f"tags {names} are one name under the case rule")
+    stale = db.execute(f"SELECT count(*) FROM contacts WHERE email_key IS NOT {FOLD}(email)").fetchone()[0]
+    stale += db.execute(f"SELECT count(*) FROM tags WHERE name_key IS NOT {FOLD}(name)").fetchone()[0]
+    if stale:
+        found.append(f"{stale} folded key{'s' if stale != 1 else ''} out of date (written without crmctl_fold)")
+    return found
+
+
+def _groups(db: Database, sql: str, limit: int) -> list[str]:
+    return [row[0] for row in db.execute(f"{sql} LIMIT ?", [limit])]
+
+
+def _max(db: Database, sql: str) -> int:
+    return db.execute(sql).fetchone()[0] or 0
+
+
+def _highest_audited_contact(db: Database) -> int:
+    """audit_sets keeps contact ids as chunk*64 + bit: the highest bit of the highest chunk."""
+    chunk = db.execute("SELECT max(chunk) FROM audit_sets").fetchone()[0]
+    if chunk is None:
+        return 0
+    bits = 0
+    for (row_bits,) in db.execute("SELECT bits FROM audit_sets WHERE chunk = ?", [chunk]):
+        bits |= row_bits & ((1 << 64) - 1)  # bit 63 makes the stored integer negative
+    return (chunk << 6) + bits.bit_length() - 1 if bits else 0
+
+
+def _rebuild(db: Database, table: str, create_sql: str, columns: str, values: str, floor: int) -> None:
+    """The 12-step table rebuild of https://www.sqlite.org/lang_altertable.html, keeping every
+    row, id and index, then the AUTOINCREMENT sequence set past `floor` (the highest id that
+    anything refers to) and past every id in the table."""
+    indexes = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", [table]
+        )
+    ]
+    db.execute(create_sql)
+    db.execute(f"INSERT INTO {table}_rebuilt({columns}) SELECT {values} FROM {table} ORDER BY id")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    for sql in indexes:
+        db.execute(sql)
+    highest = max(floor, _max(db, f"SELECT max(id) FROM {table}"))
+    db.execute("DELETE FROM sqlite_sequence WHERE name = ?", [table])
+    db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", [table, highest])
+
+
+@migrations()
+def m010_flows_round_two(db: Database) -> None:
+    run_script(
+        db,
+        """
+        -- The branch each contact took at each `split`, recorded with its enrolment (same flow
+        -- and contact) and gone with the contact.
+        CREATE TABLE flow_branches (
+            flow TEXT NOT NULL,
+            step TEXT NOT NULL,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            branch TEXT NOT NULL,
+            run_id INTEGER,
+            PRIMARY KEY (flow, step, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX flow_branches_contact ON flow_branches(contact_id);
+
+        -- Outboxes: records written by `emit` steps for the program that delivers them. A record
+        -- is pending until acknowledged; delivered ones are pruned after the retention period.
+        -- Ids are never reused (AUTOINCREMENT), so acknowledging "through N" is always safe.
+        -- Deleting a contact deletes its records (they hold its email and name).
+        CREATE TABLE outboxes (
+            name TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE outbox_records (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            outbox TEXT NOT NULL,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            email TEXT NOT NULL,
+            name TEXT,
+            fields TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            step TEXT NOT NULL,
+            run_id INTEGER,
+            emitted_at TEXT NOT NULL,
+            delivered_at TEXT
+        );
+        CREATE INDEX outbox_records_contact ON outbox_records(contact_id);
+        CREATE INDEX outbox_records_pending ON outbox_records(outbox, id) WHERE delivered_at IS NULL;
+        CREATE INDEX outbox_records_delivered ON outbox_records(delivered_at, outbox) WHERE delivered_at IS NOT NULL;
+
+        -- `flow runs` and `db prune` look runs up by time; `flow list` by flow.
+        CREATE INDEX flow_runs_started ON flow_runs(started_at);
         """,
     )

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlite_utils import Database
 
+from crmctl.folding import FOLD
+
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 CHUNK = 5000
 
@@ -54,7 +56,7 @@ def add_all(db: Database, name: str) -> None:
 def add_where(db: Database, name: str, condition_sql: str, params: Sequence, ids: tuple | None = None) -> None:
     """condition_sql is compiled by the filter language: parameterised, over alias `c`.
 
-    `ids` is the same filter as a SELECT of contact ids from the tag, data point and
+    `ids` is the same filter as a SELECT of contact ids from the tag, property and
     conversation indexes, when it has one: used instead, it never reads the contacts' rows
     (their ids there always name a contact: foreign keys are enforced on every write)."""
     if ids is not None:
@@ -99,13 +101,35 @@ def keep_where(db: Database, source: str, target: str, condition_sql: str, param
     )
 
 
+def move_where(
+    db: Database, source: str, target: str, condition_sql: str, params: Sequence, ids: tuple | None = None
+) -> None:
+    """Move the contacts of source that satisfy a compiled condition into target (empty).
+
+    With `ids` (the condition as a SELECT of ids from the indexes) the contacts' rows are not read."""
+    source, target = _checked(source), _checked(target)
+    if ids is not None:
+        ids_sql, ids_params = ids
+        db.execute(
+            f"INSERT INTO temp.{target}(id) SELECT s.id FROM temp.{source} AS s WHERE s.id IN ({ids_sql})",
+            list(ids_params),
+        )
+    else:
+        db.execute(
+            f"INSERT INTO temp.{target}(id) SELECT c.id FROM temp.{source} AS s "
+            f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
+            list(params),
+        )
+    db.execute(f"DELETE FROM temp.{source} WHERE id IN (SELECT id FROM temp.{target})")
+
+
 # Identifiers (ids and emails given on the command line or stdin) --------------------------
 
 
 def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str | None, str]]) -> None:
     """Stream (id, email, raw) triples into temp.wanted without holding them all in memory."""
     db.execute("DROP TABLE IF EXISTS temp.wanted")
-    db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email TEXT, raw TEXT)")
+    db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email_key TEXT, raw TEXT)")
     batch: list[tuple] = []
     for triple in identifiers:
         batch.append(triple)
@@ -117,14 +141,15 @@ def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str |
 
 
 def _insert_wanted(db: Database, batch: list[tuple]) -> None:
-    db.conn.executemany("INSERT INTO temp.wanted(id, email, raw) VALUES (?, ?, ?)", batch)
+    # Emails are matched by their folded key (crmctl.folding), through the unique index.
+    db.conn.executemany(f"INSERT INTO temp.wanted(id, email_key, raw) VALUES (?1, {FOLD}(?2), ?3)", batch)
 
 
 def missing_identifiers(db: Database, limit: int) -> tuple[list[str], int]:
     unmatched = """
         FROM temp.wanted AS w
         WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = w.id)
-          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email = w.email)
+          AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = w.email_key)
     """
     total = db.execute(f"SELECT count(DISTINCT raw) {unmatched}").fetchone()[0]
     shown = [r[0] for r in db.execute(f"SELECT DISTINCT raw {unmatched} ORDER BY pos LIMIT {int(limit)}")]
@@ -139,6 +164,21 @@ def add_identified(db: Database, name: str) -> None:
     )
     db.execute(
         f"INSERT OR IGNORE INTO temp.{name}(id) "
-        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email = w.email"
+        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email_key = w.email_key"
     )
     db.execute("DROP TABLE IF EXISTS temp.wanted")
+
+
+def narrow(db: Database, name: str, condition_sql: str, params: Sequence) -> None:
+    """Keep only the contacts of scope `name` that satisfy a compiled condition. The IN list
+    is computed once, before the delete starts."""
+    name = _checked(name)
+    db.execute(
+        f"DELETE FROM temp.{name} WHERE id NOT IN (SELECT c.id FROM temp.{name} AS s "
+        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql})",
+        list(params),
+    )
+
+
+def add_ids(db: Database, name: str, contact_ids: Iterable[int]) -> None:
+    db.conn.executemany(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) VALUES (?)", [(i,) for i in contact_ids])

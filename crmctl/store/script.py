@@ -1,4 +1,5 @@
-"""Run a multi-statement SQL script inside the caller's transaction."""
+"""Small SQL helpers: a multi-statement script inside the caller's transaction, and the id
+of the row an INSERT added."""
 
 from __future__ import annotations
 
@@ -20,3 +21,10 @@ def run_script(db: Database, script: str) -> None:
             statement = ""
     if statement.strip():
         raise ValueError(f"incomplete SQL statement: {statement.strip()[:60]}")
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row that the INSERT just run on `cursor` added."""
+    if cursor.lastrowid is None:
+        raise sqlite3.InterfaceError("the statement inserted no row")
+    return cursor.lastrowid

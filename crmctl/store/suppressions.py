@@ -1,4 +1,4 @@
-"""Suppressed addresses: `delete --suppress` remembers HMAC-SHA256(key, casefolded email) of each
+"""Suppressed addresses: `delete --suppress` remembers HMAC-SHA256(key, folded email) of each
 erased contact, never the email itself, so a later import can recognise the address and refuse it.
 
 The key is random, made once per database by its migration and kept in `meta`; without it
@@ -13,6 +13,7 @@ import hmac
 
 from sqlite_utils import Database
 
+from crmctl.folding import fold
 from crmctl.store.scopes import _checked
 
 KEY = "suppression_key"
@@ -20,7 +21,9 @@ _FUNCTION = "crmctl_suppression_digest"
 
 
 def digest(key: bytes, email: str) -> str:
-    return hmac.new(key, email.strip().casefold().encode("utf-8"), hashlib.sha256).hexdigest()
+    """Of the address folded by the one case rule (crmctl.folding): the addresses that are one
+    contact under that rule are one suppressed address."""
+    return hmac.new(key, fold(email.strip()).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _register(db: Database) -> str:
@@ -70,3 +73,10 @@ def forget_staged(db: Database) -> int:
     function = _register(db)
     cursor = db.execute(f"DELETE FROM suppressions WHERE digest IN (SELECT {function}(email) FROM temp.import_rows)")
     return cursor.rowcount
+
+
+def is_suppressed(db: Database, email: str) -> bool:
+    """Whether one address was erased with `delete --suppress` (for `contact add`)."""
+    key = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = ?", [KEY]).fetchone()[0])
+    found = db.execute("SELECT 1 FROM suppressions WHERE digest = ?", [digest(key, email)]).fetchone()
+    return found is not None

@@ -6,30 +6,46 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database
 
+from crmctl.folding import fold
 from crmctl.store.scopes import _checked
 
 ACTION_TAGS = "action_tags"
 
 
 def find(db: Database, names: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """Catalog entries for `names`, keyed by casefolded name: (id, stored name)."""
-    names = list(names)
-    if not names:
+    """Catalog entries for `names`, keyed by folded name (crmctl.folding): (id, stored name).
+
+    While case collisions wait to be resolved (m008_folded_keys) a key may have two entries:
+    the one spelled exactly as asked wins, else the oldest."""
+    wanted = {fold(name): name for name in names}
+    if not wanted:
         return {}
-    marks = ",".join("?" * len(names))
-    rows = db.execute(f"SELECT id, name FROM tags WHERE name IN ({marks})", names)
-    return {name.lower(): (tag_id, name) for tag_id, name in rows}
+    marks = ",".join("?" * len(wanted))
+    rows = db.execute(f"SELECT id, name, name_key FROM tags WHERE name_key IN ({marks}) ORDER BY id DESC", list(wanted))
+    found: dict[str, tuple[int, str]] = {}
+    for tag_id, name, key in rows:
+        if key not in found or found[key][1] != wanted[key]:
+            found[key] = (tag_id, name)
+    return found
 
 
 def create(db: Database, names: Iterable[str], now: str) -> list[str]:
     created = []
-    for name in names:
+    for name in names:  # a few names at most: the catalog is written one entry at a time
+        key = fold(name)
         cursor = db.execute(
-            "INSERT INTO tags(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING", [name, now]
+            "INSERT INTO tags(name, name_key, created_at) SELECT ?, ?, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM tags WHERE name_key = ?)",
+            [name, key, now, key],
         )
         if cursor.rowcount:
             created.append(name)
     return created
+
+
+def names(db: Database, limit: int = 10_000) -> list[str]:
+    """Catalog names (at most `limit`), for suggestions and shell completion."""
+    return [r[0] for r in db.execute("SELECT name FROM tags ORDER BY name COLLATE NOCASE LIMIT ?", [limit])]
 
 
 def listing(db: Database) -> list[dict]:
@@ -41,7 +57,7 @@ def listing(db: Database) -> list[dict]:
 
 
 def rename(db: Database, tag_id: int, new_name: str) -> None:
-    db.execute("UPDATE tags SET name = ? WHERE id = ?", [new_name, tag_id])
+    db.execute("UPDATE tags SET name = ?, name_key = ? WHERE id = ?", [new_name, fold(new_name), tag_id])
 
 
 def tagged_contacts(db: Database, tag_ids: list[int], target: str) -> None:
