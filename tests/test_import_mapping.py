@@ -121,9 +121,10 @@ def test_intercom_export_with_its_preset(db):
         "web_sessions": (42, "integer"),
         "city": ("London", "text"),
         "country": ("United Kingdom", "text"),
-        "unsubscribed_from_emails": ("false", "text"),
+        "unsubscribed_from_emails": (0, "integer"),  # a boolean: every value was true or false
         "company": ("Analytical Engines", "text"),
     }
+    assert {p["name"]: p["type"] for p in report.properties_created}["unsubscribed_from_emails"] == "boolean"
     assert tags(db, "ada@example.com") == ["beta", "vip"]
     assert contact(db, "grace@example.org")["last_seen_at"] == "2024-01-05T00:00:00Z"
 
@@ -224,17 +225,86 @@ def test_an_ambiguous_header_lists_the_candidates(db):
 
 
 def test_map_renames_ignores_and_targets_properties(db):
-    mapping = mapping_of("Mail=email", "Fax=-", "Name=name", "Plan Name=plan", "Score=property:Name")
+    mapping = mapping_of("Mail=email", "Fax=-", "Name=name", "Plan Name=plan", "Score=property:Full Name")
     report = load(db, "Mail,Fax,Name,Plan Name,Score\nada@example.com,123,Ada,pro,7\n", mapping=mapping)
     assert contact(db, "ada@example.com")["name"] == "Ada"
-    assert attributes(db, "ada@example.com") == {"plan": ("pro", "text"), "Name": (7, "integer")}
+    assert attributes(db, "ada@example.com") == {"plan": ("pro", "text"), "Full Name": (7, "integer")}
     assert report.columns == [
         {"column": "Mail", "to": "email"},
         {"column": "Fax", "to": "ignored"},
         {"column": "Name", "to": "name"},
-        {"column": "Plan Name", "to": "property 'plan'"},
-        {"column": "Score", "to": "property 'Name'"},
+        {"column": "Plan Name", "to": "property 'plan' (new, text)"},
+        {"column": "Score", "to": "property 'Full Name' (new, number)"},
     ]
+    again = load(db, "Mail,Fax,Name,Plan Name,Score\nbob@example.com,1,Bob,free,8\n", mapping=mapping)
+    assert again.columns[3:] == [
+        {"column": "Plan Name", "to": "property 'plan'"},
+        {"column": "Score", "to": "property 'Full Name'"},
+    ]
+
+
+def test_map_target_is_checked_against_the_catalog(db):
+    load(db, "email,score,plan\na@example.com,10,pro\n")
+    assert refusal(
+        db, "email,Points\nb@example.com,3\n", mapping=mapping_of("Points=scor"), create_properties=False
+    ) == (
+        "--map 'Points=scor': unknown property 'scor' (did you mean 'score'? a target is a built-in field "
+        "(email, name, phone, user_id, created_at, last_seen_at, blocked, blocked_at, tags, id), a declared "
+        "property or -; --create-properties declares new ones)"
+    )
+    load(db, "email,Points\nb@example.com,3\n", mapping=mapping_of("Points=SCORE"), create_properties=False)
+    assert attributes(db, "b@example.com") == {"score": (3, "integer")}  # the catalog's spelling
+    with pytest.raises(InvalidInput, match="'Email' is a built-in field: a property needs another name"):
+        load(db, "email,x\nc@example.com,1\n", mapping=mapping_of("x=property:Email"))
+    load(db, "email,Points\nc@example.com,3\n", mapping=mapping_of("Points=points"))  # created
+    assert attributes(db, "c@example.com") == {"points": (3, "integer")}
+
+
+def test_mapping_file_targets_are_checked_with_their_position(db, tmp_path):
+    load(db, "email,score\na@example.com,10\n")
+    path = tmp_path / "m.yaml"
+    path.write_text("columns:\n  Points: scroe\nfields:\n  nmae: {join: [A, B]}\n")
+    mapping = mapfile.load_file(str(path))
+    message = refusal(db, "email,Points\nb@example.com,3\n", mapping=mapping, create_properties=False)
+    assert message.splitlines() == [
+        f"{path}:2:11: unknown property 'scroe' (did you mean 'score'? a target is a built-in field (email, name, "
+        "phone, user_id, created_at, last_seen_at, blocked, blocked_at, tags, id), a declared property or -; "
+        "--create-properties declares new ones)",
+        f"{path}:4:3: unknown property 'nmae' (did you mean 'name'? a target is a built-in field (email, name, "
+        "phone, user_id, created_at, last_seen_at, blocked, blocked_at, tags, id), a declared property or -; "
+        "--create-properties declares new ones)",
+    ]
+
+
+def test_unmapped_columns_follow_the_catalog_rules(db):
+    message = refusal(db, "Email,Lifecycle Stage,Fax\na@example.com,lead,1\n", create_properties=False)
+    assert message.startswith(
+        "2 columns are neither a built-in field nor a declared property: 'Lifecycle Stage', 'Fax'"
+    )
+    load(db, "Email,Lifecycle Stage,Fax\na@example.com,lead,1\n", mapping=mapping_of("Fax=-", "Lifecycle Stage=-"))
+    assert attributes(db, "a@example.com") == {}
+
+
+def test_headers_match_declared_properties_by_the_catalog_rule(db):
+    load(db, "email,First Name,Lead Score\na@example.com,Ann,3\n")
+    report = load(db, "email,FIRST NAME,lead-score\nb@example.com,Bo,4\n", create_properties=False)
+    assert attributes(db, "b@example.com") == {"First Name": ("Bo", "text"), "Lead Score": (4, "integer")}
+    assert report.columns[1:] == [
+        {"column": "FIRST NAME", "to": "property 'First Name'"},
+        {"column": "lead-score", "to": "property 'Lead Score'"},
+    ]
+
+
+def test_a_header_that_is_a_field_and_a_property_alike_is_ambiguous(db):
+    load(db, "email,property:Email Address\na@example.com,x\n")
+    assert refusal(db, "Mail,Email Address\nb@example.com,y\n", mapping=mapping_of("Mail=email")) == (
+        "line 1: column 'Email Address' could be the built-in field email or the property 'Email Address': "
+        "say which, e.g. --map 'Email Address=email' or --map 'Email Address=property:Email Address'"
+    )
+    load(db, "email,a-b,a_b\nc@example.com,1,2\n")
+    assert refusal(db, "email,A B\nd@example.com,3\n", create_properties=False) == (
+        "line 1: column 'A B' matches the properties 'a-b', 'a_b': map it to one, e.g. --map 'A B=a-b'"
+    )
 
 
 def test_map_errors(db):
@@ -256,11 +326,16 @@ def test_map_applies_to_json_keys(db):
 
 
 def test_property_prefix_header_reads_as_that_property(db):
-    load(db, "email,property:Name,property:ID, x\na@example.com,Ann,7,y\n")
-    assert attributes(db, "a@example.com") == {"Name": ("Ann", "text"), "ID": (7, "integer"), "x": ("y", "text")}
-    load(db, "email,property:id,property:tags\nb@example.com,1,x\n")
-    assert attributes(db, "b@example.com") == {"id": (1, "integer"), "tags": ("x", "text")}
+    load(db, "email,property:E-mail,property:Phone Number, x\na@example.com,Ann,7,y\n")
+    assert attributes(db, "a@example.com") == {
+        "E-mail": ("Ann", "text"),
+        "Phone Number": (7, "integer"),
+        "x": ("y", "text"),
+    }
+    with pytest.raises(InvalidInput, match="column 'id': 'id' is a built-in field: a property needs another name"):
+        load(db, "email,property:id\nb@example.com,1\n")
     assert property_header("Name") == "property:Name" and property_header("plan") == "plan"
+    assert property_header("E-mail") == "property:E-mail" and property_header("Created") == "property:Created"
     assert property_header(" x") == "property: x" and property_header("property:a") == "property:property:a"
     assert normal("E-Mail Address") == "emailaddress"
 
@@ -402,14 +477,17 @@ def test_date_options_on_the_command_line(cli, initialised, tmp_path, isolated_d
 def test_dry_run_reports_exactly_and_writes_nothing(cli, initialised, tmp_path, isolated_db):
     path = tmp_path / "p.csv"
     path.write_text("email,name,tags,plan\na@example.com,A,new-tag,pro\nbad,x,,\nb@example.com,B,,\n")
-    cli("contact", "import", path, "--skip-invalid", "-q")
-    path.write_text("email,name,tags,plan\na@example.com,A2,other,pro\nbad,x,,\nc@example.com,C,,\nb@example.com,B,,\n")
+    cli("contact", "import", path, "--skip-invalid", "--create-properties", "-q")
+    path.write_text(
+        "email,name,tags,plan,score\na@example.com,A2,other,pro,1.5\nbad,x,,,\nc@example.com,C,,,\nb@example.com,B,,,\n"
+    )
     database = open_db(isolated_db)
-    before = dump(database, ("contacts", "tags", "contact_tags", "attributes", "audit"))
-    dry = cli("contact", "import", path, "--skip-invalid", "--dry-run", "-f", "json")
+    tables = ("contacts", "tags", "contact_tags", "properties", "property_values", "audit")
+    before = dump(database, tables)
+    dry = cli("contact", "import", path, "--skip-invalid", "--create-properties", "--dry-run", "-f", "json")
     assert dry.exit_code == 0, dry.stderr
-    assert dump(database, ("contacts", "tags", "contact_tags", "attributes", "audit")) == before
-    real = cli("contact", "import", path, "--skip-invalid", "-f", "json")
+    assert dump(database, tables) == before
+    real = cli("contact", "import", path, "--skip-invalid", "--create-properties", "-f", "json")
     dry_report, real_report = json.loads(dry.stdout), json.loads(real.stdout)
     assert dry_report.pop("dry_run") is True and real_report.pop("dry_run") is False
     assert dry_report == real_report
@@ -420,9 +498,11 @@ def test_dry_run_reports_exactly_and_writes_nothing(cli, initialised, tmp_path, 
         "rejected": 1,
         "problems": ["line 3: invalid email 'bad'"],
         "tags_created": ["other"],
+        "properties_created": [{"name": "score", "type": "number"}],
     }
     assert dry.stderr.startswith(
         "dry run, nothing was written; would import: 1 inserted, 1 updated, 1 unchanged, 1 rejected\n"
+        "would create properties: score (number)\n"
     )
 
 
@@ -439,14 +519,15 @@ def test_json_report_option_and_deprecated_alias(cli, initialised, tmp_path):
 def test_report_lists_every_column_on_stderr(cli, initialised, tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("E-mail;Full Name;Plan\na@example.com;A;pro\n")
-    result = cli("contact", "import", path)
+    result = cli("contact", "import", path, "--create-properties")
     assert result.stderr.splitlines() == [
         "imported: 1 inserted, 0 updated, 0 unchanged, 0 rejected",
+        "created properties: Plan (text)",
         "input: CSV, semicolon-separated (detected), utf-8, LF line endings",
         "columns:",
         "  'E-mail' → email",
         "  'Full Name' → name",
-        "  'Plan' → property 'Plan'",
+        "  'Plan' → property 'Plan' (new, text)",
     ]
 
 

@@ -134,8 +134,9 @@ class _Reader:
             path = path[:-1]
         self._at_node(node or self.tree.nodes[path], f"{loc(path, 'mapping')}: {message}")
 
-    def _origin(self, path: Loc) -> str:
-        node = self.tree.nodes.get(path) or self.tree.keys[path]
+    def _origin(self, path: Loc, key: bool = False) -> str:
+        """FILE:LINE:COL of the value at `path` (of its key, with `key`: a `fields` entry's key is its target)."""
+        node = (self.tree.keys.get(path) if key else None) or self.tree.nodes.get(path) or self.tree.keys[path]
         return f"{self.source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
 
     # The mapping
@@ -249,7 +250,7 @@ class _Reader:
             return
         for target, spec in fields.items():
             path = ("fields", target)
-            rule = self._target(path, target, self._origin(path))
+            rule = self._target(path, target, self._origin(path, key=True))
             if rule is None:
                 continue
             if not isinstance(spec, dict):
@@ -277,7 +278,7 @@ class _Reader:
                     hows[0],
                     separator,
                     self._formats(path + ("date_format",), spec),
-                    self._origin(path),
+                    self._origin(path, key=True),
                 )
             )
 

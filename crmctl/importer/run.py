@@ -190,7 +190,8 @@ def _check_kept_ids(db: Database) -> None:
     shown, total = store.kept_id_conflicts(db, SHOWN)
     if total:
         records = f"{total} record{'s' if total != 1 else ''}"
-        lines = [f"--keep-ids: {records} clash with contacts already here; nothing was imported:"]
+        verb = "clashes" if total == 1 else "clash"
+        lines = [f"--keep-ids: {records} {verb} with contacts or ids already here; nothing was imported:"]
         lines += [f"  {message}" for message in shown]
         if total > len(shown):
             lines.append(f"  and {total - len(shown)} more")

@@ -293,8 +293,8 @@ def kept_id_conflicts(db: Database, limit: int) -> tuple[list[str], int]:
             shown.append(f"{label}: this email has id {other}, not {kept}")
         else:
             shown.append(
-                f"{label}: id {kept} is not past the ids this database has given out ({params['sequence']}), "
-                "and ids are never reused"
+                f"{label}: id {kept} is at or below the highest id this database has given out "
+                f"({params['sequence']}); ids are never reused"
             )
     return shown, total
 
