@@ -51,10 +51,12 @@ conn.create_function("crmctl_fold", 1, str.casefold, deterministic=True)
 conn.execute("PRAGMA journal_mode = WAL"); conn.execute("PRAGMA synchronous = FULL")
 conn.execute("BEGIN IMMEDIATE")
 for pid, name, kind in ((1, "hubspot_id", "number"), (2, "lifecycle_stage", "text"), (3, "lead_status", "text")):
-    conn.execute("INSERT INTO properties(id, name, folded, type, created_at) VALUES (?, ?, ?, ?, '2026-11-27T00:00:00Z')", (pid, name, name, kind))
+    conn.execute("INSERT INTO properties(id, name, folded, type, created_at) VALUES (?, ?, ?, ?, ?)",
+                 (pid, name, name, kind, "2026-11-27T00:00:00Z"))
 contacts, attributes, n = [], [], 0
 def flush():
-    conn.executemany("INSERT INTO contacts(id, email, email_key, name, phone, created_at) VALUES (?, ?, ?, ?, ?, ?)", contacts)
+    conn.executemany("INSERT INTO contacts(id, email, email_key, name, phone, created_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", contacts)
     conn.executemany("INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)", attributes)
     contacts.clear(); attributes.clear()
 with open(path, encoding="utf-8-sig", newline="") as f:
@@ -155,7 +157,8 @@ def main(argv: list[str] | None = None) -> dict:
     start_crmctl = best([crmctl, "--version"], 3)[0]
     start_python = best([sys.executable, "-c", "import sqlite3"], 3)[0]
     mapped_wall, mapped_rss = best(
-        [crmctl, "--db", str(target), "contact", "import", str(data), "--preset", "hubspot", "--create-properties", "-q"],
+        [crmctl, "--db", str(target), "contact", "import", str(data), "--preset", "hubspot"]
+        + ["--create-properties", "-q"],
         args.runs,
         fresh(target),
     )

@@ -248,9 +248,10 @@ def test_map_target_is_checked_against_the_catalog(db):
     assert refusal(
         db, "email,Points\nb@example.com,3\n", mapping=mapping_of("Points=scor"), create_properties=False
     ) == (
-        "--map 'Points=scor': unknown property 'scor' (did you mean 'score'? a target is a built-in field "
+        "--map 'Points=scor': unknown property 'scor' (did you mean 'score'?); a target is a built-in field "
         "(email, name, phone, user_id, created_at, last_seen_at, blocked, blocked_at, tags, id), a declared "
-        "property or -; --create-properties declares new ones)"
+        "property or -: declare properties with `crmctl property create NAME --type TYPE`, or pass "
+        "--create-properties (it declares those whose columns the file has)"
     )
     load(db, "email,Points\nb@example.com,3\n", mapping=mapping_of("Points=SCORE"), create_properties=False)
     assert attributes(db, "b@example.com") == {"score": (3, "integer")}  # the catalog's spelling
@@ -267,13 +268,25 @@ def test_mapping_file_targets_are_checked_with_their_position(db, tmp_path):
     mapping = mapfile.load_file(str(path))
     message = refusal(db, "email,Points\nb@example.com,3\n", mapping=mapping, create_properties=False)
     assert message.splitlines() == [
-        f"{path}:2:11: unknown property 'scroe' (did you mean 'score'? a target is a built-in field (email, name, "
-        "phone, user_id, created_at, last_seen_at, blocked, blocked_at, tags, id), a declared property or -; "
-        "--create-properties declares new ones)",
-        f"{path}:4:3: unknown property 'nmae' (did you mean 'name'? a target is a built-in field (email, name, "
-        "phone, user_id, created_at, last_seen_at, blocked, blocked_at, tags, id), a declared property or -; "
-        "--create-properties declares new ones)",
+        f"{path}:2:11: unknown property 'scroe' (did you mean 'score'?)",
+        f"{path}:4:3: unknown property 'nmae' (did you mean 'name'?)",
+        "a target is a built-in field (email, name, phone, user_id, created_at, last_seen_at, blocked, "
+        "blocked_at, tags, id), a declared property or -: declare properties with `crmctl property create "
+        "NAME --type TYPE`, or pass --create-properties (it declares those whose columns the file has)",
     ]
+
+
+def test_a_preset_on_a_new_database_names_its_undeclared_properties_once(initialised, cli):
+    export = EXPORTS / "hubspot-contacts.csv"
+    result = cli("contact", "import", str(export), "--preset", "hubspot", "--dry-run")
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: preset hubspot:22:14: unknown property 'hubspot_id'"
+    assert lines[-1].startswith("a target is a built-in field")
+    assert len(lines) == 8  # seven properties, one explanation
+    created = cli("contact", "import", str(export), "--preset", "hubspot", "--create-properties", "-f", "json")
+    assert created.exit_code == 0
+    assert len(json.loads(created.stdout)["properties_created"]) == 7
 
 
 def test_unmapped_columns_follow_the_catalog_rules(db):

@@ -120,6 +120,7 @@ def check_targets(mapping: Mapping, catalog: Catalog, *, create: bool) -> None:
     """Every property a rule names is declared (with "did you mean"), or, with
     `create`, a name a property may have. Rules take the catalog's spelling."""
     problems: list[str] = []
+    unknown: list[str] = []
 
     def checked(target: str, origin: str) -> str:
         declared = catalog.get(target)
@@ -132,11 +133,7 @@ def check_targets(mapping: Mapping, catalog: Catalog, *, create: bool) -> None:
                 problems.append(f"{origin}: {exc}")
                 return target
         close = catalog.closest(target, FIELDS)
-        hint = f"did you mean '{close}'? " if close else ""
-        problems.append(
-            f"{origin}: unknown property '{target}' ({hint}a target is a built-in field "
-            f"({', '.join(FIELDS)}), a declared property or -; --create-properties declares new ones)"
-        )
+        unknown.append(f"{origin}: unknown property '{target}'" + (f" (did you mean '{close}'?)" if close else ""))
         return target
 
     for rule in mapping.rules.values():
@@ -145,8 +142,18 @@ def check_targets(mapping: Mapping, catalog: Catalog, *, create: bool) -> None:
     for combine in mapping.combines:
         if combine.target not in FIELDS:
             combine.target = checked(combine.target, combine.origin)
+    if unknown:
+        # One explanation for all of them: a preset names several properties a new database lacks.
+        problems += [f"{unknown[0]}; {_TARGETS_ARE}"] if len(unknown) == 1 else [*unknown, _TARGETS_ARE]
     if problems:
         raise InvalidInput("\n".join(problems))
+
+
+_TARGETS_ARE = (
+    f"a target is a built-in field ({', '.join(FIELDS)}), a declared property or -: declare properties "
+    "with `crmctl property create NAME --type TYPE`, or pass --create-properties (it declares those "
+    "whose columns the file has)"
+)
 
 
 # What the user asked for ------------------------------------------------------------------
