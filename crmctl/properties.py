@@ -118,10 +118,16 @@ def create(db: Database, name: str, kind: str, ctx: Context, description: str | 
     return created
 
 
-def create_many(db: Database, wanted: Sequence[tuple[str, str]], ctx: Context) -> list[Property]:
-    """Declare several new properties at once (an import's --create-properties); one audit entry."""
+def create_many(
+    db: Database, wanted: Sequence[tuple[str, str] | tuple[str, str, str | None]], ctx: Context
+) -> list[Property]:
+    """Declare several new properties at once (an import's --create-properties, or an export's
+    catalog: (name, type) or (name, type, description)); one audit entry."""
     created = [
-        property_sql.create(db, clean_name(name), fold(name), check_type(kind), None, ctx.now) for name, kind in wanted
+        property_sql.create(
+            db, clean_name(item[0]), fold(item[0]), check_type(item[1]), (item[2] if len(item) > 2 else None), ctx.now
+        )
+        for item in wanted
     ]
     if created:
         _audit(db, ctx, "property_create", ", ".join(f"{p.name} ({p.type})" for p in created))

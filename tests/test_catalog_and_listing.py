@@ -72,6 +72,7 @@ def test_contact_list_csv_flattens_attributes(cli, people):
         "created_at",
         "last_seen_at",
         "blocked",
+        "blocked_at",
         "tags",
         "country",
         "plan",

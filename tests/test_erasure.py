@@ -301,7 +301,8 @@ def test_import_refuses_a_suppressed_address_unless_allowed(cli, people, tmp_pat
 
     allowed = cli("contact", "import", file, "--allow-suppressed", "-f", "json")
     assert allowed.exit_code == 0, allowed.stderr
-    assert json.loads(allowed.stdout) == {
+    report = json.loads(allowed.stdout)
+    assert {key: report[key] for key in report if key not in ("format", "columns", "dialect", "dry_run")} == {
         "inserted": 1,
         "updated": 0,
         "unchanged": 1,

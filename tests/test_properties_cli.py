@@ -384,7 +384,8 @@ def test_import_refuses_unknown_columns(crm, tmp_path):
         crm("contact", "import", path),
         2,
         "Error: 2 columns are neither a built-in field nor a declared property: 'First Name', 'zip' "
-        "(declare them with `crmctl property create NAME --type TYPE`, or pass --create-properties)\n",
+        "(declare them with `crmctl property create NAME --type TYPE`, map them with --map 'COLUMN=TARGET' "
+        "or --map 'COLUMN=-', or pass --create-properties)\n",
     )
     many = tmp_path / "many.ndjson"
     many.write_text(json.dumps({"email": "e@example.com", **{f"k{i:02}": i for i in range(25)}}) + "\n")

@@ -55,7 +55,8 @@ def test_the_command_line_writes_the_same_as_the_function(generator, tmp_path):
 def test_csv_and_ndjson_import_to_the_same_contacts(tmp_path):
     from_csv, csv_report = _import(SAMPLE / "contacts.csv", tmp_path / "csv.db")
     from_ndjson, ndjson_report = _import(SAMPLE / "contacts.ndjson", tmp_path / "ndjson.db")
-    assert csv_report.to_dict() == ndjson_report.to_dict()
+    counts = ("inserted", "updated", "unchanged", "rejected", "problems", "tags_created")
+    assert [csv_report.to_dict()[k] for k in counts] == [ndjson_report.to_dict()[k] for k in counts]
     assert (csv_report.inserted, csv_report.rejected) == (1200, 0)
     for table in DATA_TABLES:
         assert _rows(from_csv, table) == _rows(from_ndjson, table), table

@@ -1,6 +1,7 @@
-"""`crmctl contact …`: import, list, show, count."""
+"""`crmctl contact …`: add, import, export, list, show, count."""
 
 import json
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,12 +13,13 @@ from crmctl.cli.render import emit_raw_json_lines, emit_records, note_on_stderr,
 from crmctl.cli.state import is_terminal, open_database
 
 app = typer.Typer(
-    help="""Contacts: add, import, list, show, count.
+    help="""Contacts: add, import, export, list, show, count.
 
     \b
     Examples:
       crmctl contact list -w 'plan == "trial"'
       crmctl contact show 42
+      crmctl contact export -f ndjson > crm.ndjson
     """,
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -32,6 +34,15 @@ InputFormat = Annotated[
         help="csv, json (an array) or ndjson (default: by the file's extension; stdin needs it).",
     ),
 ]
+
+
+class ExportFormat(StrEnum):
+    ndjson = "ndjson"
+    json = "json"
+    csv = "csv"
+
+
+Raw = Annotated[bool, typer.Option("--raw", help="CSV: write text as it is, without the spreadsheet formula guard.")]
 
 
 def _report_format(value: str) -> str:
@@ -93,7 +104,9 @@ def add(
 @app.command("import")
 @guarded
 def import_contacts(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="CSV, JSON array or NDJSON file; `-` for stdin.")],
+    file: Annotated[
+        str | None, typer.Argument(metavar="FILE", help="CSV, JSON array or NDJSON file; `-` for stdin.")
+    ] = None,
     input_format: InputFormat = None,
     fmt: Annotated[
         str,
@@ -113,17 +126,70 @@ def import_contacts(
             help="Declare columns or keys that are not properties yet, typed from all their values in the file.",
         ),
     ] = False,
+    mapping_file: Annotated[
+        str | None,
+        typer.Option("--mapping", metavar="FILE", help="A mapping file (YAML): where each column goes, date formats."),
+    ] = None,
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="SOURCE=TARGET",
+            help="A column to a built-in field or a declared property, or `-` to ignore it; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset", metavar="NAME", help="A shipped mapping: hubspot, mailchimp, intercom; `list` shows them."
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option("--delimiter", metavar="CHAR", help="CSV delimiter: , ; | or tab (default: from the header)."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", metavar="NAME", help="utf-8 (default, BOM or not), cp1252, latin-1 or iso-8859-15."),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            metavar="FORMAT",
+            help="strftime format of dates (or unix, unix_ms); ISO-8601 is always read.",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone", metavar="ZONE", help="Zone of times without an offset, e.g. Europe/Berlin (default: UTC)."
+        ),
+    ] = None,
+    keep_ids: Annotated[
+        bool,
+        typer.Option(
+            "--keep-ids", help="Give new contacts the file's ids (each must be past every id this database gave out)."
+        ),
+    ] = False,
+    dry_run: opt.DryRun = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Upsert contacts by email (case-insensitive). All or nothing unless --skip-invalid.
 
-    Every column (or JSON key) must be a built-in field or a declared property, and every
-    value must fit its property's type; --create-properties declares the others.
+    Columns are matched to built-in fields ignoring case, spaces and punctuation (`E-mail`,
+    `Email Address`); --map, --mapping or --preset say where the others go. Every other
+    column (or JSON key) must be a declared property, and every value must fit its
+    property's type; --create-properties declares the others.
 
     \b
     Examples:
       crmctl contact import sample_data/contacts.csv --create-properties
       crmctl contact import - --input-format ndjson --skip-invalid -f json < contacts.ndjson
+      crmctl contact import hubspot.csv --preset hubspot --dry-run
+      crmctl contact import export.csv --map 'E-mail=email' --map 'Fax=-' --date-format '%d/%m/%Y'
+      crmctl contact import --preset list
     """
     import sys
 
@@ -134,11 +200,22 @@ def import_contacts(
 
     if json_summary:
         note_on_stderr("note: --json is deprecated and will be removed in the next release: use -f json")
+    if preset == "list":
+        _list_presets(fmt)
+        return
+    if file is None:
+        raise InvalidInput("missing FILE: give a file to import, or `-` for stdin")
     if input_format is not None and input_format not in ("csv", "json", "ndjson", "jsonl"):
         raise InvalidInput(f"--input-format must be csv, json or ndjson, not {input_format!r}")
+    mapping = _mapping(mapping_file, preset, maps or [])
+    formats: tuple[str, ...] = ()
+    if date_format is not None:
+        from crmctl.importer.dates import check_format
+
+        formats = (check_format(date_format),)
     db = open_database()
     stream = sys.stdin.buffer if file == "-" else _open_input(file)
-    with _progress("importing") as progress, transaction(db):
+    with _progress("importing") as progress, transaction(db, dry_run=dry_run):
         report = run_import(
             db,
             stream,
@@ -149,24 +226,123 @@ def import_contacts(
             progress=progress,
             allow_suppressed=allow_suppressed,
             create_properties=create_properties,
+            mapping=mapping,
+            encoding=encoding,
+            delimiter=delimiter,
+            date_formats=formats,
+            timezone=timezone,
+            keep_ids=keep_ids,
         )
     if json_summary or fmt == "json":
-        sys.stdout.write(to_json(report.to_dict()) + "\n")
+        sys.stdout.write(to_json({**report.to_dict(), "dry_run": dry_run}) + "\n")
     if not quiet:
+        _report(report, dry_run)
+
+
+def _mapping(mapping_file: str | None, preset: str | None, maps: list[str]):
+    from crmctl.errors import InvalidInput
+    from crmctl.importer import mapfile
+    from crmctl.importer.mapping import Mapping
+
+    if mapping_file and preset:
+        raise InvalidInput("give --mapping or --preset, not both (copy the preset to a file and edit it)")
+    mapping = mapfile.load_file(mapping_file) if mapping_file else mapfile.load_preset(preset) if preset else Mapping()
+    mapping.overlay(maps)
+    return mapping
+
+
+def _report(report, dry_run: bool) -> None:
+    """The human report on stderr; every text from the file goes through visible()."""
+    from crmctl.text import visible
+
+    readmitted = (
+        f"; {report.readmitted} suppressed address{'es' if report.readmitted != 1 else ''} readmitted"
+        if report.readmitted
+        else ""
+    )
+    verb = "dry run, nothing was written; would import" if dry_run else "imported"
+    note_on_stderr(
+        f"{verb}: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.rejected} rejected{readmitted}"
+    )
+    if report.properties_created:
+        created = ", ".join(f"{visible(p['name'])} ({p['type']})" for p in report.properties_created)
+        note_on_stderr(f"{'would create' if dry_run else 'created'} properties: {created}")
+    for problem in report.problems:
+        note_on_stderr(f"  {visible(problem)}")
+    if report.dialect is not None:
         note_on_stderr(
-            f"imported: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.rejected} rejected"
-            + (
-                f"; {report.readmitted} suppressed address{'es' if report.readmitted != 1 else ''} readmitted"
-                if report.readmitted
-                else ""
-            )
+            f"input: {report.dialect.describe()}" + (f"; mapping: {visible(report.mapping)}" if report.mapping else "")
         )
-        if report.properties_created:
-            created = ", ".join(f"{p['name']} ({p['type']})" for p in report.properties_created)
-            note_on_stderr(f"created properties: {created}")
-        for problem in report.problems:
-            note_on_stderr(f"  {problem}")
+    elif report.mapping:
+        note_on_stderr(f"mapping: {visible(report.mapping)}")
+    if report.tags_created:
+        note_on_stderr(f"tags created: {visible(', '.join(report.tags_created))}")
+    if report.columns:
+        note_on_stderr("columns:")
+        for column in report.columns:
+            note_on_stderr(f"  {visible(repr(column['column']))} → {visible(column['to'])}")
+    if report.missing_columns:
+        missing = ", ".join(repr(c) for c in report.missing_columns)
+        note_on_stderr(f"mapped but not in the file: {visible(missing)}")
+
+
+def _list_presets(fmt: str) -> None:
+    import sys
+
+    from crmctl.importer import mapfile
+
+    presets = mapfile.describe_presets()
+    if fmt == "json":
+        sys.stdout.write(to_json(presets) + "\n")
+        return
+    for preset in presets:
+        sys.stdout.write(f"{preset['name']}: {preset['description']}\n")
+        for column in preset["columns"]:
+            sys.stdout.write(f"  {column['column']} → {column['to']}\n")
+
+
+@app.command("export")
+@guarded
+def export_contacts(
+    contact: opt.Contact = None,
+    where: opt.Where = None,
+    everyone: opt.Everyone = False,
+    ignore_missing: opt.IgnoreMissing = False,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", metavar="FORMAT", help="ndjson, json or csv.")
+    ] = ExportFormat.ndjson,
+    raw: Raw = False,
+) -> None:
+    """Export contacts with everything they hold (all of them when no selection is given).
+
+    ndjson and json write a catalog record first (every tag and every property with its
+    type and description), then one full record per contact: built-in fields with
+    blocked_at, properties, tags, notes, conversations with their messages. `contact import`
+    of that file into an empty database reproduces every contact. csv holds contacts,
+    properties and tags, and also imports back exactly.
+
+    \b
+    Examples:
+      crmctl contact export -f ndjson > crm.ndjson
+      crmctl contact export -w 'tags contains "vip"' -f csv > vip.csv
+      crmctl --db new.db contact import crm.ndjson --keep-ids
+    """
+    import sys
+
+    from crmctl import export, selection
+
+    db = open_database(resolving=True)
+    scope = None
+    spec = selection_spec(contact, where, everyone, ignore_missing)
+    if spec.contacts or spec.where:
+        scope = selection.resolve(db, spec).scope
+    if fmt is ExportFormat.csv:
+        for chunk in export.csv_lines(db, scope, raw=raw):
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    emit_raw_json_lines(export.full_batches(db, scope), opt.ListFormat(fmt.value))
 
 
 def _open_input(path: str):
@@ -217,11 +393,13 @@ def list_contacts(
     fmt: opt.Listing = opt.ListFormat.table,
     limit: opt.Limit = None,
     no_pager: opt.NoPager = False,
+    raw: Raw = False,
 ) -> None:
     """List contacts (all of them when no selection is given), in id order.
 
     JSON and NDJSON records have id, email, name, phone, user_id, created_at, last_seen_at,
-    blocked, tags and attributes; CSV puts each data point in its own column.
+    blocked, tags and properties; CSV adds blocked_at and puts each property in its own
+    column, and imports back exactly (see `crmctl help import`).
 
     \b
     Examples:
@@ -239,19 +417,18 @@ def list_contacts(
     if fmt in (opt.ListFormat.ndjson, opt.ListFormat.json):
         emit_raw_json_lines(reads.record_batches(db, scope, limit), fmt)
         return
-    records = (json.loads(line) for line in reads.record_lines(db, scope, limit))
     if fmt is opt.ListFormat.csv:
-        columns = reads.BUILTIN_COLUMNS + reads.property_names(db)
-        emit_records(records, fmt, columns, flatten=_flatten)
-    else:
-        columns = ["id", "email", "name", "tags", "blocked", "last_seen_at"]
-        emit_records(records, fmt, columns, title="Contacts", pager=not no_pager)
+        import sys
 
+        from crmctl import export
 
-def _flatten(record: dict) -> dict:
-    flat = {k: v for k, v in record.items() if k != "properties"}
-    flat.update(record["properties"])
-    return flat
+        for chunk in export.csv_lines(db, scope, limit, raw=raw):
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    records = (json.loads(line) for line in reads.record_lines(db, scope, limit))
+    columns = ["id", "email", "name", "tags", "blocked", "last_seen_at"]
+    emit_records(records, fmt, columns, title="Contacts", pager=not no_pager)
 
 
 @app.command("show")

@@ -20,7 +20,8 @@ every problem in a file is reported, not just the first:
    no built-in field; nothing follows a delete; step ids are unique. Durations are
    checked in stage 2.
 
-Stages 1 to 3 live in `crmctl.flows.checker`. With a database, `load_flow` first asks
+Stage 1 is `crmctl.yamltree` (shared with import mapping files); stages 2 and 3 live in
+`crmctl.flows.checker`. With a database, `load_flow` first asks
 `crmctl.flows.checked` whether this exact text already passed them in a real run of this
 version of crmctl; if so, only the checks that depend on the database are repeated.
 """

@@ -8,6 +8,7 @@ Staging tables (all TEMP, all keyed by `pos`, the record's position in the file)
   import_new_values     (pos, name, raw): values of properties an import declares, as JSON text
   import_conversations  (pos, seq, subject, created_at, first_sent_at, conversation_id, skip)
   import_messages       (pos, seq, mseq, body, sender, sent_at)
+  import_notes          (pos, seq, body, author, created_at, skip)
   import_tag_names      the distinct tag names, their catalog id and whether the import made them
 """
 
@@ -33,6 +34,7 @@ _TABLES = (
     "import_new_values",
     "import_conversations",
     "import_messages",
+    "import_notes",
     "import_tag_names",
 )
 
@@ -45,6 +47,7 @@ CREATE TEMP TABLE import_rows (
     name TEXT, phone TEXT, user_id TEXT, created_at TEXT, last_seen_at TEXT,
     block INTEGER,            -- NULL: leave as is, 0: unblock, 1: block
     blocked_at TEXT,          -- with block = 1: this time, or NULL for "now unless already blocked"
+    kept_id INTEGER,          -- --keep-ids: the id the record asks for
     contact_id INTEGER,
     existed INTEGER NOT NULL DEFAULT 0,
     changed INTEGER NOT NULL DEFAULT 0
@@ -63,6 +66,10 @@ CREATE TEMP TABLE import_messages (
     pos INTEGER NOT NULL, seq INTEGER NOT NULL, mseq INTEGER NOT NULL, body TEXT, sender TEXT, sent_at TEXT,
     PRIMARY KEY (pos, seq, mseq)
 ) WITHOUT ROWID;
+CREATE TEMP TABLE import_notes (
+    pos INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, author TEXT, created_at TEXT,
+    skip INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (pos, seq)
+) WITHOUT ROWID;
 CREATE TEMP TABLE import_tag_names (
     name_key TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, tag_id INTEGER, created INTEGER NOT NULL DEFAULT 0
 );
@@ -75,6 +82,7 @@ class Batch:
 
     row: (email, name, phone, user_id, created_at, last_seen_at, block, blocked_at)
     conversations: [(subject, created_at, first_sent_at, [(body, sender, sent_at), …]), …]
+    notes: [(body, author, created_at), …]
     """
 
     rows: list[tuple] = field(default_factory=list)
@@ -83,6 +91,7 @@ class Batch:
     new_values: list[tuple] = field(default_factory=list)
     conversations: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)
+    notes: list[tuple] = field(default_factory=list)
 
     def add(
         self,
@@ -93,8 +102,12 @@ class Batch:
         values: list[tuple[int, Any]],
         new_values: list[tuple[str, str]],
         conversations: list[tuple],
+        notes: list[tuple] = (),  # type: ignore[assignment]
+        kept_id: int | None = None,
     ) -> None:
-        self.rows.append((pos, label, *row))
+        self.rows.append((pos, label, *row, kept_id))
+        if notes:
+            self.notes.extend((pos, seq, *note) for seq, note in enumerate(notes))
         if tags:
             self.tags.extend([(pos, name) for name in tags])
         self.values.extend([(pos, property_id, value) for property_id, value in values])
@@ -132,8 +145,11 @@ def stage(db: Database, batch: Batch) -> None:
     # Keys by the one case rule (crmctl.folding), computed as each row goes in.
     conn.executemany(
         "INSERT INTO temp.import_rows(pos, label, email, email_key, name, phone, user_id, created_at, "
-        f"last_seen_at, block, blocked_at) VALUES (?1, ?2, ?3, {FOLD}(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        f"last_seen_at, block, blocked_at, kept_id) VALUES (?1, ?2, ?3, {FOLD}(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         batch.rows,
+    )
+    conn.executemany(
+        "INSERT INTO temp.import_notes(pos, seq, body, author, created_at) VALUES (?, ?, ?, ?, ?)", batch.notes
     )
     conn.executemany(f"INSERT INTO temp.import_tags(pos, name, name_key) VALUES (?1, ?2, {FOLD}(?2))", batch.tags)
     conn.executemany("INSERT INTO temp.import_values(pos, property_id, value) VALUES (?, ?, ?)", batch.values)
@@ -196,8 +212,8 @@ def drop_repeats(db: Database) -> None:
 
 
 def drop_orphans(db: Database) -> None:
-    """Staged tags, property values and conversations of records no longer in import_rows."""
-    for table in ("import_tags", "import_values", "import_conversations", "import_messages"):
+    """Staged tags, property values, conversations and notes of records no longer in import_rows."""
+    for table in ("import_tags", "import_values", "import_conversations", "import_messages", "import_notes"):
         db.execute(f"DELETE FROM temp.{table} WHERE pos NOT IN (SELECT pos FROM temp.import_rows)")
 
 
@@ -209,6 +225,7 @@ def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
     match_existing(db)
     tags_created = create_tags(db, now)
     skip_known_conversations(db)
+    skip_known_notes(db)
     mark_changed(db)
     insert_new_contacts(db, now)
     update_changed_contacts(db, now)
@@ -216,6 +233,7 @@ def apply(db: Database, *, now: str, actor: str, rejected: int) -> Outcome:
     link_tags(db, now)
     set_values(db)
     append_conversations(db, now)
+    append_notes(db, now)
     outcome = Outcome(*counts(db), tags_created=tags_created)
     if tags_created:
         audit.record(db, at=now, actor=actor, action="tag_create", detail=", ".join(tags_created))
@@ -229,6 +247,66 @@ def match_existing(db: Database) -> None:
         "(SELECT c.id FROM contacts AS c WHERE c.email_key = import_rows.email_key)"
     )
     db.execute("UPDATE temp.import_rows SET existed = 1 WHERE contact_id IS NOT NULL")
+
+
+def stage_catalog_tags(db: Database, names: list[str]) -> None:
+    """Tags named by an export's catalog record, so that tags no contact has come back too."""
+    db.conn.executemany(
+        f"INSERT OR IGNORE INTO temp.import_tag_names(name_key, name) VALUES ({FOLD}(?1), ?1)", [(n,) for n in names]
+    )
+
+
+def sequence(db: Database) -> int:
+    """The highest contact id ever given out (AUTOINCREMENT's sequence, or the highest id)."""
+    return db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
+        "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contacts'), 0))"
+    ).fetchone()[0]
+
+
+_KEPT_CONFLICTS = """
+    FROM temp.import_rows AS r
+    LEFT JOIN contacts AS by_id ON by_id.id = r.kept_id
+    LEFT JOIN contacts AS by_email ON by_email.email_key = r.email_key
+    WHERE (by_id.id IS NOT NULL AND by_id.email_key != r.email_key)
+       OR (by_email.id IS NOT NULL AND by_email.id != r.kept_id)
+       OR (by_id.id IS NULL AND by_email.id IS NULL AND r.kept_id <= :sequence)
+"""
+
+
+def kept_id_conflicts(db: Database, limit: int) -> tuple[list[str], int]:
+    """--keep-ids: records whose id belongs to another contact, whose email is a contact with
+    another id, or whose id this database has given out before (at or below the sequence:
+    ids are never reused). Returns (messages for the first `limit`, total)."""
+    params = {"sequence": sequence(db), "limit": limit}
+    total = db.execute(f"SELECT count(*) {_KEPT_CONFLICTS}", params).fetchone()[0]
+    rows = db.execute(
+        f"SELECT r.label, r.kept_id, by_id.id IS NOT NULL AND by_id.email_key != r.email_key, by_email.id "
+        f"{_KEPT_CONFLICTS} ORDER BY r.pos LIMIT :limit",
+        params,
+    ).fetchall()
+    shown = []
+    for label, kept, taken, other in rows:
+        if taken:
+            shown.append(f"{label}: id {kept} belongs to another contact")
+        elif other is not None:
+            shown.append(f"{label}: this email has id {other}, not {kept}")
+        else:
+            shown.append(
+                f"{label}: id {kept} is at or below the highest id this database has given out "
+                f"({params['sequence']}); ids are never reused"
+            )
+    return shown, total
+
+
+def repeated_ids(db: Database) -> list[str]:
+    return [
+        f"{label}: id {kept} is given twice"
+        for label, kept in db.execute(
+            "SELECT d.label, d.kept_id FROM temp.import_rows AS d WHERE d.kept_id IS NOT NULL AND EXISTS ("
+            "SELECT 1 FROM temp.import_rows AS f WHERE f.kept_id = d.kept_id AND f.pos < d.pos) ORDER BY d.pos LIMIT 20"
+        )
+    ]
 
 
 def create_tags(db: Database, now: str) -> list[str]:
@@ -270,6 +348,18 @@ def skip_known_conversations(db: Database) -> None:
     )
 
 
+def skip_known_notes(db: Database) -> None:
+    """A note the contact already has (same body, author and time) is not added again."""
+    db.execute(
+        """
+        UPDATE temp.import_notes SET skip = 1 WHERE EXISTS (
+            SELECT 1 FROM temp.import_rows AS r JOIN notes AS n ON n.contact_id = r.contact_id
+            WHERE r.pos = import_notes.pos AND n.body = import_notes.body
+              AND n.author IS import_notes.author AND n.created_at IS import_notes.created_at)
+        """
+    )
+
+
 def mark_changed(db: Database) -> None:
     """Flag the existing contacts that this import changes in any way."""
     if not db.execute("SELECT 1 FROM temp.import_rows WHERE existed LIMIT 1").fetchone():
@@ -288,6 +378,7 @@ def mark_changed(db: Database) -> None:
         "AND x.property_id = a.property_id AND x.value = a.value AND typeof(x.value) = typeof(a.value))",
     )
     _mark(db, "SELECT pos FROM temp.import_conversations WHERE NOT skip")
+    _mark(db, "SELECT pos FROM temp.import_notes WHERE NOT skip")
 
 
 def _mark(db: Database, positions_sql: str) -> None:
@@ -329,14 +420,15 @@ def insert_new_contacts(db: Database, now: str) -> None:
 
 
 def _number_new_rows(db: Database) -> None:
-    base = db.execute(
-        "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
-        "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contacts'), 0))"
-    ).fetchone()[0]
+    """Kept ids (--keep-ids, checked to be past the sequence) first; the others after the
+    highest of those and of every id ever given out."""
+    db.execute("UPDATE temp.import_rows SET contact_id = kept_id WHERE NOT existed AND kept_id IS NOT NULL")
+    base = max(sequence(db), db.execute("SELECT coalesce(max(kept_id), 0) FROM temp.import_rows").fetchone()[0])
     db.execute(
         """
         UPDATE temp.import_rows SET contact_id = :base + n.rn
-        FROM (SELECT pos, row_number() OVER (ORDER BY pos) AS rn FROM temp.import_rows WHERE NOT existed) AS n
+        FROM (SELECT pos, row_number() OVER (ORDER BY pos) AS rn FROM temp.import_rows
+              WHERE NOT existed AND kept_id IS NULL) AS n
         WHERE n.pos = import_rows.pos
         """,
         {"base": base},
@@ -412,6 +504,15 @@ def append_conversations(db: Database, now: str) -> None:
         "SELECT v.conversation_id, m.body, m.sender, m.sent_at FROM temp.import_messages AS m "
         "JOIN temp.import_conversations AS v ON v.pos = m.pos AND v.seq = m.seq "
         "WHERE v.conversation_id IS NOT NULL ORDER BY v.conversation_id, m.mseq"
+    )
+
+
+def append_notes(db: Database, now: str) -> None:
+    db.execute(
+        "INSERT INTO notes(contact_id, body, author, created_at) "
+        "SELECT r.contact_id, n.body, n.author, coalesce(n.created_at, ?) FROM temp.import_notes AS n "
+        "JOIN temp.import_rows AS r ON r.pos = n.pos WHERE NOT n.skip ORDER BY n.pos, n.seq",
+        [now],
     )
 
 

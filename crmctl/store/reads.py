@@ -1,4 +1,9 @@
-"""SQL for reading contacts out: list records (built as JSON by SQLite), one full contact."""
+"""SQL for reading contacts out: list records and full records, built as JSON by SQLite.
+
+Decimals are written exactly by the one function the connection registers
+(crmctl.store.properties NUMBER_TEXT: Python's shortest round-trip form), never by SQLite's
+15 digits; everything that writes property values out goes through it.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,23 @@ json_object(
 )
 """
 
+# Everything about a contact: the list record plus blocked_at, notes and conversations with
+# their messages, in the order `contact show` lists them.
+FULL_RECORD_JSON = f"""
+json_set({RECORD_JSON},
+    '$.blocked_at', c.blocked_at,
+    '$.notes', json(coalesce((SELECT json_group_array(json_object(
+        'body', n.body, 'author', n.author, 'created_at', n.created_at)) FROM (
+        SELECT body, author, created_at FROM notes WHERE contact_id = c.id ORDER BY created_at, id) AS n), '[]')),
+    '$.conversations', json(coalesce((SELECT json_group_array(json_object(
+        'subject', v.subject, 'created_at', v.created_at,
+        'messages', json(coalesce((SELECT json_group_array(json_object(
+            'body', m.body, 'sender', m.sender, 'sent_at', m.sent_at)) FROM (
+            SELECT body, sender, sent_at FROM messages WHERE conversation_id = v.id ORDER BY sent_at, id) AS m), '[]'))
+        )) FROM (SELECT id, subject, created_at FROM conversations WHERE contact_id = c.id ORDER BY id) AS v), '[]'))
+)
+"""
+
 BUILTIN_COLUMNS = ["id", "email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked", "tags"]
 
 
@@ -49,13 +71,23 @@ def record_lines(
 
 
 def record_batches(
-    db: Database, scope: str | None = None, limit: int | None = None, size: int = 1000
+    db: Database,
+    scope: str | None = None,
+    limit: int | None = None,
+    size: int = 1000,
+    *,
+    full: bool = False,
+    blocked_at: bool = False,
 ) -> Iterator[list[str]]:
-    """record_lines, a list of up to `size` lines at a time (no Python work per contact)."""
+    """record_lines, a list of up to `size` lines at a time (no Python work per contact).
+    `full` gives full records (FULL_RECORD_JSON); `blocked_at` adds that key to list records."""
     source = "contacts AS c"
     if scope is not None:
         source = f"temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id"
-    sql = f"SELECT {RECORD_JSON} FROM {source} ORDER BY c.id"
+    record = FULL_RECORD_JSON if full else RECORD_JSON
+    if blocked_at and not full:
+        record = f"json_set({RECORD_JSON}, '$.blocked_at', c.blocked_at)"
+    sql = f"SELECT {record} FROM {source} ORDER BY c.id"
     params: list = []
     if limit is not None:
         sql += " LIMIT ?"
@@ -86,27 +118,9 @@ def find_contact_id(db: Database, contact_id: int | None, email: str | None) -> 
 
 
 def full_contact(db: Database, contact_id: int) -> dict:
-    line = db.execute(f"SELECT {RECORD_JSON} FROM contacts AS c WHERE c.id = ?", [contact_id]).fetchone()[0]
-    record = json.loads(line)
-    record["blocked_at"] = db.execute("SELECT blocked_at FROM contacts WHERE id = ?", [contact_id]).fetchone()[0]
-    record["notes"] = [
-        {"body": b, "author": a, "created_at": at}
-        for b, a, at in db.execute(
-            "SELECT body, author, created_at FROM notes WHERE contact_id = ? ORDER BY created_at, id", [contact_id]
-        )
-    ]
-    record["conversations"] = [
-        {"subject": subject, "created_at": created, "messages": _messages(db, conv_id)}
-        for conv_id, subject, created in db.execute(
-            "SELECT id, subject, created_at FROM conversations WHERE contact_id = ? ORDER BY id", [contact_id]
-        )
-    ]
-    return record
+    line = db.execute(f"SELECT {FULL_RECORD_JSON} FROM contacts AS c WHERE c.id = ?", [contact_id]).fetchone()[0]
+    return json.loads(line)
 
 
-def _messages(db: Database, conversation_id: int) -> list[dict]:
-    rows = db.execute(
-        "SELECT body, sender, sent_at FROM messages WHERE conversation_id = ? ORDER BY sent_at, id",
-        [conversation_id],
-    )
-    return [{"body": b, "sender": s, "sent_at": at} for b, s, at in rows]
+def tag_names(db: Database) -> list[str]:
+    return [name for (name,) in db.execute("SELECT name FROM tags ORDER BY name_key, name")]
