@@ -533,7 +533,17 @@ def test_skip_invalid_imports_the_good_rows(db):
             b"name,phone\nAda,1\n",
             "line 1: no 'email' column (columns: 'name', 'phone'; map one with --map 'COLUMN=email')",
         ),
-        ("x.csv", b"email,Name,name\n", "line 1: column 'name' appears twice"),
+        ("x.csv", b"email,name,name\n", "line 1: column 'name' appears twice"),
+        (
+            "x.csv",
+            b"email,Name,name\n",
+            "line 1: columns 'Name' and 'name' both go to name: keep one, e.g. --map name=-",
+        ),
+        (
+            "x.csv",
+            b"Email,E-mail\n",
+            "line 1: columns 'Email' and 'E-mail' both go to email: keep one, e.g. --map E-mail=-",
+        ),
         ("x.csv", b"email,conversations\n", "line 1: conversations cannot be imported from CSV (use JSON or NDJSON)"),
         (
             "x.csv",

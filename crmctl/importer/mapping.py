@@ -301,7 +301,7 @@ def plan_csv(header: list[str], mapping: Mapping, matcher: Matcher | None = None
                 where[i] = "nowhere (no name)"
 
     final = [_marked(key) if where[i].startswith("property") else key or "" for i, key in enumerate(keys)]
-    _refuse_repeats(header, final, normals)
+    _refuse_repeats(header, final)
     columns = [{"column": header[i], "to": where[i]} for i in range(len(header)) if header[i] or final[i]]
     properties = [unmarked(key) for i, key in enumerate(final) if key and where[i].startswith("property")]
     properties += [target for target in combined if target not in FIELDS]
@@ -344,7 +344,7 @@ def _rule_steps(key: str, rule: Rule) -> list[Step]:
     return steps
 
 
-def _refuse_repeats(header: list[str], keys: list[str], normals: list[str]) -> None:
+def _refuse_repeats(header: list[str], keys: list[str]) -> None:
     by_key: dict[str, list[int]] = {}
     for i, key in enumerate(keys):
         if key:
@@ -352,8 +352,8 @@ def _refuse_repeats(header: list[str], keys: list[str], normals: list[str]) -> N
     for key, found in by_key.items():
         if len(found) < 2:
             continue
-        if len({normals[i] for i in found}) == 1:
-            raise InvalidInput(f"line 1: column {key!r} appears twice")
+        if len({header[i] for i in found}) == 1:
+            raise InvalidInput(f"line 1: column {header[found[0]]!r} appears twice")
         names = " and ".join(repr(header[i]) for i in found[:2])
         raise InvalidInput(
             f"line 1: columns {names} both go to {key}: keep one, e.g. --map {_shell(header[found[1]] + '=-')}"
