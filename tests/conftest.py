@@ -46,6 +46,17 @@ def pg_url(schema: str) -> str:
     return f"{TEST_PG}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
 
 
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """The exceptions a constraint violation raises on the backend under test."""
+    import sqlite3
+
+    if ON_POSTGRES:
+        import psycopg
+
+        return (psycopg.IntegrityError,)
+    return (sqlite3.IntegrityError,)
+
+
 def drop_schema(schema: str) -> None:
     import psycopg
 
