@@ -28,6 +28,7 @@ MISSING_DRIVER = "PostgreSQL support needs psycopg: pip install 'crmctl[postgres
 LOCK_NAME = "crmctl-write"
 # PostgreSQL's lock_timeout = 0 waits forever; SQLite's busy timeout 0 does not wait at all.
 _SHORTEST_WAIT_MS = 1
+_BUSY_SERVER = ("53300", "57P03")  # too_many_connections, cannot_connect_now
 _APPLICATION_NAME_BYTES = 63  # NAMEDATALEN - 1: the server cuts longer names
 
 
@@ -57,6 +58,8 @@ def connect(location: PgLocation, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT)
             location.url, autocommit=True, prepare_threshold=None, application_name=application_name()
         )
     except psycopg.Error as exc:
+        if exc.sqlstate in _BUSY_SERVER:  # retrying later may succeed: exit 75
+            raise LockTimeout(f"cannot connect to {location}: {first_line(exc)}") from None
         raise DatabaseError(f"cannot connect to {location}: {first_line(exc)}") from None
     _adapt_booleans(conn)
     db = PgDatabase(conn, location, lock_timeout=lock_timeout)
