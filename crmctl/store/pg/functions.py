@@ -145,37 +145,76 @@ SELECT encode(
 )
 $fn$;
 
--- Python's repr of a float: the shortest digits that read back the same (the server's own
--- output with extra_float_digits > 0), written as Python writes them.
-CREATE OR REPLACE FUNCTION crmctl_number_text(v double precision) RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE SET extra_float_digits = 1 AS $fn$
+-- An unsigned decimal (plain or with an exponent) as its significant digits and the place
+-- of the decimal point: 0.DIGITS × 10^point.
+CREATE OR REPLACE FUNCTION crmctl_decimal_digits(t text, OUT digits text, OUT point integer)
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
 DECLARE
-    parts text[] := regexp_match(v::text, '^(-?)([0-9]+)(?:\\.([0-9]+))?(?:e([-+][0-9]+))?$');
-    digits text := parts[2] || coalesce(parts[3], '');
-    point integer := length(parts[2]) + coalesce(parts[4]::integer, 0);
+    parts text[] := regexp_match(t, '^([0-9]+)(?:\\.([0-9]*))?(?:e([-+]?[0-9]+))?$');
     stripped text;
-    exponent integer;
 BEGIN
-    IF parts IS NULL THEN
-        RETURN lower(v::text);  -- NaN, Infinity: never stored
-    END IF;
+    digits := parts[1] || coalesce(parts[2], '');
+    point := length(parts[1]) + coalesce(parts[3]::integer, 0);
     stripped := ltrim(digits, '0');
     point := point - (length(digits) - length(stripped));
     digits := rtrim(stripped, '0');
-    IF digits = '' THEN
-        RETURN parts[1] || '0.0';  -- the server writes -0.0 as -0
+END
+$fn$;
+
+-- Python's repr of a float: the shortest digits that read back the same, the nearest of them
+-- when there are two, written as Python writes them. The server's own shortest output starts
+-- the search: it does not count a text on the exact half-way bound (read back to even).
+CREATE OR REPLACE FUNCTION crmctl_number_text(v double precision) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE SET extra_float_digits = 1 AS $fn$
+DECLARE
+    sign text := CASE WHEN v::text LIKE '-%' THEN '-' ELSE '' END;
+    magnitude double precision := abs(v);
+    digits text;
+    point integer;
+    x numeric;
+    lo numeric;
+    hi numeric;
+    best numeric;
+    k integer;
+    exponent integer;
+BEGIN
+    IF v IN ('NaN', 'Infinity', '-Infinity') THEN
+        RETURN lower(v::text);  -- never stored
     END IF;
+    SELECT d.digits, d.point INTO digits, point FROM crmctl_decimal_digits(magnitude::text) AS d;
+    IF digits = '' THEN
+        RETURN sign || '0.0';
+    END IF;
+    x := ('0.' || digits || 'e' || point)::numeric;
+    k := length(digits) - 1;
+    WHILE k >= 1 LOOP
+        lo := trunc(x, k - point);
+        hi := lo + power(10::numeric, point - k);
+        best := NULL;
+        IF lo >= 2.5e-324 AND lo::double precision = magnitude THEN  -- below: no double
+            best := lo;
+        END IF;
+        IF hi <= 1.7976931348623158e308 AND hi::double precision = magnitude  -- above: none
+            AND (best IS NULL OR hi - x < x - lo) THEN
+            best := hi;
+        END IF;
+        EXIT WHEN best IS NULL;
+        SELECT d.digits, d.point INTO digits, point FROM crmctl_decimal_digits(best::text) AS d;
+        x := best;
+        k := length(digits) - 1;
+    END LOOP;
     IF point > -4 AND point <= 16 THEN
         IF point <= 0 THEN
-            RETURN parts[1] || '0.' || repeat('0', -point) || digits;
+            RETURN sign || '0.' || repeat('0', -point) || digits;
         ELSIF point >= length(digits) THEN
-            RETURN parts[1] || digits || repeat('0', point - length(digits)) || '.0';
+            RETURN sign || digits || repeat('0', point - length(digits)) || '.0';
         END IF;
-        RETURN parts[1] || left(digits, point) || '.' || substr(digits, point + 1);
+        RETURN sign || left(digits, point) || '.' || substr(digits, point + 1);
     END IF;
     exponent := point - 1;
-    RETURN parts[1] || left(digits, 1) || CASE WHEN length(digits) > 1 THEN '.' || substr(digits, 2) ELSE '' END
-        || 'e' || CASE WHEN exponent < 0 THEN '-' ELSE '+' END || lpad(abs(exponent)::text, 2, '0');
+    RETURN sign || left(digits, 1) || CASE WHEN length(digits) > 1 THEN '.' || substr(digits, 2) ELSE '' END
+        || 'e' || CASE WHEN exponent < 0 THEN '-' ELSE '+' END
+        || CASE WHEN abs(exponent) < 10 THEN '0' ELSE '' END || abs(exponent)::text;
 END
 $fn$;
 
