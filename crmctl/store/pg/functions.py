@@ -118,8 +118,9 @@ BEGIN
 END
 $fold$;
 
+-- Not STRICT, so that it is inlined (NULL still gives NULL).
 CREATE OR REPLACE FUNCTION crmctl_fold(s text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fold$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fold$
 SELECT CASE WHEN octet_length(s) = char_length(s) THEN lower(s COLLATE "C") ELSE crmctl_fold_unicode(s) END
 $fold$;
 """
@@ -127,19 +128,22 @@ $fold$;
 
 @functools.cache
 def other_sql() -> str:
-    whitespace = " || ".join(f"chr({ord(c)})" for c in _python_whitespace())
+    whitespace = "U&'" + "".join(f"\\{ord(c):04X}" for c in _python_whitespace()) + "'"  # all in plane 0
     return f"""
 CREATE OR REPLACE FUNCTION crmctl_split_bucket(seed text, id bigint) RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
-SELECT mod(CASE WHEN h < 0 THEN h::numeric + 18446744073709551616 ELSE h::numeric END, 100)::integer
-FROM (
-    SELECT ('x' || encode(substr(sha256(convert_to(seed || chr(31) || id::text, 'UTF8')), 1, 8), 'hex'))
-        ::bit(64)::bigint
-) AS x(h)
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+DECLARE
+    -- The first 8 bytes of the digest, as a signed number: unsigned, it is h + 2^64 when h < 0.
+    h bigint := ('x' || encode(substr(sha256(convert_to(seed || chr(31) || id::text, 'UTF8')), 1, 8), 'hex'))
+        ::bit(64)::bigint;
+BEGIN
+    RETURN mod(mod(h, 100) + 100 + CASE WHEN h < 0 THEN 16 ELSE 0 END, 100);  -- 2^64 = 16 (mod 100)
+END
 $fn$;
 
+-- Neither STRICT nor IMMUTABLE (convert_to is STABLE), so that it is inlined.
 CREATE OR REPLACE FUNCTION crmctl_suppression_digest(key_ipad bytea, key_opad bytea, email text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
 SELECT encode(
     sha256(key_opad || sha256(key_ipad || convert_to(crmctl_fold(btrim(email, {whitespace})), 'UTF8'))), 'hex'
 )
@@ -167,10 +171,12 @@ $fn$;
 CREATE OR REPLACE FUNCTION crmctl_number_text(v double precision) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE SET extra_float_digits = 1 AS $fn$
 DECLARE
-    sign text := CASE WHEN v::text LIKE '-%' THEN '-' ELSE '' END;
     magnitude double precision := abs(v);
-    digits text;
-    point integer;
+    parts text[] := regexp_match(magnitude::text, '^([0-9]+)(?:\\.([0-9]*))?(?:e([-+]?[0-9]+))?$');
+    sign text := CASE WHEN v < 0 OR (v = 0 AND v::text LIKE '-%') THEN '-' ELSE '' END;
+    digits text := parts[1] || coalesce(parts[2], '');
+    point integer := length(parts[1]) + coalesce(parts[3]::integer, 0);
+    stripped text := ltrim(digits, '0');
     x numeric;
     lo numeric;
     hi numeric;
@@ -178,31 +184,36 @@ DECLARE
     k integer;
     exponent integer;
 BEGIN
-    IF v IN ('NaN', 'Infinity', '-Infinity') THEN
-        RETURN lower(v::text);  -- never stored
+    IF parts IS NULL THEN
+        RETURN lower(v::text);  -- NaN, Infinity: never stored
     END IF;
-    SELECT d.digits, d.point INTO digits, point FROM crmctl_decimal_digits(magnitude::text) AS d;
+    point := point - (length(digits) - length(stripped));
+    digits := rtrim(stripped, '0');
     IF digits = '' THEN
         RETURN sign || '0.0';
     END IF;
-    x := ('0.' || digits || 'e' || point)::numeric;
-    k := length(digits) - 1;
-    WHILE k >= 1 LOOP
-        lo := trunc(x, k - point);
-        hi := lo + power(10::numeric, point - k);
-        best := NULL;
-        IF lo >= 2.5e-324 AND lo::double precision = magnitude THEN  -- below: no double
-            best := lo;
-        END IF;
-        IF hi <= 1.7976931348623158e308 AND hi::double precision = magnitude  -- above: none
-            AND (best IS NULL OR hi - x < x - lo) THEN
-            best := hi;
-        END IF;
-        EXIT WHEN best IS NULL;
-        SELECT d.digits, d.point INTO digits, point FROM crmctl_decimal_digits(best::text) AS d;
-        x := best;
+    -- Up to 15 digits, below 2^53, no shorter text lies on the bound: a half-way point there
+    -- has more digits.
+    IF length(digits) >= 16 OR magnitude >= 9007199254740992 THEN
+        x := ('0.' || digits || 'e' || point)::numeric;
         k := length(digits) - 1;
-    END LOOP;
+        WHILE k >= 1 LOOP
+            lo := trunc(x, k - point);
+            hi := lo + power(10::numeric, point - k);
+            best := NULL;
+            IF lo >= 2.5e-324 AND lo::double precision = magnitude THEN  -- below: no double
+                best := lo;
+            END IF;
+            IF hi <= 1.7976931348623158e308 AND hi::double precision = magnitude  -- above: none
+                AND (best IS NULL OR hi - x < x - lo) THEN
+                best := hi;
+            END IF;
+            EXIT WHEN best IS NULL;
+            SELECT d.digits, d.point INTO digits, point FROM crmctl_decimal_digits(best::text) AS d;
+            x := best;
+            k := length(digits) - 1;
+        END LOOP;
+    END IF;
     IF point > -4 AND point <= 16 THEN
         IF point <= 0 THEN
             RETURN sign || '0.' || repeat('0', -point) || digits;
@@ -221,7 +232,7 @@ $fn$;
 -- A stored property value as text: an integer as written, a float (a JSON number with a '.')
 -- as Python's repr, a string as itself.
 CREATE OR REPLACE FUNCTION crmctl_number_text(v jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
 SELECT CASE WHEN jsonb_typeof(v) = 'number' AND strpos(v::text, '.') > 0
             THEN crmctl_number_text((v::text)::double precision)
             ELSE v #>> '{{}}' END
