@@ -399,3 +399,17 @@ def test_advance_identities_is_undone_by_a_rollback(scratch):
     assert schema.advance_identities(scratch, tables=["tags"]) == {"tags": 51}
     conn.rollback()
     assert one(scratch, "INSERT INTO tags(name, created_at) VALUES ('b', 'now') RETURNING id") == 1
+
+
+def test_identities_restored_after_a_rollback(scratch):
+    conn = scratch.conn
+    one(scratch, "INSERT INTO audit(at, actor, action, contacts) VALUES ('t', 'me', 'x', 0) RETURNING id")
+    conn.commit()
+    saved = schema.identity_state(scratch)
+    assert saved[f"{one(scratch, 'SELECT current_schema()')}.audit_id_seq"] == 1
+    one(scratch, "INSERT INTO audit(at, actor, action, contacts) VALUES ('t', 'me', 'x', 0) RETURNING id")
+    one(scratch, "INSERT INTO tags(name, created_at) VALUES ('a', 'now') RETURNING id")
+    conn.rollback()
+    schema.restore_identities(scratch, saved)
+    assert one(scratch, "INSERT INTO audit(at, actor, action, contacts) VALUES ('t', 'me', 'x', 0) RETURNING id") == 2
+    assert one(scratch, "INSERT INTO tags(name, created_at) VALUES ('b', 'now') RETURNING id") == 1

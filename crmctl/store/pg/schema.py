@@ -367,6 +367,27 @@ def advance_identities(db: Any, tables: Iterable[str] | None = None) -> dict[str
     return following
 
 
+def identity_state(db: Any) -> dict[str, int | None]:
+    """Each identity sequence of the schema → its last value (None: none given yet), in one
+    query. With `restore_identities`, for a transaction that rolls back (a dry run, a failed
+    run): sequences are not transactional, SQLite's AUTOINCREMENT counter is."""
+    return dict(
+        db.conn.execute(
+            "SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences "
+            "WHERE schemaname = current_schema()"
+        ).fetchall()
+    )
+
+
+def restore_identities(db: Any, saved: dict[str, int | None]) -> None:
+    """Put the sequences that moved since `saved` back (setval() takes effect at once, whatever
+    the transaction then does: call it under the write lock, before or after the rollback)."""
+    for sequence, last in identity_state(db).items():
+        if sequence in saved and saved[sequence] != last:
+            before = saved[sequence]
+            db.conn.execute("SELECT setval(%s, %s, %s)", [sequence, before or 1, before is not None])
+
+
 def _max(db: Any, sql: str) -> int:
     return db.conn.execute(sql).fetchone()[0] or 0
 
