@@ -223,7 +223,9 @@ def value_expression(db: Database, field_name: str) -> Fragment:
     if known.kind == "tags":
         if pg:
             return (
-                "coalesce((SELECT string_agg(t.name, ', ' ORDER BY t.name) "
+                # tags.name is COLLATE NOCASE on SQLite: ASCII letters folded (lower() does only
+                # those under "C"), then byte order
+                "coalesce((SELECT string_agg(t.name, ', ' ORDER BY lower(t.name COLLATE \"C\")) "
                 "FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id WHERE ct.contact_id = c.id), '')",
                 [],
             )
