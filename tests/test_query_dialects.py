@@ -117,6 +117,11 @@ FILTERS = [
     "email in [" + ", ".join(f'"x{n}@y"' for n in range(30)) + ', "ED@example.NET"]',
     "tags in [" + ", ".join(f'"t{n}"' for n in range(30)) + ', "ALPHA"]',
     "not (" * 12 + 'score > 0 or name == "b"' + ")" * 12,
+    "id in [" + ", ".join(f"{n}.0" for n in range(30)) + ", 3, 4.5]",
+    "conversations in [" + ", ".join(f"{n}.5" for n in range(30)) + ", 2]",
+    # deeper than INLINE_HEIGHT: a WITH of named sets
+    "".join(f'(tags contains "vip" {"and" if n % 2 else "or"} not ' for n in range(9)) + "score > 0" + ")" * 9,
+    "".join(f"(score > {n} or (plan exists and " for n in range(5)) + "vip" + "))" * 5,
     " and ".join(f"(score > {n} or plan exists)" for n in range(40)),
 ]
 

@@ -110,6 +110,8 @@ def _values(params: list[Any], pg: bool = False, array: str = "text") -> tuple[s
         return "SELECT value FROM json_each(?)", [json.dumps(params, ensure_ascii=False)]
     if array == "jsonb":
         return "SELECT jsonb_array_elements(CAST(? AS jsonb))", ["[" + ",".join(params) + "]"]
+    if array == "numeric":  # one element type for the list (psycopg refuses mixed ones)
+        params = [Decimal(value) for value in params]
     return f"SELECT unnest(CAST(? AS {array}[]))", [params]
 
 
