@@ -99,20 +99,22 @@ def _chain(parts: list[str], joiner: str) -> str:
     return "(" + joiner.join(parts) + ")"
 
 
-def _values(params: list[Any], pg: bool = False, array: str = "text") -> tuple[str, list[Any]]:
-    """`?, ?, ?` for a short list; for a long one, one parameter: on SQLite a JSON array read by
-    json_each (SQLite reads JSON numbers back exactly, and keeps text as text and numbers as
-    numbers), on PostgreSQL an array of type `array` (numeric, text) or, for `jsonb`, a JSON
-    array of property values."""
+def _values(params: list[Any], pg: bool = False, kind: str = "text") -> tuple[str, list[Any]]:
+    """`?, ?, ?` for a short list; one JSON array for a long one, read by json_each on SQLite
+    (which reads JSON numbers back exactly, and keeps text as text and numbers as numbers).
+    PostgreSQL reads the same parameter as `kind`: text, numeric, or jsonb (property values)."""
     if len(params) <= LIST:
-        return ", ".join("?" * len(params)), params
+        return ", ".join("?" * len(params)), [_pg_number(p) for p in params] if pg and kind == "numeric" else params
+    if pg:  # JSON has no infinity, and an infinite number equals nothing
+        params = [p for p in params if not (isinstance(p, float) and not math.isfinite(p))]
+    array = [json.dumps(params, ensure_ascii=False)]
     if not pg:
-        return "SELECT value FROM json_each(?)", [json.dumps(params, ensure_ascii=False)]
-    if array == "jsonb":
-        return "SELECT jsonb_array_elements(CAST(? AS jsonb))", ["[" + ",".join(params) + "]"]
-    if array == "numeric":  # one element type for the list (psycopg refuses mixed ones)
-        params = [Decimal(value) for value in params]
-    return f"SELECT unnest(CAST(? AS {array}[]))", [params]
+        return "SELECT value FROM json_each(?)", array
+    if kind == "jsonb":
+        return "SELECT jsonb_array_elements(CAST(? AS jsonb))", array
+    if kind == "numeric":
+        return "SELECT CAST(jsonb_array_elements_text(CAST(? AS jsonb)) AS numeric)", array
+    return "SELECT jsonb_array_elements_text(CAST(? AS jsonb))", array
 
 
 def dialect_of(db: Database) -> str:
@@ -121,26 +123,14 @@ def dialect_of(db: Database) -> str:
 
 
 # PostgreSQL: property values are jsonb (a JSON number or string, crmctl.store.pg.values), compared
-# as jsonb (exact for numbers, byte for byte for text, through the (property_id, value) index),
-# except text and date orderings, which compare the string in binary order (COLLATE "C").
-# Number literals for the contacts' own columns are exact decimals, as SQLite compares an
-# integer with a real: by their exact values.
+# as jsonb with the literal made jsonb by to_jsonb (exact for numbers, byte for byte for text;
+# through the (property_id, value) index), except text and date orderings, which compare the
+# string in binary order (COLLATE "C"). Parameters are SQLite's, except that a decimal compared
+# with the contacts' own columns is an exact Decimal, as SQLite compares an integer with a real.
 
 
 def _pg_number(value: Any) -> Any:
     return Decimal(value) if isinstance(value, float) else value
-
-
-def _pg_json(value: Any) -> str:
-    """A literal as the JSON text the store writes for that value, so that a stored float and
-    the same literal are one number."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, float):
-        from crmctl.store.pg.values import to_jsonb_text
-
-        return to_jsonb_text(value)
-    return str(value)
 
 
 def _pg_match(op: str, text_sql: str, needle: str) -> Fragment:
@@ -151,7 +141,7 @@ def _pg_match(op: str, text_sql: str, needle: str) -> Fragment:
         return f"strpos({folded}, ?) > 0", [needle]
     if op == "startswith":
         return f"starts_with({folded}, ?)", [needle]
-    return f"starts_with(reverse({folded}), ?)", [needle[::-1]]
+    return f"starts_with(reverse({folded}), reverse(?))", [needle]
 
 
 @dataclass(frozen=True)
@@ -439,12 +429,12 @@ class _Compiler:
         params = [self.literal(value, known.kind) for value in test.values]
         if known.kind == "email":  # by the folded key, as every email lookup (crmctl.folding)
             column, params = "c.email_key", [folding.fold(value) for value in params]
-        if self.pg and known.kind == "number":
-            params = [_pg_number(value) for value in params]
         if test.op == "in":
             listed, params = _values(params, self.pg, "numeric" if known.kind == "number" else "text")
             sql = f"{column} IN ({listed})"
         else:
+            if self.pg and known.kind == "number":
+                params = [_pg_number(params[0])]
             sql = f"{column} {_SQL_OPERATORS[test.op]} ?"
         return (f"({column} IS NOT NULL AND {sql})" if known.nullable else f"({sql})"), params
 
@@ -484,10 +474,10 @@ class _Compiler:
 
     def _conversation_count(self, test: Test) -> tuple[str, list, bool]:
         numbers = [value.value for value in test.values]
-        params = [_pg_number(n) for n in numbers] if self.pg else numbers
         if test.op == "in":
-            listed, params = _values(params, self.pg, "numeric")
+            listed, params = _values(numbers, self.pg, "numeric")
             return f"count(*) IN ({listed})", params, 0 in numbers
+        params = [_pg_number(numbers[0])] if self.pg else numbers
         return f"count(*) {_SQL_OPERATORS[test.op]} ?", params, _PY_OPERATORS[test.op](0, numbers[0])
 
     def attribute(self, test: Test) -> Fragment:
@@ -529,17 +519,15 @@ class _Compiler:
         in binary order; everything else compares jsonb with jsonb (numbers numerically)."""
         if ptype in ("text", "date") and op in ORDERINGS:
             return f"(v.value #>> '{{}}') COLLATE \"C\" {op} ?", params
-        # A number literal beyond the doubles (a decimal of 309 digits) is infinite: no stored
-        # value equals it, and every one is on the same side of it.
-        infinite = [p for p in params if isinstance(p, float) and not math.isfinite(p)]
-        if infinite and op != "in":
-            return ("true" if _PY_OPERATORS[op](0, infinite[0]) else "false"), []
-        texts = [_pg_json(p) for p in params if not (isinstance(p, float) and not math.isfinite(p))]
+        literal = "to_jsonb(CAST(? AS text))" if ptype in ("text", "date") else "to_jsonb(?)"
         if op == "in":
-            if not texts:
-                return "false", []
-            if len(texts) <= LIST:
-                return "v.value IN (" + ", ".join(["CAST(? AS jsonb)"] * len(texts)) + ")", texts
-            listed, texts = _values(texts, True, "jsonb")
-            return f"v.value IN ({listed})", texts
-        return f"v.value {_SQL_OPERATORS[op]} CAST(? AS jsonb)", texts
+            if len(params) > LIST:
+                listed, params = _values(params, True, "jsonb")
+            else:
+                listed = ", ".join([literal] * len(params))
+            return f"v.value IN ({listed})", params
+        if isinstance(params[0], float) and not math.isfinite(params[0]):
+            # A decimal of 309 digits is beyond the doubles: infinite. No stored value equals
+            # it, and every one is on the same side of it.
+            return ("true" if _PY_OPERATORS[op](0, params[0]) else "false"), []
+        return f"v.value {_SQL_OPERATORS[op]} {literal}", params
