@@ -98,9 +98,12 @@ def copy(db: Database, source: str, target: str) -> None:
 def copy_except(db: Database, source: str, other: str, target: str) -> None:
     """target := the ids of source that are not in other."""
     create(db, target)
+    kept = "s.id NOT IN (SELECT o.id FROM temp.{other} AS o)"
+    if is_pg(db):  # an anti-join, as in narrow
+        kept = "NOT EXISTS (SELECT 1 FROM temp.{other} AS o WHERE o.id = s.id)"
     db.execute(
-        f"INSERT INTO temp.{_checked(target)}(id) SELECT id FROM temp.{_checked(source)} "
-        f"WHERE id NOT IN (SELECT id FROM temp.{_checked(other)})"
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(source)} AS s "
+        f"WHERE {kept.format(other=_checked(other))}"
     )
 
 
@@ -200,9 +203,16 @@ def narrow(db: Database, name: str, condition_sql: str, params: Sequence) -> Non
     """Keep only the contacts of scope `name` that satisfy a compiled condition. The IN list
     is computed once, before the delete starts."""
     name = _checked(name)
+    if is_pg(db):  # an anti-join: PostgreSQL runs NOT IN (subquery) row by row once it outgrows work_mem
+        db.execute(
+            f"DELETE FROM temp.{name} AS s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM contacts AS c WHERE c.id = s.id AND {condition_sql})",
+            list(params),
+        )
+        return
     db.execute(
         f"DELETE FROM temp.{name} WHERE id NOT IN (SELECT c.id FROM temp.{name} AS s "
-        f"{scope_join(db)} contacts AS c ON c.id = s.id WHERE {condition_sql})",
+        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql})",
         list(params),
     )
 
