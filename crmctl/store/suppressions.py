@@ -36,13 +36,14 @@ def _digest_of(db: Database, column: str) -> tuple[str, list]:
     """SQL for the digest of `column`, and its parameters. SQLite calls a Python function
     registered on the connection; PostgreSQL its SQL function over sha256() (crmctl.store.pg.functions),
     given the key's HMAC pads."""
+    if is_postgres(db):
+        from crmctl.store.pg.functions import suppression_pads
+
+        key_hex = db.execute("SELECT value FROM meta WHERE key = ?", [KEY]).fetchone()[0]
+        return f"{_FUNCTION}(?, ?, {column})", list(suppression_pads(key_hex))
     key = _key(db)
-    if not is_postgres(db):
-        db.conn.create_function(_FUNCTION, 1, lambda email: digest(key, email), deterministic=True)
-        return f"{_FUNCTION}({column})", []
-    padded = key.ljust(64, b"\0")  # HMAC-SHA256: a key of at most one block, zero-padded
-    ipad, opad = (bytes(b ^ pad for b in padded) for pad in (0x36, 0x5C))
-    return f"{_FUNCTION}(?, ?, {column})", [ipad, opad]
+    db.conn.create_function(_FUNCTION, 1, lambda email: digest(key, email), deterministic=True)
+    return f"{_FUNCTION}({column})", []
 
 
 def suppress(db: Database, scope: str, now: str) -> None:
