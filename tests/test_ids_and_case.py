@@ -4,6 +4,7 @@ everywhere: through the installed `crmctl`, and through the migrations that brin
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from sqlite_utils import Database
@@ -143,6 +144,19 @@ def test_suppression_follows_the_same_rule(run, tmp_path):
         file.write_text(ndjson({"email": spelling}))
         refused = run("contact", "import", file)
         assert refused.returncode == 2 and "address was erased and suppressed" in refused.stderr, spelling
+
+
+def test_contact_add_finds_an_existing_email_by_the_rule_not_by_ascii_case(run):
+    assert run("init", "-q").returncode == 0
+    assert run("contact", "add", "åsa@x.io").returncode == 0
+    for spelling in ("ÅSA@x.io", "A\u030asa@X.IO", "åsa@x.io"):
+        refused = run("contact", "add", spelling)
+        assert (refused.returncode, refused.stderr) == (
+            1,
+            f"Error: a contact with email {spelling} already exists (id 1): "
+            f"change it with `crmctl set KEY=VALUE -c {shlex.quote(spelling)}`\n",
+        ), spelling
+    assert run("contact", "count").stdout == "1\n"
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_a_delete_in_slices_removes_exactly_the_scope_and_cascades(db):
     add_contacts(db, [{"email": f"s{i}@example.com", "tags": ["t"], "attributes": {"k": i}} for i in range(1, 41)])
     doomed = list(range(3, 40, 3))
     scopes.create(db, "doomed")
-    db.conn.executemany("INSERT INTO temp.doomed(id) VALUES (?)", [(i,) for i in doomed])
+    scopes.add_ids(db, "doomed", doomed)
     contact_sql.delete(db, "doomed", slice_size=4)
     left = [r[0] for r in db.execute("SELECT id FROM contacts ORDER BY id")]
     assert left == [i for i in range(1, 41) if i not in doomed]
