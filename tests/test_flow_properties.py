@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ON_POSTGRES, declare, set_value
+from conftest import declare
 from flowkit import run_json, write_flow
 
 from crmctl.flows.template import compile_template
@@ -172,18 +172,22 @@ def test_a_retyped_property_makes_a_remembered_flow_check_again(cli, typed, tmp_
     assert cli("property", "retype", "code", "--type", "number", "-q").exit_code == 0
     result, [report] = run_json(cli, path)
     assert result.exit_code == 0, result.stderr
-    if ON_POSTGRES:
-        stored = "SELECT value, jsonb_typeof(value) FROM property_values WHERE value = '42'::jsonb"
-        assert typed.execute(stored).fetchall() == [(42, "number")] * 2
-    else:
-        stored = "SELECT value, typeof(value) FROM property_values WHERE value = 42"
-        assert typed.execute(stored).fetchall() == [(42, "integer")] * 2
+    assert (
+        typed.execute("SELECT value, typeof(value) FROM property_values WHERE value = 42").fetchall()
+        == [(42, "integer")] * 2
+    )
 
 
 def test_note_placeholders_by_name_with_a_fallback(cli, typed, tmp_path):
     typed.execute("UPDATE contacts SET name = NULL WHERE id = 2")
-    set_value(typed, 1, "First Name", "Augusta")
-    set_value(typed, 1, "renewal", "2027-01-31T08:00:00Z")
+    typed.execute(
+        "INSERT INTO property_values(contact_id, property_id, value) "
+        "SELECT 1, id, 'Augusta' FROM properties WHERE name = 'First Name'"
+    )
+    typed.execute(
+        "INSERT INTO property_values(contact_id, property_id, value) "
+        "SELECT 1, id, '2027-01-31T08:00:00Z' FROM properties WHERE name = 'renewal'"
+    )
     typed.conn.commit()
     path = write_flow(
         tmp_path,
