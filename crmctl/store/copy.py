@@ -109,8 +109,8 @@ def _refuse_non_empty(target: Any, name: str) -> None:
     holding = [t for t, _ in TABLES if t != "meta" and target.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()]
     if holding:
         raise Refused(
-            f"{name} is not empty (its {', '.join(holding[:3])}{' …' if len(holding) > 3 else ''} "
-            "hold rows): db copy only fills a new or empty database"
+            f"{name} is not empty (it has rows in {', '.join(holding[:3])}{', …' if len(holding) > 3 else ''}): "
+            "db copy only fills a new or empty database"
         )
 
 
