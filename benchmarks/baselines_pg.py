@@ -238,7 +238,7 @@ BRANCHING = "bench-branching"
 # The split's documented bucket: sha256(seed, 0x1f, id) read as an unsigned 64-bit big-endian
 # number, modulo 100. bit(64)::bigint is signed: 2^64 ≡ 16 (mod 100) corrects the negatives.
 _HASH = "('x' || left(encode(sha256(convert_to(%s || chr(31) || m.id::text, 'UTF8')), 'hex'), 16))::bit(64)::bigint"
-BUCKET = f"(CASE WHEN {_HASH} >= 0 THEN {_HASH} % 100 ELSE ({_HASH} % 100 + 116) % 100 END)"
+BUCKET = f"(CASE WHEN {_HASH} >= 0 THEN {_HASH} %% 100 ELSE ({_HASH} %% 100 + 116) %% 100 END)"
 
 
 def flow_branching(url: str, scale: str) -> None:

@@ -208,12 +208,12 @@ def test_sqlite_to_postgresql_and_back(cli, tmp_path, pg_schemas):
     url = pg_schemas()
     there = copy(cli, source, url, "-f", "json")
     assert there.exit_code == 0, there.output
-    assert export(cli, url) == export(cli, source)
     assert dump(url) == dump(source)
     again = copy(cli, url, back)
     assert again.exit_code == 0, again.output
-    assert export(cli, back) == export(cli, source)
     assert dump(back) == dump(source)
+    assert export(cli, back) == export(cli, source)
+    assert export(cli, url) == export(cli, source)
     assert back.read_bytes() != b""  # a real file, with the schema SQLite gives it
     # Ids never reused on PostgreSQL either.
     added = cli("--db", url, "contact", "add", "new@example.com", "-f", "json")
