@@ -51,6 +51,7 @@ def backup(
     from crmctl.store.maintenance import backup as take_backup
     from crmctl.store.maintenance import backup_name
 
+    _refuse_postgres_backup()
     target = Path(path)
     if path.endswith("/") or (target.is_dir() and not target.is_symlink() and not force):
         from crmctl import clock
@@ -63,6 +64,19 @@ def backup(
         quiet=quiet,
         human=f"backup written to {target} ({size:,} bytes)",
     )
+
+
+def _refuse_postgres_backup() -> None:
+    from crmctl.cli.state import database_path
+    from crmctl.errors import Refused
+    from crmctl.store.pg.url import PgLocation
+
+    location = database_path()
+    if isinstance(location, PgLocation):
+        raise Refused(
+            "db backup copies a SQLite database file; this database is on PostgreSQL: back it up with pg_dump "
+            f"(e.g. pg_dump --schema={location.schema} -Fc -f crm.dump DBNAME)"
+        )
 
 
 @app.command("check")
