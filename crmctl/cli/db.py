@@ -7,7 +7,7 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import EXIT_FAILED, guarded
-from crmctl.cli.render import emit_summary, note_on_stderr, to_json
+from crmctl.cli.render import emit_summary, note_on_stderr, to_json, working
 from crmctl.cli.state import open_database
 
 app = typer.Typer(
@@ -185,7 +185,7 @@ def copy(
     if _same_database(src, dst):
         raise UsageError(f"SRC and DST are the same database ({dst})")
     source_db = open_db(src)
-    with initialised(dst) as target_db:
+    with initialised(dst) as target_db, working(f"copying {src} to {dst}…", enabled=not quiet):
         counts = copy_crm(source_db, target_db, target_name=str(dst))
     rows = sum(counts.values())
     emit_summary(
