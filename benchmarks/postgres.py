@@ -205,7 +205,11 @@ class PgBench(run.Bench):
         ops = self.operations(data)
         measured = []
         importing = next(op for op in self.operations(data, filtered=False) if op.group == "import")
-        if any(op.group == "import" for op in ops) or not (args.reuse and self.exists(self.db("pristine"))):
+        copied = None
+        if args.pristine_from:
+            copied = self.copy_pristine(Path(args.pristine_from))
+            ops = [op for op in ops if op.group != "import"]
+        elif any(op.group == "import" for op in ops) or not (args.reuse and self.exists(self.db("pristine"))):
             self.import_and_keep(importing, args.import_runs)
             measured.append(importing)
         self.prepare_states()
@@ -250,6 +254,7 @@ class PgBench(run.Bench):
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 "elapsed_s": round(time.time() - started, 1),
+                "pristine_copied": copied,
             },
             "startup": startup,
             "operations": results,
@@ -264,6 +269,24 @@ class PgBench(run.Bench):
                 self.admin.execute(f'DROP DATABASE IF EXISTS "{self.name(state)}" WITH (FORCE)')
         return report
 
+    def copy_pristine(self, source: Path) -> dict:
+        """The prepared database from an existing SQLite one (benchmarks/run.py's pristine, or a
+        raw load of the same data), by `crmctl db copy`: timed, and its peak RSS kept."""
+        self.note(f"copying {source} into PostgreSQL (crmctl db copy)")
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{self.name("pristine")}" WITH (FORCE)')
+        self.admin.execute(f'CREATE DATABASE "{self.name("pristine")}"')
+        sample = self.spawn([self.crmctl, "db", "copy", str(source), self.db("pristine"), "-f", "json", "-q"])
+        back = self.out / "copied-back.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{back}{suffix}").unlink(missing_ok=True)
+        again = self.spawn([self.crmctl, "db", "copy", self.db("pristine"), str(back), "-f", "json", "-q"])
+        back.unlink()
+        return {
+            "to_postgresql": {"wall_s": round(sample.wall, 2), "rss_mib": round(sample.rss_mib, 1)},
+            "to_sqlite": {"wall_s": round(again.wall, 2), "rss_mib": round(again.rss_mib, 1)},
+            "rows": json.loads(sample.stdout)["rows"],
+        }
+
     def _scalar(self, url: str, sql: str):
         import psycopg
 
@@ -274,9 +297,18 @@ class PgBench(run.Bench):
 def render(report: dict) -> str:
     """run.py's table, with the PostgreSQL baseline's floor named as it is."""
     text = table.render(report)
-    return text.replace('`python -c "import sqlite3"`', '`python -c "import psycopg"`').replace(
+    text = text.replace('`python -c "import sqlite3"`', '`python -c "import psycopg"`').replace(
         "SQLite PostgreSQL", "PostgreSQL"
     )
+    copied = report["meta"].get("pristine_copied")
+    if copied:
+        there, back = copied["to_postgresql"], copied["to_sqlite"]
+        text += (
+            f"\n`crmctl db copy` of the prepared database ({copied['rows']:,} rows): SQLite → PostgreSQL "
+            f"{there['wall_s']:.1f} s, peak RSS {there['rss_mib']:.0f} MiB; "
+            f"PostgreSQL → SQLite {back['wall_s']:.1f} s, peak RSS {back['rss_mib']:.0f} MiB.\n"
+        )
+    return text
 
 
 def side_by_side(sqlite: dict, pg: dict) -> str:
@@ -313,6 +345,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=run.generate.DEFAULT_SEED)
     parser.add_argument("--out", default=str(HERE / "out-pg"), help="work and result directory")
     parser.add_argument("--sqlite-results", default=str(HERE / "out" / "results.json"))
+    parser.add_argument(
+        "--pristine-from",
+        metavar="FILE",
+        help="build the prepared database by `crmctl db copy FILE` (a SQLite one of the same data) instead of "
+        "measuring the import",
+    )
     parser.add_argument("--only", help="comma-separated groups or operation names to measure")
     parser.add_argument("--skip-scale", action="store_true", help="skip the all-contacts memory checks")
     parser.add_argument("--reuse", action="store_true", help="reuse prepared databases from an earlier run")
