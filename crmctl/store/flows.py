@@ -9,7 +9,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from crmctl.store.scopes import _checked
-
 from crmctl.store.script import insert_returning_id
 
 
