@@ -12,9 +12,12 @@ Adding a migration. Every schema change is made on both backends, in the same co
   1. add `mNNN_what` to crmctl.store.schema (SQLite), as always;
   2. add a function of the same name here, decorated with `@_migration`, below the last one,
      with the PostgreSQL equivalent (PostgreSQL text through `db.conn`, `%s` placeholders);
-  3. a change to crmctl.store.pg.functions is a migration too: bump nothing in place, add one
-     that calls `functions.install(db)` again (CREATE OR REPLACE);
-  4. extend tests/test_pg_functions.py (schema parity) if the change adds a table or column.
+  3. a change to crmctl.store.pg.functions needs a migration too, one that calls
+     `functions.install(db)` again (CREATE OR REPLACE): m010_schema installs the current
+     functions in new databases, the new migration brings them to the older ones (and when
+     crmctl_fold's SQL changes, bump the rule's number in functions._server_key);
+  4. tests/test_pg_functions.py compares every table, column, index and trigger with
+     SQLite's: it fails until both sides agree.
 Names keep SQLite's numbering so the two lists read side by side; a database whose
 crmctl_migrations names one this crmctl does not know is newer than it, and is refused.
 """
@@ -52,6 +55,7 @@ def applied(db: Any) -> list[str]:
 
 
 def pending(db: Any) -> list[str]:
+    """The migrations still to apply (all of them for an empty schema); one cheap query."""
     done = set(applied(db))
     return [name for name in known_migrations() if name not in done]
 
