@@ -171,7 +171,7 @@ def compile_filter(db: Database, text: str) -> Condition:
     folding.register(db)
     compiler = _Compiler(text, resolver, dialect_of(db) == "postgresql")
     node = simplify(node)
-    if height(node) > INLINE_HEIGHT:
+    if height(node) > INLINE_HEIGHT and not compiler.pg:  # PostgreSQL parses deep SQL as it is
         sql, params = compiler.hoisted(node)
         return Condition(sql, params, None)
     sql, params = compiler.node(node)
@@ -444,21 +444,34 @@ class _Compiler:
             return self.true, []
         return f"({known.column} IS {'NOT ' if True in wanted else ''}NULL)", []
 
+    # On SQLite a test on tags, properties or conversations is `c.id IN (set)`, the set computed
+    # once. On PostgreSQL such an IN under NOT or OR is a hashed subplan only while the set fits
+    # in work_mem, and beyond it is a scan of the set per contact; so there each test is an
+    # EXISTS (or a count) probing the contact's rows through their index, which PostgreSQL
+    # turns into a semi- or anti-join when it stands alone.
+
     def tags(self, test: Test) -> Fragment:
+        if self.pg:
+            where, params = self._tag_where(test)
+            return f"(EXISTS (SELECT 1 FROM contact_tags AS ct WHERE ct.contact_id = c.id{where}))", params
         sql, params = self.tag_ids(test)
         return f"(c.id IN ({sql}))", params
 
     def tag_ids(self, test: Test) -> Fragment:
+        where, params = self._tag_where(test)
+        return "SELECT ct.contact_id FROM contact_tags AS ct" + where.replace(" AND ", " WHERE ", 1), params
+
+    def _tag_where(self, test: Test) -> Fragment:
         if test.op == "exists":
-            return "SELECT ct.contact_id FROM contact_tags AS ct", []
+            return "", []
         listed, names = _values([folding.fold(value.string) for value in test.values], self.pg)
-        return (
-            "SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
-            f"(SELECT t.id FROM tags AS t WHERE t.name_key IN ({listed}))",
-            names,
-        )
+        return f" AND ct.tag_id IN (SELECT t.id FROM tags AS t WHERE t.name_key IN ({listed}))", names
 
     def conversations(self, test: Test) -> Fragment:
+        if self.pg:
+            having, numbers, _ = self._conversation_count(test)
+            counted = "(SELECT count(*) FROM conversations AS v WHERE v.contact_id = c.id)"
+            return "(" + having.replace("count(*)", counted, 1) + ")", numbers
         found = self.conversation_ids(test)
         if found is not None:
             return f"(c.id IN ({found[0]}))", found[1]
@@ -481,12 +494,19 @@ class _Compiler:
         return f"count(*) {_SQL_OPERATORS[test.op]} ?", params, _PY_OPERATORS[test.op](0, numbers[0])
 
     def attribute(self, test: Test) -> Fragment:
+        if self.pg:
+            where, params = self._attribute_where(test)
+            return f"(EXISTS (SELECT 1 FROM property_values AS v WHERE v.contact_id = c.id AND {where}))", params
         sql, params = self.attribute_ids(test)
         return f"(c.id IN ({sql}))", params
 
     def attribute_ids(self, test: Test) -> Fragment:
         """A property test as index ranges on property_values(property_id, value): every
         value of a property has its type, so comparisons never meet another type."""
+        where, params = self._attribute_where(test)
+        return f"SELECT v.contact_id FROM property_values AS v WHERE {where}", params
+
+    def _attribute_where(self, test: Test) -> Fragment:
         prop = self.resolver.property(test.field)
         op = test.op
         params: list[Any] = []
@@ -509,10 +529,7 @@ class _Compiler:
                 condition = f"v.value IN ({listed})"
             else:
                 condition = f"v.value {_SQL_OPERATORS[op]} ?"
-        return (
-            f"SELECT v.contact_id FROM property_values AS v WHERE v.property_id = ? AND {condition}",
-            [prop.id, *params],
-        )
+        return f"v.property_id = ? AND {condition}", [prop.id, *params]
 
     def _pg_attribute(self, ptype: str, op: str, params: list[Any]) -> Fragment:
         """A comparison of jsonb property values: text and date orderings compare the string
