@@ -214,7 +214,7 @@ def emit(
     from crmctl.outbox import record_fields_sql
     from crmctl.store import outbox as outbox_sql
 
-    fields_sql, params = record_fields_sql(fields)
+    fields_sql, params = record_fields_sql(fields, getattr(db, "dialect", "sqlite"))
     outbox_sql.emit(db, scope, outbox, fields_sql, params, flow=flow, step=step, run_id=ctx.run_id, now=ctx.now)
     return _finish(db, "emit", scope, scopes.count(db, scope), ctx, audited=scope, outbox=outbox)
 

@@ -249,3 +249,56 @@ def run():
 
 def lines_json(text: str) -> list:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# CRMCTL_TEST_REPORT=FILE (with CRMCTL_TEST_PG): one JSON line per failing test, naming the crmctl
+# source line the failure came from (for sorting a port's failures by area). crmctl's guard turns
+# exceptions into exit 70, so the ones it catches are recorded on the way.
+_REPORT = os.environ.get("CRMCTL_TEST_REPORT", "")
+_caught: list[BaseException] = []
+_PLUMBING = ("crmctl/store/pg/database.py", "crmctl/store/pg/translate.py", "crmctl/cli/guard.py", "crmctl/testhook.py")
+
+
+@pytest.fixture(autouse=True)
+def _record_internal_errors(monkeypatch):
+    if not _REPORT:
+        yield
+        return
+    from crmctl.cli import guard
+
+    original = guard._internal_error
+
+    def recording(exc, **kwargs):
+        _caught.append(exc)
+        return original(exc, **kwargs)
+
+    monkeypatch.setattr(guard, "_internal_error", recording)
+    _caught.clear()
+    yield
+
+
+def _origin(exc: BaseException) -> str:
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/crmctl/" in f.filename]
+    frames = [f for f in frames if not f.filename.endswith(_PLUMBING)] or frames
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f"{last.filename.split('/crmctl/', 1)[1] if '/crmctl/' in last.filename else last.filename}:{last.lineno}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not _REPORT or not report.failed:
+        return
+    errors = list(_caught)
+    if call.excinfo is not None:
+        errors.append(call.excinfo.value)
+    origins = [o for o in (_origin(e) for e in errors) if o]
+    first = errors[0] if errors else None
+    message = f"{type(first).__name__}: {' '.join(str(first).split())[:300]}" if first else ""
+    with open(_REPORT, "a") as out:
+        out.write(json.dumps({"test": item.nodeid, "when": report.when, "origins": origins, "error": message}) + "\n")

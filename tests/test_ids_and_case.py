@@ -55,6 +55,7 @@ def old_database(path) -> Database:
     return db
 
 
+@pytest.mark.sqlite_only(reason="SQLite migration m008 of an old database file")
 def test_the_upgrade_keeps_every_row_and_sets_the_sequences_past_every_audited_id(isolated_db):
     db = old_database(isolated_db)
     with db.conn:
@@ -169,6 +170,7 @@ def colliding(isolated_db):
     return isolated_db
 
 
+@pytest.mark.sqlite_only(reason="SQLite migration m008 of an old database file")
 def test_collisions_stop_the_upgrade_with_the_list_and_the_resolving_commands_run(run, colliding):
     refused = run("tag", "add", "vip", "-c", "3", "--create")
     assert refused.returncode == 1

@@ -254,7 +254,8 @@ def _sqlite_shape(tmp_path):
     db = open_db(tmp_path / "shape.db", create=True)
     try:
         tables = {
-            name: [row[1] for row in db.execute(f"PRAGMA table_info({name})")]
+            # (column, NOT NULL or part of the primary key): PostgreSQL's key columns are NOT NULL
+            name: [(row[1], bool(row[3] or row[5])) for row in db.execute(f"PRAGMA table_info({name})")]
             for (name,) in db.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%' "
                 "AND name != '_sqlite_migrations'"
@@ -275,14 +276,16 @@ def _sqlite_shape(tmp_path):
 
 def test_same_tables_columns_indexes_and_triggers_as_sqlite(pg, tmp_path):
     tables, indexes, triggers, meta = _sqlite_shape(tmp_path)
-    pg_tables: dict[str, list[str]] = {}
-    for table, column in pg.conn.execute(
-        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name != %s ORDER BY table_name, ordinal_position",
+    pg_tables: dict[str, list[tuple[str, bool]]] = {}
+    for table, column, nullable in pg.conn.execute(
+        "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name != %s ORDER BY table_name, ordinal_position",
         [schema.TABLE],
     ):
-        pg_tables.setdefault(table, []).append(column)
-    assert {t: sorted(c) for t, c in pg_tables.items()} == {t: sorted(c) for t, c in tables.items()}
+        pg_tables.setdefault(table, []).append((column, nullable == "NO"))
+    tables["audit_contacts"] = [(column, False) for column, _ in tables["audit_contacts"]]  # a view's columns
+    assert pg_tables == tables  # in SQLite's order: SELECT * and INSERT … VALUES read the same
+
     pg_indexes = {
         row[0]
         for row in pg.conn.execute(
@@ -301,6 +304,33 @@ def test_same_tables_columns_indexes_and_triggers_as_sqlite(pg, tmp_path):
     }
     assert pg_triggers == triggers
     assert {row[0] for row in pg.conn.execute("SELECT key FROM meta")} == meta
+
+
+def test_column_types_follow_sqlite(pg, tmp_path):
+    from crmctl.store.connection import open_db
+
+    db = open_db(tmp_path / "types.db", create=True)
+    try:
+        declared = {
+            (table, row[1]): row[2]
+            for (table,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%sqlite%'"
+            )
+            for row in db.execute(f"PRAGMA table_info({table})")
+        }
+    finally:
+        db.close()
+    expected = {"INTEGER": ("bigint", None), "TEXT": ("text", "C"), "": ("jsonb", None)}
+    found = {
+        (table, column): (kind, collation)
+        for table, column, kind, collation in pg.conn.execute(
+            "SELECT c.table_name, c.column_name, c.data_type, c.collation_name FROM information_schema.columns AS c "
+            "JOIN information_schema.tables AS t USING (table_schema, table_name) "
+            "WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND c.table_name != %s",
+            [schema.TABLE],
+        )
+    }
+    assert found == {key: expected[kind] for key, kind in declared.items()}
 
 
 def test_text_is_compared_binary(pg):
@@ -360,3 +390,26 @@ def test_advance_identities(scratch):
     conn.execute("DELETE FROM contacts")
     assert schema.advance_identities(scratch)["contacts"] == 193  # never back
     assert one(scratch, "INSERT INTO contacts(email) VALUES ('c@x') RETURNING id") == 193
+
+
+def test_advance_identities_is_undone_by_a_rollback(scratch):
+    conn = scratch.conn
+    conn.commit()
+    conn.execute("INSERT INTO tags(id, name, created_at) VALUES (50, 'a', 'now')")
+    assert schema.advance_identities(scratch, tables=["tags"]) == {"tags": 51}
+    conn.rollback()
+    assert one(scratch, "INSERT INTO tags(name, created_at) VALUES ('b', 'now') RETURNING id") == 1
+
+
+def test_identities_restored_after_a_rollback(scratch):
+    conn = scratch.conn
+    one(scratch, "INSERT INTO audit(at, actor, action, contacts) VALUES ('t', 'me', 'x', 0) RETURNING id")
+    conn.commit()
+    saved = schema.identity_state(scratch)
+    assert saved[f"{one(scratch, 'SELECT current_schema()')}.audit_id_seq"] == 1
+    one(scratch, "INSERT INTO audit(at, actor, action, contacts) VALUES ('t', 'me', 'x', 0) RETURNING id")
+    one(scratch, "INSERT INTO tags(name, created_at) VALUES ('a', 'now') RETURNING id")
+    conn.rollback()
+    schema.restore_identities(scratch, saved)
+    assert one(scratch, "INSERT INTO audit(at, actor, action, contacts) VALUES ('t', 'me', 'x', 0) RETURNING id") == 2
+    assert one(scratch, "INSERT INTO tags(name, created_at) VALUES ('b', 'now') RETURNING id") == 1

@@ -148,3 +148,14 @@ def test_vacuum_after_commit(db):
     db.execute("INSERT INTO tags(name, created_at) VALUES ('x', 'y')")
     db.execute("DELETE FROM tags")
     vacuum_after_commit(db, ["tags", "contact_tags"])
+
+
+@needs_server
+def test_values_cross_as_with_sqlite(db):
+    assert db.execute("SELECT 1 = 1, 1 = 2, ?", [True]).fetchone() == (1, 0, 1)
+    assert db.execute("SELECT sum(x), 2.50::numeric, (-3)::numeric FROM (VALUES (1), (2)) v(x)").fetchone() == (
+        3,
+        2.5,
+        -3,
+    )
+    assert [type(v) for v in db.execute("SELECT sum(x), 1 = 1 FROM (VALUES (1)) v(x)").fetchone()] == [int, int]

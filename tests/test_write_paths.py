@@ -15,6 +15,7 @@ def foreign_keys(db) -> int:
     return db.execute("PRAGMA foreign_keys").fetchone()[0]
 
 
+@pytest.mark.sqlite_only(reason="SQLite's foreign_keys pragma")
 def test_bulk_transaction_skips_foreign_key_lookups_and_restores_them(db):
     with transaction(db, deletes_contacts=False):
         assert foreign_keys(db) == 0

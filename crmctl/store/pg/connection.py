@@ -61,7 +61,7 @@ def connect(location: PgLocation, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT)
         if exc.sqlstate in _BUSY_SERVER:  # retrying later may succeed: exit 75
             raise LockTimeout(f"cannot connect to {location}: {first_line(exc)}") from None
         raise DatabaseError(f"cannot connect to {location}: {first_line(exc)}") from None
-    _adapt_booleans(conn)
+    adapt(conn)
     db = PgDatabase(conn, location, lock_timeout=lock_timeout)
     try:
         conn.execute("SELECT pg_catalog.set_config('search_path', %s, false)", [quote_ident(db.schema)])
@@ -71,15 +71,31 @@ def connect(location: PgLocation, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT)
     return db
 
 
-def _adapt_booleans(conn: psycopg.Connection) -> None:
-    """Python booleans are sent as 1/0, as SQLite stores them (the schema has no boolean columns)."""
+def adapt(conn: psycopg.Connection) -> None:
+    """Values cross as they do with SQLite, which has no booleans and no decimals: Python
+    booleans are sent as 1/0; a boolean result (`SELECT a = b`) reads as 1/0; a numeric result
+    (sum() of bigints, a ::numeric) reads as an int when it has no fractional part, else a float."""
+    from psycopg.adapt import Loader
     from psycopg.types.numeric import IntDumper
 
     class BoolAsInt(IntDumper):
         def dump(self, obj):  # type: ignore[no-untyped-def]
             return b"1" if obj else b"0"
 
+    class BoolAsIntLoader(Loader):
+        def load(self, data):  # type: ignore[no-untyped-def]
+            return 1 if bytes(data) == b"t" else 0
+
+    class NumericAsNumber(Loader):
+        def load(self, data):  # type: ignore[no-untyped-def]
+            text = bytes(data).decode()
+            if text.lstrip("-").isdigit():
+                return int(text)
+            return float(text)  # NaN and ±Infinity included
+
     conn.adapters.register_dumper(bool, BoolAsInt)
+    conn.adapters.register_loader("bool", BoolAsIntLoader)
+    conn.adapters.register_loader("numeric", NumericAsNumber)
 
 
 def first_line(exc: BaseException) -> str:
@@ -305,6 +321,7 @@ def open_read_only(location: PgLocation) -> PgDatabase | None:
         conn = psycopg.connect(location.url, autocommit=True, connect_timeout=2, application_name=application_name())
     except Exception:
         return None
+    adapt(conn)
     db = PgDatabase(conn, location)
     conn.execute("SELECT pg_catalog.set_config('search_path', %s, false)", [quote_ident(db.schema)])
     conn.execute(b"SET default_transaction_read_only = on")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import unicodedata
 from typing import Any
 
 __all__ = ["install", "suppression_pads"]
@@ -50,7 +51,8 @@ def _python_candidates() -> frozenset[str]:
     return frozenset(found)
 
 
-def _server_key(db: Any) -> tuple[str, str]:
+def _server_key(db: Any) -> str:
+    """What the exceptions depend on: this rule, the server and its ICU, Python's Unicode."""
     row = db.conn.execute(
         "SELECT current_setting('server_version_num'), coalesce(pg_collation_actual_version(oid), '') "
         "FROM pg_collation WHERE collname = 'und-x-icu' LIMIT 1"
@@ -59,18 +61,48 @@ def _server_key(db: Any) -> tuple[str, str]:
         from crmctl.errors import DatabaseError
 
         raise DatabaseError('crmctl needs a PostgreSQL server built with ICU (collation "und-x-icu")')
-    return row[0], row[1]
+    return f"crmctl_fold 1; PostgreSQL {row[0]}; ICU {row[1]}; Unicode {unicodedata.unidata_version}"
 
 
-_exceptions_cache: dict[tuple[str, str], dict[str, str]] = {}
+_exceptions_cache: dict[str, dict[str, str]] = {}
 
 
 def fold_exceptions(db: Any) -> dict[str, str]:
-    """Code point → its casefold, for each code point where the server's lower() differs
-    (cached per server version and ICU version)."""
+    """Code point → its casefold, for each code point where the server's lower() differs.
+
+    Finding them takes a second (a lower() call per code point of the cased planes), so they
+    are kept per process, and taken from crmctl_fold_unicode's comment in another schema of
+    the database (owned by the same role) when that was made under the same key: a new
+    schema on a server that has one (every test's) costs nothing. Only the code points are
+    taken from there; what each maps to is this Python's casefold."""
     key = _server_key(db)
-    if key in _exceptions_cache:
-        return _exceptions_cache[key]
+    if key not in _exceptions_cache:
+        chars = _neighbour_exceptions(db, key)
+        if chars is None:
+            chars = _scan_exceptions(db)
+        _exceptions_cache[key] = {c: c.casefold() for c in sorted(chars)}
+    return _exceptions_cache[key]
+
+
+def _neighbour_exceptions(db: Any, key: str) -> set[str] | None:
+    rows = db.conn.execute(
+        "SELECT d.description FROM pg_proc AS p JOIN pg_description AS d ON d.objoid = p.oid "
+        "AND d.classoid = 'pg_proc'::regclass WHERE p.proname = 'crmctl_fold_unicode' "
+        "AND p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+    ).fetchall()
+    for (description,) in rows:
+        try:
+            recorded = json.loads(description)
+            if recorded["key"] == key and isinstance(recorded["chars"], str):
+                chars = set(recorded["chars"])
+                if SIGMA in chars and all(ord(c) > 0x7F for c in chars):
+                    return chars
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def _scan_exceptions(db: Any) -> set[str]:
     skip = " ".join(f"AND (i < {low} OR i > {high})" for low, high in _UNCASED)
     server = {
         row[0]
@@ -83,9 +115,7 @@ def fold_exceptions(db: Any) -> dict[str, str]:
     lowered = dict(
         db.conn.execute(f"SELECT c, lower(c COLLATE {ICU}) FROM unnest(%s::text[]) AS c", [candidates]).fetchall()
     )
-    found = {c: c.casefold() for c in candidates if c.casefold() != lowered[c] or c == SIGMA}
-    _exceptions_cache[key] = found
-    return found
+    return {c for c in candidates if c.casefold() != lowered[c] or c == SIGMA}
 
 
 def _literal(text: str) -> str:
@@ -242,7 +272,10 @@ $fn$;
 
 def install(db: Any) -> None:
     """Create (or replace) every function, through the raw connection (no translation)."""
-    db.conn.execute(fold_sql(fold_exceptions(db)))
+    exceptions = fold_exceptions(db)
+    db.conn.execute(fold_sql(exceptions))
+    recorded = json.dumps({"key": _server_key(db), "chars": "".join(exceptions)}, ensure_ascii=False)
+    db.conn.execute(f"COMMENT ON FUNCTION crmctl_fold_unicode(text) IS {_literal(recorded)}")
     db.conn.execute(other_sql())
 
 

@@ -22,7 +22,7 @@ crmctl_migrations names one this crmctl does not know is newer than it, and is r
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from crmctl.errors import DatabaseError
@@ -331,12 +331,14 @@ CREATE INDEX outbox_records_delivered ON outbox_records(delivered_at, outbox) WH
 # Ids after explicit-id inserts -------------------------------------------------------------
 
 
-def advance_identities(db: Any) -> dict[str, int]:
-    """Move each identity past the highest id in its table and past the highest id anything
-    refers to (as SQLite's m007 sets its AUTOINCREMENT floors): after `db copy` or an import
-    with --keep-ids, a new contact never inherits a deleted one's audit trail, a new run id
-    never meets an old run's references. Never moves an identity back. Returns table → the
-    next id it will give."""
+def advance_identities(db: Any, tables: Iterable[str] | None = None) -> dict[str, int]:
+    """Move each identity (of `tables`, default every table with one) past the highest id in
+    its table and past the highest id anything refers to (as SQLite's m007 sets its
+    AUTOINCREMENT floors): after `db copy` or an import with --keep-ids, a new contact never
+    inherits a deleted one's audit trail, a new run id never meets an old run's references.
+    Never moves an identity back. Transactional (ALTER TABLE … RESTART, not setval()), so a
+    dry run's rollback undoes it; the table is locked until the transaction ends. Returns
+    table → the next id it will give."""
     floors = {
         "contacts": _highest_audited_contact(db),
         "audit": _max(db, "SELECT max(audit_id) FROM audit_sets"),
@@ -345,23 +347,45 @@ def advance_identities(db: Any) -> dict[str, int]:
             for table in ("audit", "flow_enrolments", "flow_branches", "outbox_records")
         ),
     }
-    tables = [
+    identities = [
         row[0]
         for row in db.conn.execute(
             "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND column_name = 'id' AND is_identity = 'YES' ORDER BY table_name"
         )
     ]
+    chosen = identities if tables is None else [t for t in identities if t in set(tables)]
     following = {}
-    for table in tables:
+    for table in chosen:
         sequence = db.conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table]).fetchone()[0]
         last, called = db.conn.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()
         current = last + 1 if called else last
         wanted = max(floors.get(table, 0), _max(db, f"SELECT max(id) FROM {table}")) + 1
         if wanted > current:
-            db.conn.execute("SELECT setval(%s, %s, true)", [sequence, wanted - 1])
+            db.conn.execute(f"ALTER TABLE {table} ALTER COLUMN id RESTART WITH {int(wanted)}")
         following[table] = max(wanted, current)
     return following
+
+
+def identity_state(db: Any) -> dict[str, int | None]:
+    """Each identity sequence of the schema → its last value (None: none given yet), in one
+    query. With `restore_identities`, for a transaction that rolls back (a dry run, a failed
+    run): sequences are not transactional, SQLite's AUTOINCREMENT counter is."""
+    return dict(
+        db.conn.execute(
+            "SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences "
+            "WHERE schemaname = current_schema()"
+        ).fetchall()
+    )
+
+
+def restore_identities(db: Any, saved: dict[str, int | None]) -> None:
+    """Put the sequences that moved since `saved` back (setval() takes effect at once, whatever
+    the transaction then does: call it under the write lock, before or after the rollback)."""
+    for sequence, last in identity_state(db).items():
+        if sequence in saved and saved[sequence] != last:
+            before = saved[sequence]
+            db.conn.execute("SELECT setval(%s, %s, %s)", [sequence, before or 1, before is not None])
 
 
 def _max(db: Any, sql: str) -> int:
