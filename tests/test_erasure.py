@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from bulk import add_bulk_contacts
-from conftest import add_contacts, crmctl_executable
+from conftest import ON_POSTGRES, add_contacts, crmctl_executable
 from flowkit import dump, write_flow
 
 from crmctl.store import open_db
@@ -353,3 +354,64 @@ def test_the_lock_holder_file_names_the_command_without_personal_data():
     assert command_line(["--db", "/srv/crm/crm.db", "flow", "run", "/srv/flows/a.yaml"]) == (
         "crmctl --db /srv/crm/crm.db flow run /srv/flows/a.yaml"
     )
+
+
+def test_suppress_keeps_the_keyed_hash_of_the_folded_address(cli, people):
+    result = cli("delete", "Bob@Example.com", "cy@example.org", "--yes", "--suppress", "-q")
+    assert result.exit_code == 0, result.stderr
+    stored = {row[0] for row in people.execute("SELECT digest FROM suppressions")}
+    assert stored == {digest_of(people, "bob@example.com"), digest_of(people, "CY@example.org")}
+    assert people.execute("SELECT detail FROM audit WHERE action = 'delete'").fetchone() == ("suppressed: 2",)
+
+
+# PostgreSQL: VACUUM after the delete ----------------------------------------------------------
+
+on_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's erasure (VACUUM)")
+
+
+def vacuumed(db) -> set[str]:
+    rows = db.execute(
+        "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() AND vacuum_count > 0"
+    )
+    return {row[0] for row in rows}
+
+
+@on_postgres
+def test_on_postgres_a_delete_vacuums_every_table_it_reached(run, people):
+    from crmctl.store import erasure
+
+    reached = set(erasure.erased_tables(people))
+    assert {"contacts", "contact_tags", "property_values", "notes", "conversations", "messages"} <= reached
+    assert {"flow_enrolments", "outbox_records"} <= reached
+    assert not reached & {"audit", "audit_sets", "tags", "properties", "suppressions", "meta"}
+    result = run("delete", "bob@example.com", "--yes", "--suppress")
+    assert result.returncode == 0 and "note:" not in result.stderr, result.stderr
+    assert reached <= vacuumed(people)
+    assert not erasure.pending(people)
+    assert run("db", "check").returncode == 0
+
+
+CRASH_AFTER_COMMIT_ANYWHERE = textwrap.dedent("""
+    import os, signal, sys
+    from crmctl import actions, selection
+    from crmctl.store import open_db, transaction
+    from crmctl.store.connection import resolve_path
+    db = open_db(resolve_path(sys.argv[1]))
+    with transaction(db):
+        scope = selection.resolve(db, selection.SelectionSpec(contacts=[sys.argv[2]])).scope
+        actions.delete(db, scope, actions.Context("test", "2026-11-01T12:00:00Z"))
+    os.kill(os.getpid(), signal.SIGKILL)  # committed, but never vacuumed
+""")
+
+
+@on_postgres
+def test_on_postgres_a_crash_before_the_vacuum_is_finished_by_the_next_command(run, people):
+    from crmctl.store import erasure
+
+    crashed = subprocess.run([sys.executable, "-c", CRASH_AFTER_COMMIT_ANYWHERE, os.environ["CRMCTL_DB"], "2"])
+    assert crashed.returncode == -9
+    assert erasure.pending(people) and "contacts" not in vacuumed(people)
+    check = run("db", "check")
+    assert (check.returncode, "an erasure is pending" in check.stderr) == (1, True)
+    assert run("contact", "count").stdout == "4\n"  # any command finishes it
+    assert not erasure.pending(people) and "contacts" in vacuumed(people)
