@@ -3,9 +3,10 @@ takes (jsonb text on PostgreSQL), and SQLite's typeof() of a value read back."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from conftest import ON_POSTGRES
+ON_POSTGRES = bool(os.environ.get("CRMCTL_TEST_PG"))
 
 VALUE = "CAST(? AS jsonb)" if ON_POSTGRES else "?"  # the placeholder of a value in SQL
 

@@ -22,7 +22,8 @@ from sqlite_utils import Database
 
 from crmctl.folding import FOLD
 from crmctl.store import audit, scopes
-from crmctl.store.properties import batches, changed_value, postgres, stored, value_sql
+from crmctl.store.pg import is_postgres
+from crmctl.store.properties import batches, changed_value, stored, value_sql
 from crmctl.store.script import run_script
 from crmctl.testhook import pause_point
 
@@ -134,7 +135,7 @@ class Outcome:
 
 def create_staging(db: Database) -> None:
     drop_staging(db)
-    run_script(db, _STAGING_PG if postgres(db) else _STAGING)
+    run_script(db, _STAGING_PG if is_postgres(db) else _STAGING)
 
 
 def drop_staging(db: Database) -> None:
@@ -144,7 +145,7 @@ def drop_staging(db: Database) -> None:
 
 
 def _many(db: Database) -> Callable[[str, list[tuple]], Any]:
-    return db.executemany if postgres(db) else db.conn.executemany  # type: ignore[attr-defined]
+    return db.executemany if is_postgres(db) else db.conn.executemany  # type: ignore[attr-defined]
 
 
 def stage(db: Database, batch: Batch) -> None:
@@ -158,7 +159,7 @@ def stage(db: Database, batch: Batch) -> None:
     many("INSERT INTO temp.import_notes(pos, seq, body, author, created_at) VALUES (?, ?, ?, ?, ?)", batch.notes)
     many(f"INSERT INTO temp.import_tags(pos, name, name_key) VALUES (?1, ?2, {FOLD}(?2))", batch.tags)
     values = batch.values
-    if postgres(db):
+    if is_postgres(db):
         values = [(pos, property_id, stored(db, value)) for pos, property_id, value in values]
     many(f"INSERT INTO temp.import_values(pos, property_id, value) VALUES (?, ?, {value_sql(db)})", values)
     many("INSERT INTO temp.import_new_values(pos, name, raw) VALUES (?, ?, ?)", batch.new_values)
@@ -177,7 +178,7 @@ def convert_new_values(
 ) -> None:
     """Stage the values of newly declared properties ((name, id, type)) in their stored form;
     `function(type, raw)` converts one (every value fits: the type was inferred from them)."""
-    if postgres(db):  # in Python, batch by batch
+    if is_postgres(db):  # in Python, batch by batch
         for name, property_id, kind in created:
             for rows in batches(db, "SELECT pos, raw FROM temp.import_new_values WHERE name = ? ORDER BY pos", [name]):
                 db.executemany(  # type: ignore[attr-defined]
@@ -198,7 +199,7 @@ def convert_new_values(
 
 def index_staging(db: Database) -> None:
     """Built once after loading: cheaper than maintaining it row by row."""
-    if postgres(db):  # temp tables get no statistics unless asked
+    if is_postgres(db):  # temp tables get no statistics unless asked
         db.execute("CREATE INDEX import_rows_email_key ON pg_temp.import_rows(email_key)")
         for table in _TABLES:
             db.execute(f"ANALYZE pg_temp.{table}")
@@ -272,7 +273,7 @@ def match_existing(db: Database) -> None:
         "(SELECT c.id FROM contacts AS c WHERE c.email_key = import_rows.email_key)"
     )
     db.execute("UPDATE temp.import_rows SET existed = 1 WHERE contact_id IS NOT NULL")
-    if postgres(db):
+    if is_postgres(db):
         db.execute("ANALYZE pg_temp.import_rows")
 
 
@@ -285,7 +286,7 @@ def stage_catalog_tags(db: Database, names: list[str]) -> None:
 
 def sequence(db: Database) -> int:
     """The highest contact id ever given out (AUTOINCREMENT's sequence, or the highest id)."""
-    if postgres(db):
+    if is_postgres(db):
         return max(
             db.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchone()[0], identity_given(db, "contacts")
         )
@@ -393,7 +394,7 @@ def skip_known_notes(db: Database) -> None:
 
 def _is(db: Database, negated: bool = False) -> str:
     """SQLite's `IS` / `IS NOT` (NULL-safe comparison), which PostgreSQL spells out."""
-    if postgres(db):
+    if is_postgres(db):
         return "IS DISTINCT FROM" if negated else "IS NOT DISTINCT FROM"
     return "IS NOT" if negated else "IS"
 
@@ -409,9 +410,9 @@ def mark_changed(db: Database) -> None:
         "JOIN temp.import_tag_names AS n ON n.name_key = t.name_key WHERE r.existed = 1 AND NOT EXISTS ("
         "SELECT 1 FROM contact_tags AS ct WHERE ct.tag_id = n.tag_id AND ct.contact_id = r.contact_id)",
     )
-    same = (
-        "x.value::text = a.value::text" if postgres(db) else "x.value = a.value AND typeof(x.value) = typeof(a.value)"
-    )
+    same = "x.value = a.value AND typeof(x.value) = typeof(a.value)"
+    if is_postgres(db):
+        same = "x.value::text = a.value::text"
     _mark(
         db,
         "SELECT a.pos FROM temp.import_values AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
@@ -461,7 +462,7 @@ def insert_new_contacts(db: Database, now: str) -> None:
         """,
         {"now": now},
     )
-    if postgres(db):
+    if is_postgres(db):
         advance_identity(db, "contacts")
 
 
@@ -543,7 +544,7 @@ def append_conversations(db: Database, now: str) -> None:
         "WHERE v.conversation_id IS NOT NULL ORDER BY v.conversation_id",
         [now],
     )
-    if postgres(db):
+    if is_postgres(db):
         advance_identity(db, "conversations")
     db.execute(
         "INSERT INTO messages(conversation_id, body, sender, sent_at) "

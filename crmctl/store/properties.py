@@ -15,6 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from crmctl import value_types
+from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
 from crmctl.store.script import insert_returning_id
 
@@ -35,18 +36,14 @@ _COLUMNS = "id, name, type, description, created_at"
 _CURSORS = itertools.count(1)
 
 
-def postgres(db: Database) -> bool:
-    return getattr(db, "dialect", "sqlite") == "postgresql"
-
-
 def value_sql(db: Database) -> str:
     """The placeholder of a property value: on PostgreSQL `property_values.value` is jsonb."""
-    return "CAST(? AS jsonb)" if postgres(db) else "?"
+    return "CAST(? AS jsonb)" if is_postgres(db) else "?"
 
 
 def stored(db: Database, value: Any) -> Any:
     """A value (int, float or str) as the parameter `value_sql` reads."""
-    if postgres(db):
+    if is_postgres(db):
         from crmctl.store.pg.values import to_jsonb_text
 
         return to_jsonb_text(value)
@@ -56,7 +53,7 @@ def stored(db: Database, value: Any) -> Any:
 def batches(db: Database, sql: str, params: Sequence[Any] = (), size: int = 5000) -> Iterator[list[tuple]]:
     """The rows of a query in lists of `size`, never all in memory (a server-side cursor on
     PostgreSQL; SQLite's cursor steps through the rows anyway)."""
-    if not postgres(db):
+    if not is_postgres(db):
         cursor = db.execute(sql, list(params))
         while rows := cursor.fetchmany(size):
             yield rows
@@ -164,7 +161,7 @@ def holders_scope(db: Database, property_id: int, target: str) -> None:
 
 def unfit_values(db: Database, prop: Property, kind: str, limit: int) -> tuple[list[tuple[int, Any]], int]:
     """(contact id, value) of the first `limit` values that do not convert to `kind`; and how many."""
-    if postgres(db):
+    if is_postgres(db):
         shown: list[tuple[int, Any]] = []
         total = 0
         for rows in batches(db, _VALUES, [prop.id]):
@@ -190,7 +187,7 @@ def unfit_values(db: Database, prop: Property, kind: str, limit: int) -> tuple[l
 
 def convert_values(db: Database, prop: Property, kind: str) -> int:
     """Drop the values that do not convert, convert the others; returns how many were dropped."""
-    if postgres(db):
+    if is_postgres(db):
         return _convert_values_pg(db, prop, kind)
     register_functions(db)
     dropped = db.execute(
@@ -243,7 +240,7 @@ def differing(db: Database, scope: str, target: str, values: Sequence[tuple[int,
         if value is None:
             tests.append("EXISTS (SELECT 1 FROM property_values AS v WHERE v.contact_id = s.id AND v.property_id = ?)")
             params.append(property_id)
-        elif postgres(db):  # jsonb text keeps 3 and 3.0 apart, as typeof does on SQLite
+        elif is_postgres(db):  # jsonb text keeps 3 and 3.0 apart, as typeof does on SQLite
             tests.append(
                 "NOT EXISTS (SELECT 1 FROM property_values AS v WHERE v.contact_id = s.id AND v.property_id = ? "
                 "AND v.value::text = CAST(? AS jsonb)::text)"
@@ -281,6 +278,6 @@ def write(db: Database, scope: str, values: Sequence[tuple[int, Any]]) -> None:
 
 def changed_value(db: Database) -> str:
     """In an upsert of property_values: the stored value differs from the new one (in type too)."""
-    if postgres(db):
+    if is_postgres(db):
         return "property_values.value::text <> excluded.value::text"
     return "property_values.value IS NOT excluded.value OR typeof(property_values.value) != typeof(excluded.value)"
