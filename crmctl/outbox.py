@@ -24,18 +24,19 @@ from sqlite_utils import Database
 from crmctl import clock
 from crmctl.errors import NotFound, Refused
 from crmctl.store import outbox as outbox_sql
+from crmctl.store.properties import NUMBER_TEXT
 
 DELIVERED_RETENTION_DAYS = 30
 
 
-def record_fields_sql(names: Sequence[str]) -> tuple[str, list[Any]]:
-    """A JSON object over contact alias `c` holding each named field's value, typed as
+def record_fields_sql(names: Sequence[str], dialect: str = "sqlite") -> tuple[str, list[Any]]:
+    """A JSON object (as text) over contact alias `c` holding each named field's value, typed as
     `contact list` shows it (numbers stay numbers, blocked is true/false, tags a list)."""
     from crmctl.flows.cases import field_reference
     from crmctl.query.fields import BUILTINS
     from crmctl.query.folding import fold
-    from crmctl.store.properties import NUMBER_TEXT
 
+    pg = dialect == "postgresql"
     parts: list[str] = []
     params: list[Any] = []
     for text in names:
@@ -43,30 +44,54 @@ def record_fields_sql(names: Sequence[str]) -> tuple[str, list[Any]]:
         known = None if quoted else BUILTINS.get(name)
         params.append(name)
         if known is None:
-            # A property's value in its type, as JSON text made in the subquery (a JSON subtype
-            # does not survive one) and read back by json(): booleans true/false, exact decimals.
-            parts.append(
-                "?, json((SELECT CASE WHEN p.type = 'boolean' THEN CASE v.value WHEN 0 THEN 'false' ELSE 'true' END "
-                f"WHEN typeof(v.value) = 'real' THEN {NUMBER_TEXT}(v.value) "
-                "WHEN typeof(v.value) = 'text' THEN json_quote(v.value) ELSE v.value END "
-                "FROM property_values AS v JOIN properties AS p ON p.id = v.property_id "
-                "WHERE v.contact_id = c.id AND p.folded = ?))"
-            )
+            parts.append(_PROPERTY_PG if pg else _PROPERTY)
             params.append(fold(name))
         elif known.kind == "bool":
-            parts.append(f"?, json(CASE WHEN {known.column} IS NULL THEN 'false' ELSE 'true' END)")
-        elif known.kind == "tags":
             parts.append(
-                "?, json(coalesce((SELECT json_group_array(name) FROM (SELECT t.name FROM contact_tags AS ct "
-                "JOIN tags AS t ON t.id = ct.tag_id WHERE ct.contact_id = c.id ORDER BY t.name COLLATE NOCASE)), '[]'))"
+                f"?::text, {known.column} IS NOT NULL"
+                if pg
+                else f"?, json(CASE WHEN {known.column} IS NULL THEN 'false' ELSE 'true' END)"
             )
+        elif known.kind == "tags":
+            parts.append(_TAGS_PG if pg else _TAGS)
         elif known.kind == "count":
-            parts.append("?, (SELECT count(*) FROM conversations AS v WHERE v.contact_id = c.id)")
+            parts.append(
+                ("?::text" if pg else "?") + ", (SELECT count(*) FROM conversations AS v WHERE v.contact_id = c.id)"
+            )
         else:
-            parts.append(f"?, {known.column}")
+            parts.append(("?::text" if pg else "?") + f", {known.column}")
     if not parts:
         return "'{}'", []
+    if pg:  # json, not jsonb: the fields keep their order
+        return "json_build_object(" + ", ".join(parts) + ")::text", params
     return "json_object(" + ", ".join(parts) + ")", params
+
+
+# A property's value in its type, as JSON text made in the subquery (a JSON subtype does not
+# survive one) and read back by json(): booleans true/false, exact decimals.
+_PROPERTY = (
+    "?, json((SELECT CASE WHEN p.type = 'boolean' THEN CASE v.value WHEN 0 THEN 'false' ELSE 'true' END "
+    f"WHEN typeof(v.value) = 'real' THEN {NUMBER_TEXT}(v.value) "
+    "WHEN typeof(v.value) = 'text' THEN json_quote(v.value) ELSE v.value END "
+    "FROM property_values AS v JOIN properties AS p ON p.id = v.property_id "
+    "WHERE v.contact_id = c.id AND p.folded = ?))"
+)
+# PostgreSQL stores the value as jsonb already (numbers that read back exactly, text as a string).
+_PROPERTY_PG = (
+    "?::text, (SELECT CASE WHEN p.type = 'boolean' THEN to_jsonb(v.value <> '0'::jsonb) ELSE v.value END "
+    "FROM property_values AS v JOIN properties AS p ON p.id = v.property_id "
+    "WHERE v.contact_id = c.id AND p.folded = ?)"
+)
+_TAGS = (
+    "?, json(coalesce((SELECT json_group_array(name) FROM (SELECT t.name FROM contact_tags AS ct "
+    "JOIN tags AS t ON t.id = ct.tag_id WHERE ct.contact_id = c.id ORDER BY t.name COLLATE NOCASE)), '[]'))"
+)
+# NOCASE folds ASCII letters only.
+_TAGS_PG = (
+    "?::text, coalesce((SELECT json_agg(t.name ORDER BY translate(t.name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
+    "'abcdefghijklmnopqrstuvwxyz') COLLATE \"C\") FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id "
+    "WHERE ct.contact_id = c.id), '[]'::json)"
+)
 
 
 def listing(db: Database) -> Iterator[dict]:

@@ -16,13 +16,15 @@ def add_bulk_contacts(db, count: int) -> None:
             "INSERT OR IGNORE INTO properties(name, folded, type, created_at) VALUES (?, ?, ?, '2025-01-01T00:00:00Z')",
             [name, name, kind],
         )
+    as_value = "to_jsonb" if getattr(db, "dialect", "sqlite") == "postgresql" else ""  # PostgreSQL: jsonb values
     db.execute(
         "INSERT INTO property_values(contact_id, property_id, value) SELECT c.id, p.id, "
-        "CASE WHEN c.id % 2 = 0 THEN 'trial' ELSE 'pro' END FROM contacts AS c, properties AS p WHERE p.name = 'plan'"
+        f"{as_value}(CASE WHEN c.id % 2 = 0 THEN 'trial' ELSE 'pro' END) FROM contacts AS c, properties AS p "
+        "WHERE p.name = 'plan'"
     )
     db.execute(
         "INSERT INTO property_values(contact_id, property_id, value) "
-        "SELECT c.id, p.id, c.id % 100 FROM contacts AS c, properties AS p WHERE p.name = 'score'"
+        f"SELECT c.id, p.id, {as_value}(c.id % 100) FROM contacts AS c, properties AS p WHERE p.name = 'score'"
     )
     for tag in ("vip", "churned", "winback", "at-risk"):
         db.execute("INSERT OR IGNORE INTO tags(name, created_at) VALUES (?, '2025-01-01T00:00:00Z')", [tag])

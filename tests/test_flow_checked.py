@@ -78,10 +78,9 @@ def test_every_sample_flow_survives_the_round_trip(path, cli, isolated_db):
 def test_a_re_run_imports_neither_yaml_nor_pydantic(ran, isolated_db):
     probe = (
         "import sys\n"
-        "from pathlib import Path\n"
         "from crmctl.flows.loader import load_flow\n"
-        "from crmctl.store import open_db\n"
-        f"flow = load_flow({str(ran)!r}, open_db(Path({str(isolated_db)!r})))\n"
+        "from crmctl.store import open_db, resolve_path\n"
+        f"flow = load_flow({str(ran)!r}, open_db(resolve_path({str(isolated_db)!r})))\n"
         "print(flow.name, 'yaml' in sys.modules, 'pydantic' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import secrets
 from pathlib import Path
 
 import pytest
+from conftest import ON_POSTGRES, drop_schema, pg_url
 
 from crmctl.importer import import_contacts
 from crmctl.sample import declare_sample_properties
@@ -25,6 +28,24 @@ def _generator():
 @pytest.fixture(scope="module")
 def generator():
     return _generator()
+
+
+@pytest.fixture
+def database():
+    """database(name): a new database of its own (on PostgreSQL a schema, dropped afterwards)."""
+    from crmctl.store import resolve_path
+
+    made: list[str] = []
+
+    def location(tmp_path: Path, name: str) -> Path:
+        if not ON_POSTGRES:
+            return tmp_path / name
+        made.append(f"t_{os.getpid()}_sample_{secrets.token_hex(3)}")
+        return resolve_path(pg_url(made[-1]))
+
+    yield location
+    for schema in made:
+        drop_schema(schema)
 
 
 def _import(path: Path, db_path: Path):
@@ -52,9 +73,9 @@ def test_the_command_line_writes_the_same_as_the_function(generator, tmp_path):
         assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "fn" / name).read_bytes()
 
 
-def test_csv_and_ndjson_import_to_the_same_contacts(tmp_path):
-    from_csv, csv_report = _import(SAMPLE / "contacts.csv", tmp_path / "csv.db")
-    from_ndjson, ndjson_report = _import(SAMPLE / "contacts.ndjson", tmp_path / "ndjson.db")
+def test_csv_and_ndjson_import_to_the_same_contacts(tmp_path, database):
+    from_csv, csv_report = _import(SAMPLE / "contacts.csv", database(tmp_path, "csv.db"))
+    from_ndjson, ndjson_report = _import(SAMPLE / "contacts.ndjson", database(tmp_path, "ndjson.db"))
     counts = ("inserted", "updated", "unchanged", "rejected", "problems", "tags_created")
     assert [csv_report.to_dict()[k] for k in counts] == [ndjson_report.to_dict()[k] for k in counts]
     assert (csv_report.inserted, csv_report.rejected) == (1200, 0)
@@ -64,8 +85,8 @@ def test_csv_and_ndjson_import_to_the_same_contacts(tmp_path):
     assert from_ndjson.execute("SELECT count(*) FROM conversations").fetchone()[0] > 300
 
 
-def test_the_sample_has_what_the_demos_need(tmp_path):
-    db, report = _import(SAMPLE / "contacts.ndjson", tmp_path / "s.db")
+def test_the_sample_has_what_the_demos_need(tmp_path, database):
+    db, report = _import(SAMPLE / "contacts.ndjson", database(tmp_path, "s.db"))
     one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
     assert {"vip", "newsletter", "churned", "trial-active", "beta", "partner", "spam-suspect"} <= set(
         report.tags_created
@@ -74,14 +95,23 @@ def test_the_sample_has_what_the_demos_need(tmp_path):
     assert one("SELECT count(*) FROM contacts WHERE last_seen_at IS NULL") > 50
     assert one("SELECT count(*) FROM contacts WHERE last_seen_at < '2024-11-01'") > 50
     assert one("SELECT count(*) FROM contacts WHERE last_seen_at > '2026-10-01'") > 200
-    assert one("SELECT count(*) FROM contacts WHERE email COLLATE BINARY != lower(email)") > 20
+    binary = "" if ON_POSTGRES else "COLLATE BINARY"  # PostgreSQL: the column's collation is "C"
+    assert one(f"SELECT count(*) FROM contacts WHERE email {binary} != lower(email)") > 20
     assert one("SELECT count(*) FROM contacts WHERE phone LIKE '+%'") > 100
     assert one("SELECT count(*) FROM contacts WHERE phone LIKE '0%'") > 100
     assert one("SELECT min(created_at) FROM contacts") >= "2023-11-01"
     assert one("SELECT max(created_at) FROM contacts") < "2026-11-01"
+    # The type each value is stored as (PostgreSQL: a jsonb string, or number written with or without a point).
+    stored = (
+        "CASE jsonb_typeof(v.value) WHEN 'string' THEN 'text' "
+        "ELSE CASE WHEN v.value::text LIKE '%.%' THEN 'real' ELSE 'integer' END END"
+        if ON_POSTGRES
+        else "typeof(v.value)"
+    )
+    together = "string_agg(DISTINCT {}, ',')" if ON_POSTGRES else "group_concat(DISTINCT {})"
     kinds = dict(
         db.execute(
-            "SELECT p.name, p.type || ':' || group_concat(DISTINCT typeof(v.value)) FROM property_values AS v "
+            f"SELECT p.name, p.type || ':' || {together.format(stored)} FROM property_values AS v "
             "JOIN properties AS p ON p.id = v.property_id GROUP BY p.name"
         )
     )

@@ -9,7 +9,22 @@ from typing import Any
 from sqlite_utils import Database
 
 from crmctl.store.scopes import _checked
-from crmctl.store.script import inserted_id
+from crmctl.store.script import insert_returning_id
+
+
+def _pg(db: Database) -> bool:
+    return getattr(db, "dialect", "sqlite") == "postgresql"
+
+
+def _join(db: Database) -> str:
+    """SQLite's CROSS JOIN keeps the scope (a temp table without statistics) first; PostgreSQL
+    plans the order itself and takes no ON after CROSS JOIN."""
+    return "JOIN" if _pg(db) else "CROSS JOIN"
+
+
+def _json(value: Any, empty: str) -> Any:
+    """A JSON text column's value (a jsonb one would arrive decoded)."""
+    return json.loads(value or empty) if value is None or isinstance(value, str) else value
 
 
 def remember_definition(db: Database, flow: str, digest: str, text: str, now: str) -> None:
@@ -42,11 +57,11 @@ def remember_checked(
 
 
 def start_run(db: Database, flow: str, digest: str, source: str, now: str, dry_run: bool) -> int:
-    cursor = db.execute(
+    return insert_returning_id(
+        db,
         "INSERT INTO flow_runs(flow, digest, source, started_at, dry_run, status) VALUES (?, ?, ?, ?, ?, 'running')",
         [flow, digest, source, now, int(dry_run)],
     )
-    return inserted_id(cursor)
 
 
 def finish_run(db: Database, run_id: int, summary: dict, duration_ms: int) -> None:
@@ -73,12 +88,12 @@ def record_unfinished_run(
     db: Database, flow: str, digest: str, source: str, now: str, status: str, error: str, duration_ms: int
 ) -> int:
     """A run that failed or was refused: its own row, written after the run's rollback."""
-    cursor = db.execute(
+    return insert_returning_id(
+        db,
         "INSERT INTO flow_runs(flow, digest, source, started_at, duration_ms, dry_run, status, changed, steps, error) "
         "VALUES (?, ?, ?, ?, ?, 0, ?, '{}', '[]', ?)",
         [flow, digest, source, now, duration_ms, status, error],
     )
-    return int(cursor.lastrowid or 0)
 
 
 def last_source(db: Database, flow: str) -> str | None:
@@ -91,6 +106,10 @@ def last_source(db: Database, flow: str) -> str | None:
 _DID_SOMETHING = (
     "(status != 'ok' OR matched + resumed + exited + parked + completed > 0 "
     "OR EXISTS (SELECT 1 FROM json_each(flow_runs.changed) WHERE value > 0))"
+)
+_DID_SOMETHING_PG = (
+    "(status != 'ok' OR matched + resumed + exited + parked + completed > 0 "
+    "OR EXISTS (SELECT 1 FROM jsonb_each(flow_runs.changed::jsonb) AS j WHERE (j.value)::numeric > 0))"
 )
 
 
@@ -105,7 +124,7 @@ def runs(db: Database, flow: str | None, limit: int | None, *, include_noop: boo
         tests.append("flow = ?")
         params.append(flow)
     if not include_noop:
-        tests.append(_DID_SOMETHING)
+        tests.append(_DID_SOMETHING_PG if _pg(db) else _DID_SOMETHING)
     if tests:
         sql += " WHERE " + " AND ".join(tests)
     sql += " ORDER BY id DESC"
@@ -125,8 +144,8 @@ def runs(db: Database, flow: str | None, limit: int | None, *, include_noop: boo
             "parked": row[8],
             "exited": row[9],
             "completed": row[10],
-            "changed": json.loads(row[11] or "{}"),
-            "steps": json.loads(row[12] or "[]"),
+            "changed": _json(row[11], "{}"),
+            "steps": _json(row[12], "[]"),
             "error": row[13],
         }
 
@@ -135,7 +154,7 @@ def last_run_steps(db: Database, flow: str) -> list[dict]:
     row = db.execute(
         "SELECT steps FROM flow_runs WHERE flow = ? AND status = 'ok' ORDER BY id DESC LIMIT 1", [flow]
     ).fetchone()
-    return json.loads(row[0]) if row and row[0] else []
+    return _json(row[0], "[]") if row else []
 
 
 # Enrolments -------------------------------------------------------------------------------
@@ -172,9 +191,9 @@ def candidates(
     if ids is not None:
         ids_sql, ids_params = ids
         db.execute(
-            f"INSERT INTO temp.{_checked(target)}(id) SELECT c.id FROM (SELECT * FROM ({ids_sql}) "
+            f"INSERT INTO temp.{_checked(target)}(id) SELECT c.id FROM (SELECT * FROM ({ids_sql}) AS i "
             f"EXCEPT SELECT e.contact_id FROM flow_enrolments AS e WHERE e.flow = ? {history}) AS x "
-            f"CROSS JOIN contacts AS c ON c.id = x.contact_id WHERE true {blocked} ORDER BY c.id",
+            f"{_join(db)} contacts AS c ON c.id = x.contact_id WHERE true {blocked} ORDER BY c.id",
             [*ids_params, flow, *extra],
         )
         return
@@ -307,8 +326,12 @@ SPLIT_FUNCTION = "crmctl_split_bucket"
 def register_split_bucket(db: Database) -> None:
     """`crmctl_split_bucket(seed, contact_id)`: 0..99, the first 8 bytes of
     sha256("SEED\x1fCONTACT_ID") as an unsigned big-endian number, modulo 100. Deterministic, so
-    the same contact always lands in the same bucket of the same split."""
+    the same contact always lands in the same bucket of the same split. (PostgreSQL: the schema
+    defines the same function in SQL.)"""
     import hashlib
+
+    if _pg(db):
+        return
 
     def bucket(seed: str, contact_id: int) -> int:
         digest = hashlib.sha256(f"{seed}\x1f{contact_id}".encode()).digest()
@@ -349,10 +372,10 @@ def listing(db: Database, now: str) -> Iterator[dict]:
         ),
         states AS (
             SELECT flow,
-                sum(state = 'active') AS active,
-                sum(state = 'active' AND due_at > ?) AS parked,
-                sum(state = 'completed') AS completed,
-                sum(state = 'exited') AS exited
+                count(*) FILTER (WHERE state = 'active') AS active,
+                count(*) FILTER (WHERE state = 'active' AND due_at > ?) AS parked,
+                count(*) FILTER (WHERE state = 'completed') AS completed,
+                count(*) FILTER (WHERE state = 'exited') AS exited
             FROM flow_enrolments GROUP BY flow
         )
         SELECT n.flow,
@@ -390,8 +413,9 @@ def stored_definition(db: Database, flow: str) -> tuple[str, str | None] | None:
     ).fetchone()
     if row:
         return row[0], row[1]
+    latest = "ctid" if _pg(db) else "rowid"  # the later insert, among definitions first seen together
     row = db.execute(
-        "SELECT text FROM flow_definitions WHERE flow = ? ORDER BY first_seen DESC, rowid DESC LIMIT 1", [flow]
+        f"SELECT text FROM flow_definitions WHERE flow = ? ORDER BY first_seen DESC, {latest} DESC LIMIT 1", [flow]
     ).fetchone()
     return (row[0], None) if row else None
 
@@ -402,15 +426,16 @@ def stored_definition(db: Database, flow: str) -> tuple[str, str | None] | None:
 # parked a contact still waiting.
 _PRUNABLE_RUNS = """
     SELECT r.id FROM flow_runs AS r
-    WHERE r.started_at < :before
+    WHERE r.started_at < ?
       AND r.id != (SELECT max(l.id) FROM flow_runs AS l WHERE l.flow = r.flow)
       AND NOT EXISTS (SELECT 1 FROM flow_enrolments AS e WHERE e.state = 'active' AND e.run_id = r.id)
 """
 # Definitions first seen before the cut that no kept run and no waiting contact was enrolled under.
 _PRUNABLE_DEFINITIONS = """
     SELECT d.digest FROM flow_definitions AS d
-    WHERE d.first_seen < :before
-      AND NOT EXISTS (SELECT 1 FROM flow_runs AS r WHERE r.digest = d.digest AND r.id NOT IN prunable_runs)
+    WHERE d.first_seen < ?
+      AND NOT EXISTS (SELECT 1 FROM flow_runs AS r WHERE r.digest = d.digest
+                      AND r.id NOT IN (SELECT id FROM temp.prunable_runs))
       AND NOT EXISTS (SELECT 1 FROM flow_enrolments AS e WHERE e.state = 'active' AND e.digest = d.digest)
 """
 
@@ -419,11 +444,11 @@ def prune_history(db: Database, before: str, *, dry_run: bool) -> dict[str, int]
     """Delete (or, for a dry run, count) flow history older than `before`."""
     db.execute("DROP TABLE IF EXISTS temp.prunable_runs")
     db.execute("CREATE TEMP TABLE prunable_runs (id INTEGER PRIMARY KEY)")
-    db.execute(f"INSERT INTO temp.prunable_runs(id) {_PRUNABLE_RUNS}", {"before": before})
+    db.execute(f"INSERT INTO temp.prunable_runs(id) {_PRUNABLE_RUNS}", [before])
     runs = db.execute("SELECT count(*) FROM temp.prunable_runs").fetchone()[0]
-    definitions = db.execute(f"SELECT count(*) FROM ({_PRUNABLE_DEFINITIONS})", {"before": before}).fetchone()[0]
+    definitions = db.execute(f"SELECT count(*) FROM ({_PRUNABLE_DEFINITIONS}) AS d", [before]).fetchone()[0]
     if not dry_run:
-        db.execute(f"DELETE FROM flow_definitions WHERE digest IN ({_PRUNABLE_DEFINITIONS})", {"before": before})
+        db.execute(f"DELETE FROM flow_definitions WHERE digest IN ({_PRUNABLE_DEFINITIONS})", [before])
         db.execute("DELETE FROM flow_runs WHERE id IN (SELECT id FROM temp.prunable_runs)")
     db.execute("DROP TABLE temp.prunable_runs")
     return {"runs": runs, "definitions": definitions}

@@ -17,11 +17,19 @@ from sqlite_utils import Database
 from crmctl.store.scopes import _checked
 
 
+def _pg(db: Database) -> bool:
+    return getattr(db, "dialect", "sqlite") == "postgresql"
+
+
 def ensure(db: Database, names: Sequence[str], now: str) -> None:
     """Make the outboxes known (so `outbox read` of an outbox nothing was emitted to yet is empty, not unknown)."""
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO outboxes(name, created_at) VALUES (?, ?)", [(name, now) for name in names]
-    )
+    rows = [(name, now) for name in names]
+    sql = "INSERT OR IGNORE INTO outboxes(name, created_at) VALUES (?, ?)"
+    if _pg(db):
+        for row in rows:  # a flow names a few outboxes
+            db.execute(sql, row)
+    else:
+        db.conn.executemany(sql, rows)
 
 
 def emit(
@@ -36,11 +44,12 @@ def emit(
     run_id: int | None,
     now: str,
 ) -> None:
-    """One record per contact of scope, in id order. fields_sql is a JSON object over alias `c`."""
+    """One record per contact of scope, in id order. fields_sql is a JSON object (as text) over alias `c`."""
+    join = "JOIN" if _pg(db) else "CROSS JOIN"  # PostgreSQL plans the order itself
     db.execute(
         "INSERT INTO outbox_records(outbox, contact_id, email, name, fields, flow, step, run_id, emitted_at) "
         f"SELECT ?, c.id, c.email, c.name, {fields_sql}, ?, ?, ?, ? FROM temp.{_checked(scope)} AS s "
-        "CROSS JOIN contacts AS c ON c.id = s.id ORDER BY c.id",
+        f"{join} contacts AS c ON c.id = s.id ORDER BY c.id",
         [outbox, *fields_params, flow, step, run_id, now],
     )
 
@@ -92,7 +101,7 @@ def pending(db: Database, outbox: str, limit: int | None) -> Iterator[dict]:
             "contact_id": row[1],
             "email": row[2],
             "name": row[3],
-            "fields": json.loads(row[4]),
+            "fields": json.loads(row[4]) if isinstance(row[4], str) else row[4],
             "flow": row[5],
             "step": row[6],
             "run_id": row[7],
@@ -102,10 +111,18 @@ def pending(db: Database, outbox: str, limit: int | None) -> Iterator[dict]:
 
 def pending_field_names(db: Database, outbox: str, limit: int | None) -> list[str]:
     """Every field name the first `limit` pending records carry, in order of first appearance."""
-    sql = (
-        "SELECT DISTINCT j.key FROM (SELECT id, fields FROM outbox_records WHERE outbox = ? AND delivered_at IS NULL "
-        "ORDER BY id" + (" LIMIT ?" if limit is not None else "") + ") AS r, json_each(r.fields) AS j ORDER BY r.id"
+    records = (
+        "(SELECT id, fields FROM outbox_records WHERE outbox = ? AND delivered_at IS NULL "
+        "ORDER BY id" + (" LIMIT ?" if limit is not None else "") + ") AS r"
     )
+    if _pg(db):  # json (not jsonb) keeps the keys in their written order
+        sql = (
+            "SELECT key FROM (SELECT j.key, r.id, j.n, row_number() OVER (PARTITION BY j.key ORDER BY r.id) AS first "
+            f"FROM {records}, json_each(r.fields::json) WITH ORDINALITY AS j(key, value, n)) AS k "
+            "WHERE first = 1 ORDER BY id, n"
+        )
+    else:
+        sql = f"SELECT DISTINCT j.key FROM {records}, json_each(r.fields) AS j ORDER BY r.id"
     params: list = [outbox] + ([limit] if limit is not None else [])
     seen: list[str] = []
     for (key,) in db.execute(sql, params):
