@@ -23,6 +23,7 @@ from sqlite_utils import Database
 from crmctl.folding import FOLD
 from crmctl.store import audit, scopes
 from crmctl.store.pg import is_postgres
+from crmctl.store.pg.schema import advance_identities
 from crmctl.store.properties import batches, changed_value, stored, value_sql
 from crmctl.store.script import run_script
 from crmctl.testhook import pause_point
@@ -463,7 +464,7 @@ def insert_new_contacts(db: Database, now: str) -> None:
         {"now": now},
     )
     if is_postgres(db):
-        advance_identity(db, "contacts")
+        advance_identities(db, ["contacts"])
 
 
 def _number_new_rows(db: Database) -> None:
@@ -545,7 +546,7 @@ def append_conversations(db: Database, now: str) -> None:
         [now],
     )
     if is_postgres(db):
-        advance_identity(db, "conversations")
+        advance_identities(db, ["conversations"])
     db.execute(
         "INSERT INTO messages(conversation_id, body, sender, sent_at) "
         "SELECT v.conversation_id, m.body, m.sender, m.sent_at FROM temp.import_messages AS m "
@@ -593,7 +594,7 @@ def record_audit(db: Database, outcome: Outcome, *, now: str, actor: str, reject
     )
 
 
-# PostgreSQL identities ----------------------------------------------------------------------
+# PostgreSQL identities (moved past explicit ids by crmctl.store.pg.schema.advance_identities) ---
 
 
 def identity_given(db: Database, table: str) -> int:
@@ -601,11 +602,3 @@ def identity_given(db: Database, table: str) -> int:
     sequence_name = db.execute("SELECT pg_get_serial_sequence(?, 'id')", [table]).fetchone()[0]
     last, called = db.execute(f"SELECT last_value, is_called FROM {sequence_name}").fetchone()
     return last if called else last - 1
-
-
-def advance_identity(db: Database, table: str) -> None:
-    """After rows with explicit ids: the identity goes past them. ALTER … RESTART, unlike
-    setval(), is transactional, so a dry run or a failed import leaves it as it was."""
-    highest = db.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
-    if highest is not None and highest > identity_given(db, table):
-        db.execute(f"ALTER TABLE {table} ALTER COLUMN id RESTART WITH {int(highest) + 1}")
