@@ -12,6 +12,7 @@ import pytest
 from conftest import NOW, add_contacts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from valuekit import param, typed
 
 from crmctl import clock, csvcells, export, value_types
 from crmctl.errors import InvalidInput, Refused
@@ -31,10 +32,12 @@ def dump(db) -> dict:
             "SELECT ct.contact_id, t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id ORDER BY 1, 2"
         ).fetchall(),
         "properties": db.execute("SELECT name, folded, type, description FROM properties ORDER BY folded").fetchall(),
-        "values": db.execute(
-            "SELECT v.contact_id, p.name, v.value, typeof(v.value) FROM property_values v "
-            "JOIN properties p ON p.id = v.property_id ORDER BY 1, 2"
-        ).fetchall(),
+        "values": typed(
+            db.execute(
+                "SELECT v.contact_id, p.name, v.value FROM property_values v "
+                "JOIN properties p ON p.id = v.property_id ORDER BY 1, 2"
+            ).fetchall()
+        ),
         "notes": db.execute("SELECT contact_id, body, author, created_at FROM notes ORDER BY id").fetchall(),
         "conversations": db.execute(
             "SELECT c.contact_id, c.subject, c.created_at, m.body, m.sender, m.sent_at FROM conversations c "
@@ -341,7 +344,7 @@ def _fill(db, catalog: dict, people: list[dict]) -> None:
             if value is not None:
                 db.execute(
                     "INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)",
-                    [contact_id, ids[name], value_types.parse(catalog[name], value)],
+                    [contact_id, ids[name], param(value_types.parse(catalog[name], value))],
                 )
     db.conn.commit()
 

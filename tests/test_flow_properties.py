@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import declare
 from flowkit import run_json, write_flow
+from valuekit import VALUE, param, typeof
 
 from crmctl.flows.template import compile_template
 
@@ -172,21 +173,21 @@ def test_a_retyped_property_makes_a_remembered_flow_check_again(cli, typed, tmp_
     assert cli("property", "retype", "code", "--type", "number", "-q").exit_code == 0
     result, [report] = run_json(cli, path)
     assert result.exit_code == 0, result.stderr
-    assert (
-        typed.execute("SELECT value, typeof(value) FROM property_values WHERE value = 42").fetchall()
-        == [(42, "integer")] * 2
-    )
+    values = [value for (value,) in typed.execute("SELECT value FROM property_values").fetchall()]
+    assert [(value, typeof(value)) for value in values if value == 42] == [(42, "integer")] * 2
 
 
 def test_note_placeholders_by_name_with_a_fallback(cli, typed, tmp_path):
     typed.execute("UPDATE contacts SET name = NULL WHERE id = 2")
     typed.execute(
         "INSERT INTO property_values(contact_id, property_id, value) "
-        "SELECT 1, id, 'Augusta' FROM properties WHERE name = 'First Name'"
+        f"SELECT 1, id, {VALUE} FROM properties WHERE name = 'First Name'",
+        [param("Augusta")],
     )
     typed.execute(
         "INSERT INTO property_values(contact_id, property_id, value) "
-        "SELECT 1, id, '2027-01-31T08:00:00Z' FROM properties WHERE name = 'renewal'"
+        f"SELECT 1, id, {VALUE} FROM properties WHERE name = 'renewal'",
+        [param("2027-01-31T08:00:00Z")],
     )
     typed.conn.commit()
     path = write_flow(

@@ -10,6 +10,7 @@ import pytest
 from conftest import NOW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from valuekit import typed, typeof
 
 from crmctl.errors import InvalidInput
 from crmctl.importer import ImportReport, import_contacts, readers, run
@@ -64,9 +65,9 @@ def contact(db, email: str) -> dict:
 
 def attributes(db, email: str) -> dict:
     return {
-        key: (value, kind)
-        for key, value, kind in db.execute(
-            "SELECT p.name, a.value, typeof(a.value) FROM property_values a JOIN contacts c ON c.id = a.contact_id "
+        key: (value, typeof(value))
+        for key, value in db.execute(
+            "SELECT p.name, a.value FROM property_values a JOIN contacts c ON c.id = a.contact_id "
             "JOIN properties p ON p.id = a.property_id WHERE c.email = ?",
             [email],
         )
@@ -664,10 +665,12 @@ def test_contact_list_output_imports_back(tmp_path, isolated_db, cli, fmt):
 
 def typed_values(db) -> list[tuple]:
     """Every property value with its property's name and type (ids depend on creation order)."""
-    return db.execute(
-        "SELECT v.contact_id, p.name, p.type, v.value, typeof(v.value) FROM property_values AS v "
-        "JOIN properties AS p ON p.id = v.property_id ORDER BY 1, 2"
-    ).fetchall()
+    return typed(
+        db.execute(
+            "SELECT v.contact_id, p.name, p.type, v.value FROM property_values AS v "
+            "JOIN properties AS p ON p.id = v.property_id ORDER BY 1, 2"
+        ).fetchall()
+    )
 
 
 def test_attributes_object_in_json(db):

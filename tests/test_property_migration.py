@@ -15,6 +15,8 @@ import pytest
 from crmctl import clock
 from crmctl.store import open_db
 
+pytestmark = pytest.mark.sqlite_only(reason="migrates a SQLite database written by crmctl 0.1.0")
+
 FIXTURE = Path(__file__).parent / "fixtures" / "release-0.1.0.db"
 
 # (email, property, type, stored value) for every value the old database held.

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from valuekit import param, typed
 
 from crmctl import clock, value_types
+from crmctl.store.script import insert_returning_id
 
 PROPERTIES = {"note": "text", "Amount": "number", "opt in": "boolean", "renewal": "date"}
 
@@ -35,10 +37,11 @@ def load(db, rows) -> None:
     db.execute("DELETE FROM properties")
     ids = {}
     for name, kind in PROPERTIES.items():
-        ids[name] = db.execute(
+        ids[name] = insert_returning_id(
+            db,
             "INSERT INTO properties(name, folded, type, created_at) VALUES (?, ?, ?, ?)",
             [name, name.lower(), kind, clock.now_text()],
-        ).lastrowid
+        )
     for number, row in enumerate(rows, start=1):
         db.execute(
             "INSERT INTO contacts(id, email, created_at) VALUES (?, ?, ?)",
@@ -48,15 +51,13 @@ def load(db, rows) -> None:
             if value is not None:
                 db.execute(
                     "INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)",
-                    [number, ids[name], value_types.parse(PROPERTIES[name], value)],
+                    [number, ids[name], param(value_types.parse(PROPERTIES[name], value))],
                 )
     db.conn.commit()
 
 
 def stored(db) -> list[tuple]:
-    return db.execute(
-        "SELECT contact_id, property_id, value, typeof(value) FROM property_values ORDER BY 1, 2"
-    ).fetchall()
+    return typed(db.execute("SELECT contact_id, property_id, value FROM property_values ORDER BY 1, 2").fetchall())
 
 
 def round_trip(cli, db, tmp_path, fmt: str, rows) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from valuekit import many, param
 
 from crmctl import clock
 from crmctl.errors import FilterError
@@ -81,22 +82,22 @@ def load(db, rows) -> None:
                 row["blocked_at"],
             ]
         )
-        attributes.extend([number, ids[key], value] for key, value in row["attributes"].items())
+        attributes.extend([number, ids[key], param(value)] for key, value in row["attributes"].items())
         tags.update(row["tags"])
         links.extend([number, NOW, tag] for tag in row["tags"])
         conversations.extend([number] for _ in range(row["conversations"]))
-    conn = db.conn
-    conn.executemany(
+    executemany = many(db)
+    executemany(
         "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         contacts,
     )
-    conn.executemany("INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)", attributes)
-    conn.executemany("INSERT INTO tags(name, created_at) VALUES (?, ?)", [[tag, NOW] for tag in sorted(tags)])
-    conn.executemany(
+    executemany("INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)", attributes)
+    executemany("INSERT INTO tags(name, created_at) VALUES (?, ?)", [[tag, NOW] for tag in sorted(tags)])
+    executemany(
         "INSERT INTO contact_tags(tag_id, contact_id, added_at) SELECT id, ?, ? FROM tags WHERE name = ?", links
     )
-    conn.executemany("INSERT INTO conversations(contact_id, subject) VALUES (?, 's')", conversations)
+    executemany("INSERT INTO conversations(contact_id, subject) VALUES (?, 's')", conversations)
 
 
 # Expressions: (text, meaning) where meaning is a tree the reference evaluator reads -------------

@@ -66,6 +66,7 @@ class Rules:
     exact: bool = False  # built-in text kept as written, untrimmed (crmctl's own exports)
     keep_ids: bool = False
     declared: list[Property] = field(default_factory=list)  # properties an export's catalog record declared
+    no_nul: bool = False  # PostgreSQL: text cannot hold U+0000
 
 
 def _contact(item: Any, typed: bool, rules: Rules) -> Contact:
@@ -95,7 +96,26 @@ def _contact(item: Any, typed: bool, rules: Rules) -> Contact:
         _merge_nested(fields, "attributes")  # as `contact list` wrote property values before 0.2
         _merge_nested(fields, "properties")
     values, new_values = rules.properties.values(fields)
-    return Contact(row, tags, values, new_values, conversations, notes, kept)
+    contact = Contact(row, tags, values, new_values, conversations, notes, kept)
+    if rules.no_nul and _has_nul(contact):
+        raise _Bad("PostgreSQL cannot store the NUL character (U+0000)")
+    return contact
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        # new_values hold JSON text, where U+0000 is written \u0000
+        return "\x00" in value or ("\\u0000" in value and _has_nul(_loads(value)))
+    if isinstance(value, (tuple, list)):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _merge_nested(fields: dict[str, Any], key: str) -> None:

@@ -32,6 +32,7 @@ from crmctl.query.folding import fold
 from crmctl.store import audit
 from crmctl.store import imports as store
 from crmctl.store import suppressions as suppression_sql
+from crmctl.store.pg import is_postgres
 
 CHUNK = 5000  # records per executemany round, and per progress call
 SHOWN = 20  # problems listed in a refusal
@@ -116,7 +117,13 @@ def import_contacts(
         mapping=mapping,
         properties=properties,
     )
-    rules = Rules(properties=properties, dates=reader, keys=KeyPlan(mapping, Matcher(catalog)), keep_ids=keep_ids)
+    rules = Rules(
+        properties=properties,
+        dates=reader,
+        keys=KeyPlan(mapping, Matcher(catalog)),
+        keep_ids=keep_ids,
+        no_nul=is_postgres(db),
+    )
     records, typed = _READERS[chosen](stream, reading), chosen != "csv"
     now = clock.now_text()
     ctx = Context(actor=actor, now=now)

@@ -22,6 +22,9 @@ from sqlite_utils import Database
 
 from crmctl.folding import FOLD
 from crmctl.store import audit, scopes
+from crmctl.store.pg import is_postgres
+from crmctl.store.pg.schema import advance_identities
+from crmctl.store.properties import batches, changed_value, stored, value_sql
 from crmctl.store.script import run_script
 from crmctl.testhook import pause_point
 
@@ -74,6 +77,8 @@ CREATE TEMP TABLE import_tag_names (
     name_key TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, tag_id INTEGER, created INTEGER NOT NULL DEFAULT 0
 );
 """
+# PostgreSQL: values are jsonb, as in property_values; text compares and sorts bytewise.
+_STAGING_PG = _STAGING.replace("value NOT NULL", "value jsonb NOT NULL").replace(" TEXT", ' TEXT COLLATE "C"')
 
 
 @dataclass
@@ -131,7 +136,7 @@ class Outcome:
 
 def create_staging(db: Database) -> None:
     drop_staging(db)
-    run_script(db, _STAGING)
+    run_script(db, _STAGING_PG if is_postgres(db) else _STAGING)
 
 
 def drop_staging(db: Database) -> None:
@@ -140,25 +145,30 @@ def drop_staging(db: Database) -> None:
     scopes.drop(db, TOUCHED)
 
 
+def _many(db: Database) -> Callable[[str, list[tuple]], Any]:
+    return db.executemany if is_postgres(db) else db.conn.executemany  # type: ignore[attr-defined]
+
+
 def stage(db: Database, batch: Batch) -> None:
-    conn = db.conn
+    many = _many(db)
     # Keys by the one case rule (crmctl.folding), computed as each row goes in.
-    conn.executemany(
+    many(
         "INSERT INTO temp.import_rows(pos, label, email, email_key, name, phone, user_id, created_at, "
         f"last_seen_at, block, blocked_at, kept_id) VALUES (?1, ?2, ?3, {FOLD}(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         batch.rows,
     )
-    conn.executemany(
-        "INSERT INTO temp.import_notes(pos, seq, body, author, created_at) VALUES (?, ?, ?, ?, ?)", batch.notes
-    )
-    conn.executemany(f"INSERT INTO temp.import_tags(pos, name, name_key) VALUES (?1, ?2, {FOLD}(?2))", batch.tags)
-    conn.executemany("INSERT INTO temp.import_values(pos, property_id, value) VALUES (?, ?, ?)", batch.values)
-    conn.executemany("INSERT INTO temp.import_new_values(pos, name, raw) VALUES (?, ?, ?)", batch.new_values)
-    conn.executemany(
+    many("INSERT INTO temp.import_notes(pos, seq, body, author, created_at) VALUES (?, ?, ?, ?, ?)", batch.notes)
+    many(f"INSERT INTO temp.import_tags(pos, name, name_key) VALUES (?1, ?2, {FOLD}(?2))", batch.tags)
+    values = batch.values
+    if is_postgres(db):
+        values = [(pos, property_id, stored(db, value)) for pos, property_id, value in values]
+    many(f"INSERT INTO temp.import_values(pos, property_id, value) VALUES (?, ?, {value_sql(db)})", values)
+    many("INSERT INTO temp.import_new_values(pos, name, raw) VALUES (?, ?, ?)", batch.new_values)
+    many(
         "INSERT INTO temp.import_conversations(pos, seq, subject, created_at, first_sent_at) VALUES (?, ?, ?, ?, ?)",
         batch.conversations,
     )
-    conn.executemany(
+    many(
         "INSERT INTO temp.import_messages(pos, seq, mseq, body, sender, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
         batch.messages,
     )
@@ -169,6 +179,15 @@ def convert_new_values(
 ) -> None:
     """Stage the values of newly declared properties ((name, id, type)) in their stored form;
     `function(type, raw)` converts one (every value fits: the type was inferred from them)."""
+    if is_postgres(db):  # in Python, batch by batch
+        for name, property_id, kind in created:
+            for rows in batches(db, "SELECT pos, raw FROM temp.import_new_values WHERE name = ? ORDER BY pos", [name]):
+                db.executemany(  # type: ignore[attr-defined]
+                    "INSERT INTO temp.import_values(pos, property_id, value) VALUES (?, ?, CAST(? AS jsonb))",
+                    [(pos, property_id, stored(db, function(kind, raw))) for pos, raw in rows],
+                )
+        db.execute("DELETE FROM temp.import_new_values")
+        return
     db.register_function(function, deterministic=True, name=function_name)
     for name, property_id, kind in created:
         db.execute(
@@ -181,6 +200,11 @@ def convert_new_values(
 
 def index_staging(db: Database) -> None:
     """Built once after loading: cheaper than maintaining it row by row."""
+    if is_postgres(db):  # temp tables get no statistics unless asked
+        db.execute("CREATE INDEX import_rows_email_key ON pg_temp.import_rows(email_key)")
+        for table in _TABLES:
+            db.execute(f"ANALYZE pg_temp.{table}")
+        return
     db.execute("CREATE INDEX temp.import_rows_email_key ON import_rows(email_key)")
 
 
@@ -206,7 +230,8 @@ def repeated_emails(db: Database, limit: int) -> tuple[list[tuple[int, str, str]
 
 def drop_repeats(db: Database) -> None:
     db.execute(
-        "DELETE FROM temp.import_rows WHERE pos NOT IN (SELECT min(pos) FROM temp.import_rows GROUP BY email_key)"
+        "DELETE FROM temp.import_rows WHERE EXISTS (SELECT 1 FROM temp.import_rows AS f "
+        "WHERE f.email_key = import_rows.email_key AND f.pos < import_rows.pos)"
     )
     drop_orphans(db)
 
@@ -214,7 +239,9 @@ def drop_repeats(db: Database) -> None:
 def drop_orphans(db: Database) -> None:
     """Staged tags, property values, conversations and notes of records no longer in import_rows."""
     for table in ("import_tags", "import_values", "import_conversations", "import_messages", "import_notes"):
-        db.execute(f"DELETE FROM temp.{table} WHERE pos NOT IN (SELECT pos FROM temp.import_rows)")
+        db.execute(
+            f"DELETE FROM temp.{table} WHERE NOT EXISTS (SELECT 1 FROM temp.import_rows AS r WHERE r.pos = {table}.pos)"
+        )
 
 
 # Applying the staged records --------------------------------------------------------------
@@ -247,17 +274,23 @@ def match_existing(db: Database) -> None:
         "(SELECT c.id FROM contacts AS c WHERE c.email_key = import_rows.email_key)"
     )
     db.execute("UPDATE temp.import_rows SET existed = 1 WHERE contact_id IS NOT NULL")
+    if is_postgres(db):
+        db.execute("ANALYZE pg_temp.import_rows")
 
 
 def stage_catalog_tags(db: Database, names: list[str]) -> None:
     """Tags named by an export's catalog record, so that tags no contact has come back too."""
-    db.conn.executemany(
+    _many(db)(
         f"INSERT OR IGNORE INTO temp.import_tag_names(name_key, name) VALUES ({FOLD}(?1), ?1)", [(n,) for n in names]
     )
 
 
 def sequence(db: Database) -> int:
     """The highest contact id ever given out (AUTOINCREMENT's sequence, or the highest id)."""
+    if is_postgres(db):
+        return max(
+            db.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchone()[0], identity_given(db, "contacts")
+        )
     return db.execute(
         "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
         "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contacts'), 0))"
@@ -319,11 +352,11 @@ def create_tags(db: Database, now: str) -> list[str]:
     db.execute("UPDATE temp.import_tag_names SET created = 1 WHERE tag_id IS NULL")
     db.execute(
         "INSERT INTO tags(name, name_key, created_at) "
-        "SELECT name, name_key, ? FROM temp.import_tag_names WHERE created ORDER BY name_key",
+        "SELECT name, name_key, ? FROM temp.import_tag_names WHERE created = 1 ORDER BY name_key",
         [now],
     )
     _resolve_tag_ids(db)
-    return [row[0] for row in db.execute("SELECT name FROM temp.import_tag_names WHERE created ORDER BY name_key")]
+    return [row[0] for row in db.execute("SELECT name FROM temp.import_tag_names WHERE created = 1 ORDER BY name_key")]
 
 
 def _resolve_tag_ids(db: Database) -> None:
@@ -337,13 +370,13 @@ def _resolve_tag_ids(db: Database) -> None:
 def skip_known_conversations(db: Database) -> None:
     """A conversation the contact already has (same subject, same first message time) is not added again."""
     db.execute(
-        """
+        f"""
         UPDATE temp.import_conversations SET skip = 1 WHERE EXISTS (
             SELECT 1 FROM temp.import_rows AS r JOIN conversations AS c ON c.contact_id = r.contact_id
             WHERE r.pos = import_conversations.pos
-              AND c.subject IS import_conversations.subject
+              AND c.subject {_is(db)} import_conversations.subject
               AND (SELECT min(m.sent_at) FROM messages AS m WHERE m.conversation_id = c.id)
-                  IS import_conversations.first_sent_at)
+                  {_is(db)} import_conversations.first_sent_at)
         """
     )
 
@@ -351,54 +384,67 @@ def skip_known_conversations(db: Database) -> None:
 def skip_known_notes(db: Database) -> None:
     """A note the contact already has (same body, author and time) is not added again."""
     db.execute(
-        """
+        f"""
         UPDATE temp.import_notes SET skip = 1 WHERE EXISTS (
             SELECT 1 FROM temp.import_rows AS r JOIN notes AS n ON n.contact_id = r.contact_id
             WHERE r.pos = import_notes.pos AND n.body = import_notes.body
-              AND n.author IS import_notes.author AND n.created_at IS import_notes.created_at)
+              AND n.author {_is(db)} import_notes.author AND n.created_at {_is(db)} import_notes.created_at)
         """
     )
 
 
+def _is(db: Database, negated: bool = False) -> str:
+    """SQLite's `IS` / `IS NOT` (NULL-safe comparison), which PostgreSQL spells out."""
+    if is_postgres(db):
+        return "IS DISTINCT FROM" if negated else "IS NOT DISTINCT FROM"
+    return "IS NOT" if negated else "IS"
+
+
 def mark_changed(db: Database) -> None:
     """Flag the existing contacts that this import changes in any way."""
-    if not db.execute("SELECT 1 FROM temp.import_rows WHERE existed LIMIT 1").fetchone():
+    if not db.execute("SELECT 1 FROM temp.import_rows WHERE existed = 1 LIMIT 1").fetchone():
         return
     _mark_changed_fields(db)
     _mark(
         db,
         "SELECT t.pos FROM temp.import_tags AS t JOIN temp.import_rows AS r ON r.pos = t.pos "
-        "JOIN temp.import_tag_names AS n ON n.name_key = t.name_key WHERE r.existed AND NOT EXISTS ("
+        "JOIN temp.import_tag_names AS n ON n.name_key = t.name_key WHERE r.existed = 1 AND NOT EXISTS ("
         "SELECT 1 FROM contact_tags AS ct WHERE ct.tag_id = n.tag_id AND ct.contact_id = r.contact_id)",
     )
+    same = "x.value = a.value AND typeof(x.value) = typeof(a.value)"
+    if is_postgres(db):
+        same = "x.value::text = a.value::text"
     _mark(
         db,
         "SELECT a.pos FROM temp.import_values AS a JOIN temp.import_rows AS r ON r.pos = a.pos "
-        "WHERE r.existed AND NOT EXISTS (SELECT 1 FROM property_values AS x WHERE x.contact_id = r.contact_id "
-        "AND x.property_id = a.property_id AND x.value = a.value AND typeof(x.value) = typeof(a.value))",
+        "WHERE r.existed = 1 AND NOT EXISTS (SELECT 1 FROM property_values AS x WHERE x.contact_id = r.contact_id "
+        f"AND x.property_id = a.property_id AND {same})",
     )
-    _mark(db, "SELECT pos FROM temp.import_conversations WHERE NOT skip")
-    _mark(db, "SELECT pos FROM temp.import_notes WHERE NOT skip")
+    _mark(db, "SELECT pos FROM temp.import_conversations WHERE skip = 0")
+    _mark(db, "SELECT pos FROM temp.import_notes WHERE skip = 0")
 
 
 def _mark(db: Database, positions_sql: str) -> None:
-    db.execute(f"UPDATE temp.import_rows SET changed = 1 WHERE existed AND NOT changed AND pos IN ({positions_sql})")
+    db.execute(
+        f"UPDATE temp.import_rows SET changed = 1 WHERE existed = 1 AND changed = 0 AND pos IN ({positions_sql})"
+    )
 
 
 def _mark_changed_fields(db: Database) -> None:
+    differs = _is(db, negated=True)
     db.execute(
-        """
+        f"""
         UPDATE temp.import_rows SET changed = 1
         FROM contacts AS c
         WHERE c.id = import_rows.contact_id AND (
-               (import_rows.name IS NOT NULL AND import_rows.name IS NOT c.name)
-            OR (import_rows.phone IS NOT NULL AND import_rows.phone IS NOT c.phone)
-            OR (import_rows.user_id IS NOT NULL AND import_rows.user_id IS NOT c.user_id)
-            OR (import_rows.created_at IS NOT NULL AND import_rows.created_at IS NOT c.created_at)
-            OR (import_rows.last_seen_at IS NOT NULL AND import_rows.last_seen_at IS NOT c.last_seen_at)
+               (import_rows.name IS NOT NULL AND import_rows.name {differs} c.name)
+            OR (import_rows.phone IS NOT NULL AND import_rows.phone {differs} c.phone)
+            OR (import_rows.user_id IS NOT NULL AND import_rows.user_id {differs} c.user_id)
+            OR (import_rows.created_at IS NOT NULL AND import_rows.created_at {differs} c.created_at)
+            OR (import_rows.last_seen_at IS NOT NULL AND import_rows.last_seen_at {differs} c.last_seen_at)
             OR (import_rows.block = 0 AND c.blocked_at IS NOT NULL)
             OR (import_rows.block = 1 AND (c.blocked_at IS NULL
-                OR (import_rows.blocked_at IS NOT NULL AND import_rows.blocked_at IS NOT c.blocked_at))))
+                OR (import_rows.blocked_at IS NOT NULL AND import_rows.blocked_at {differs} c.blocked_at))))
         """
     )
 
@@ -413,22 +459,24 @@ def insert_new_contacts(db: Database, now: str) -> None:
         INSERT INTO contacts(id, email, email_key, name, phone, user_id, created_at, last_seen_at, blocked_at)
         SELECT contact_id, email, email_key, name, phone, user_id, coalesce(created_at, :now), last_seen_at,
                CASE block WHEN 1 THEN coalesce(blocked_at, :now) END
-        FROM temp.import_rows WHERE NOT existed ORDER BY pos
+        FROM temp.import_rows WHERE existed = 0 ORDER BY pos
         """,
         {"now": now},
     )
+    if is_postgres(db):
+        advance_identities(db, ["contacts"])
 
 
 def _number_new_rows(db: Database) -> None:
     """Kept ids (--keep-ids, checked to be past the sequence) first; the others after the
     highest of those and of every id ever given out."""
-    db.execute("UPDATE temp.import_rows SET contact_id = kept_id WHERE NOT existed AND kept_id IS NOT NULL")
+    db.execute("UPDATE temp.import_rows SET contact_id = kept_id WHERE existed = 0 AND kept_id IS NOT NULL")
     base = max(sequence(db), db.execute("SELECT coalesce(max(kept_id), 0) FROM temp.import_rows").fetchone()[0])
     db.execute(
         """
         UPDATE temp.import_rows SET contact_id = :base + n.rn
         FROM (SELECT pos, row_number() OVER (ORDER BY pos) AS rn FROM temp.import_rows
-              WHERE NOT existed AND kept_id IS NULL) AS n
+              WHERE existed = 0 AND kept_id IS NULL) AS n
         WHERE n.pos = import_rows.pos
         """,
         {"base": base},
@@ -449,13 +497,13 @@ def update_changed_contacts(db: Database, now: str) -> None:
                                       WHEN 1 THEN coalesce(s.blocked_at, contacts.blocked_at, :now)
                                       ELSE contacts.blocked_at END
         FROM temp.import_rows AS s
-        WHERE s.contact_id = contacts.id AND s.changed
+        WHERE s.contact_id = contacts.id AND s.changed = 1
         """,
         {"now": now},
     )
 
 
-_WRITTEN = "(NOT r.existed OR r.changed)"
+_WRITTEN = "(r.existed = 0 OR r.changed = 1)"
 
 
 def link_tags(db: Database, now: str) -> None:
@@ -473,9 +521,7 @@ def set_values(db: Database) -> None:
         "INSERT INTO property_values(contact_id, property_id, value) "
         "SELECT r.contact_id, a.property_id, a.value FROM temp.import_values AS a "
         f"JOIN temp.import_rows AS r ON r.pos = a.pos WHERE {_WRITTEN} "
-        "ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value "
-        "WHERE property_values.value IS NOT excluded.value "
-        "OR typeof(property_values.value) != typeof(excluded.value)"
+        f"ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value WHERE {changed_value(db)}"
     )
 
 
@@ -487,7 +533,7 @@ def append_conversations(db: Database, now: str) -> None:
         """
         UPDATE temp.import_conversations SET conversation_id = :base + n.rn
         FROM (SELECT pos, seq, row_number() OVER (ORDER BY pos, seq) AS rn
-              FROM temp.import_conversations WHERE NOT skip) AS n
+              FROM temp.import_conversations WHERE skip = 0) AS n
         WHERE n.pos = import_conversations.pos AND n.seq = import_conversations.seq
         """,
         {"base": base},
@@ -499,6 +545,8 @@ def append_conversations(db: Database, now: str) -> None:
         "WHERE v.conversation_id IS NOT NULL ORDER BY v.conversation_id",
         [now],
     )
+    if is_postgres(db):
+        advance_identities(db, ["conversations"])
     db.execute(
         "INSERT INTO messages(conversation_id, body, sender, sent_at) "
         "SELECT v.conversation_id, m.body, m.sender, m.sent_at FROM temp.import_messages AS m "
@@ -511,7 +559,7 @@ def append_notes(db: Database, now: str) -> None:
     db.execute(
         "INSERT INTO notes(contact_id, body, author, created_at) "
         "SELECT r.contact_id, n.body, n.author, coalesce(n.created_at, ?) FROM temp.import_notes AS n "
-        "JOIN temp.import_rows AS r ON r.pos = n.pos WHERE NOT n.skip ORDER BY n.pos, n.seq",
+        "JOIN temp.import_rows AS r ON r.pos = n.pos WHERE n.skip = 0 ORDER BY n.pos, n.seq",
         [now],
     )
 
@@ -519,8 +567,8 @@ def append_notes(db: Database, now: str) -> None:
 def counts(db: Database) -> tuple[int, int, int]:
     """(inserted, updated, unchanged)"""
     row = db.execute(
-        "SELECT coalesce(sum(NOT existed), 0), coalesce(sum(existed AND changed), 0), "
-        "coalesce(sum(existed AND NOT changed), 0) FROM temp.import_rows"
+        "SELECT count(CASE WHEN existed = 0 THEN 1 END), count(CASE WHEN existed = 1 AND changed = 1 THEN 1 END), "
+        "count(CASE WHEN existed = 1 AND changed = 0 THEN 1 END) FROM temp.import_rows"
     ).fetchone()
     return row[0], row[1], row[2]
 
@@ -544,3 +592,13 @@ def record_audit(db: Database, outcome: Outcome, *, now: str, actor: str, reject
         scope=TOUCHED,
         contacts=outcome.inserted + outcome.updated,
     )
+
+
+# PostgreSQL identities (moved past explicit ids by crmctl.store.pg.schema.advance_identities) ---
+
+
+def identity_given(db: Database, table: str) -> int:
+    """The highest id `table`'s identity has given out (0: none yet)."""
+    sequence_name = db.execute("SELECT pg_get_serial_sequence(?, 'id')", [table]).fetchone()[0]
+    last, called = db.execute(f"SELECT last_value, is_called FROM {sequence_name}").fetchone()
+    return last if called else last - 1
