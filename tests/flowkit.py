@@ -41,8 +41,8 @@ def note_count(db, contact_id: int | None = None) -> int:
 
 def dump(db) -> list[str]:
     """Every row of every table, for comparing whole databases."""
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    return [f"{t}:{row}" for t in tables for row in db.execute(f"SELECT * FROM [{t}] ORDER BY 1")]
+    tables = sorted(db.table_names())
+    return [f"{t}:{row}" for t in tables for row in sorted(map(repr, db.execute(f'SELECT * FROM "{t}"')))]
 
 
 def find_step(flow, key: str):
