@@ -8,7 +8,10 @@
    equal those of the README's main job run from the checkout.
 3. The sdist holds the tests with their helpers, the sample data and the benchmarks;
    unpacked into a temporary directory with its own virtual environment,
-   `pip install -e '.[test]'` and its test suite pass.
+   `pip install -e '.[test]'` works, pytest collects exactly as many tests as in the
+   checkout (every test module and helper is there and imports), and the tests that read
+   files outside tests/ (sample data, fixtures, benchmarks, packaging) pass. The whole suite
+   runs once, from the checkout, right after this.
 
 Run by .ci/run with the checkout's environment active. Exits 1 at the first failure.
 """
@@ -150,11 +153,37 @@ def check_sdist(sdist: Path, scratch: Path) -> None:
     project = scratch / top
     run([sys.executable, "-m", "venv", project / ".venv"])
     run([project / ".venv" / "bin" / "pip", "install", "--quiet", "-e", ".[test]"], cwd=project)
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    # Both cores: the same suite runs again from the checkout right after this.
-    result = run([project / ".venv" / "bin" / "pytest", "-n", "2", "-p", "no:cacheprovider"], cwd=project, env=env)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", *SETTINGS)}
+    pytest = project / ".venv" / "bin" / "pytest"
+    shipped = collected(run([pytest, "--collect-only", "-p", "no:cacheprovider"], cwd=project, env=env))
+    here = collected(run([sys.executable, "-m", "pytest", "--collect-only", "-p", "no:cacheprovider"], cwd=ROOT))
+    check(shipped == here, f"the sdist's tests collect {shipped} tests, the checkout's {here}")
+    result = run([pytest, "-n", "2", "-p", "no:cacheprovider", *SMOKE], cwd=project, env=env)
     summary = result.stdout.strip().splitlines()[-1]
-    print(f"sdist {sdist.name} unpacked in {project}: pip install -e '.[test]' && pytest -n 2: {summary}")
+    print(
+        f"sdist {sdist.name} unpacked in {project}: pip install -e '.[test]'; {shipped} tests collected, as in "
+        f"the checkout; the tests that read files outside tests/: {summary}"
+    )
+
+
+# The tests that read what the sdist must carry besides tests/: sample data, the release
+# fixture, the benchmarks, the packaging metadata.
+SMOKE = [
+    "tests/test_packaging.py",
+    "tests/test_sample_data.py",
+    "tests/test_property_migration.py",
+    "tests/test_benchmark_smoke.py",
+    "tests/test_import_mapping.py",
+    "tests/test_flow_loader.py",
+]
+SETTINGS = ("CRMCTL_TEST_PG",)  # the sdist's smoke tests run on SQLite
+
+
+def collected(result: subprocess.CompletedProcess) -> int:
+    found = re.search(r"(\d+) tests? collected", result.stdout)
+    check(found is not None, f"no collection count in:\n{result.stdout[-2000:]}")
+    assert found is not None
+    return int(found.group(1))
 
 
 if __name__ == "__main__":

@@ -124,14 +124,14 @@ def create_tags(db: Database, names: Sequence[str], ctx: Context) -> list[str]:
 
 
 def tag_add(db: Database, scope: str, names: Sequence[str], ctx: Context, *, create: bool = False) -> ActionResult:
-    before = {n.lower() for n in tag_sql.find(db, clean_tag_names(names))} if create else set()
+    before = set(tag_sql.find(db, clean_tag_names(names))) if create else set()  # folded names
     tag_ids = resolve_tags(db, names, ctx, create=create)
     tag_sql.stage_action_tags(db, tag_ids)
     changed = _changed(db, lambda target: tag_sql.lacking_any(db, scope, target))
     tag_sql.link(db, CHANGED, ctx.now)
     result = _finish(db, "tag_add", scope, changed, ctx, tags=clean_tag_names(names))
     if create:  # reported, not audited: the catalog's own tag_create entry records it
-        result.detail["created"] = [n for n in clean_tag_names(names) if n.lower() not in before]
+        result.detail["created"] = [n for n in clean_tag_names(names) if fold(n) not in before]
     return result
 
 
@@ -248,8 +248,9 @@ def delete(
 
 def erase_leftovers(db: Database) -> bool:
     """After a delete has committed: checkpoint and truncate the WAL, so no copy of the erased
-    data is left in the database file or the WAL. False when other processes kept that from
-    happening now; the next crmctl process to open the database then finishes it."""
+    data is left in the database file or the WAL (on PostgreSQL: VACUUM the tables it reached).
+    False when other processes kept that from happening now; the next crmctl process to open
+    the database then finishes it."""
     return erasure.finish(db)
 
 

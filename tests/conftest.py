@@ -1,9 +1,16 @@
-"""Every test gets its own database: nothing ever touches a real user's file."""
+"""Every test gets its own database: nothing ever touches a real user's file.
+
+CRMCTL_TEST_PG=postgresql://… runs the suite on PostgreSQL: each test gets a fresh schema
+(CRMCTL_DB is the URL with `options=-csearch_path=t_…`, created by `crmctl init` or the `db`
+fixture, dropped afterwards), and tests marked `sqlite_only` are skipped.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -13,18 +20,71 @@ import pytest
 from typer.testing import CliRunner
 
 from crmctl.store import open_db
+from crmctl.store.script import insert_returning_id
 
 NOW = "2026-11-01T12:00:00Z"
+TEST_PG = os.environ.get("CRMCTL_TEST_PG", "")
+ON_POSTGRES = bool(TEST_PG)
+_schemas = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not ON_POSTGRES:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "SQLite only")
+            item.add_marker(pytest.mark.skip(reason=f"sqlite_only: {reason}"))
+
+
+def pg_url(schema: str) -> str:
+    """CRMCTL_TEST_PG with the schema `schema` selected."""
+    from urllib.parse import quote
+
+    separator = "&" if "?" in TEST_PG else "?"
+    return f"{TEST_PG}{separator}options={quote(f'-csearch_path={schema}', safe='')}"
+
+
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """The exceptions a constraint violation raises on the backend under test."""
+    import sqlite3
+
+    if ON_POSTGRES:
+        import psycopg
+
+        return (psycopg.IntegrityError,)
+    return (sqlite3.IntegrityError,)
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(TEST_PG, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '5s'")
+        try:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        except psycopg.Error:  # a process the test left behind still holds it: leave it
+            pass
 
 
 @pytest.fixture(autouse=True)
 def isolated_db(tmp_path, monkeypatch):
-    path = tmp_path / "crm.db"
-    monkeypatch.setenv("CRMCTL_DB", str(path))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("CRMCTL_NOW", NOW)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    return path
+    if not ON_POSTGRES:
+        path = tmp_path / "crm.db"
+        monkeypatch.setenv("CRMCTL_DB", str(path))
+        yield path
+        return
+    from crmctl.store.connection import resolve_path
+
+    schema = f"t_{os.getpid()}_{next(_schemas)}_{secrets.token_hex(3)}"
+    url = pg_url(schema)
+    monkeypatch.setenv("CRMCTL_DB", url)
+    yield resolve_path(url)
+    drop_schema(schema)
 
 
 @pytest.fixture
@@ -54,9 +114,15 @@ def set_value(db, contact_id: int, name: str, value, kind: str | None = None) ->
     if kind is None:
         kind = value_types.Inference("stored").extend([value]).kind
     property_id, declared = declare(db, name, kind)
+    stored = value_types.parse(declared, value)
+    if ON_POSTGRES:
+        from crmctl.store.pg.values import to_jsonb_text
+
+        stored = to_jsonb_text(stored)
     db.execute(
-        "INSERT OR REPLACE INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?)",
-        [contact_id, property_id, value_types.parse(declared, value)],
+        "INSERT INTO property_values(contact_id, property_id, value) VALUES (?, ?, ?) "
+        "ON CONFLICT(contact_id, property_id) DO UPDATE SET value = excluded.value",
+        [contact_id, property_id, stored],
     )
 
 
@@ -74,7 +140,8 @@ def add_contacts(db, rows):
     for key, inference in kinds.items():
         declare(db, key, inference.kind)
     for row in rows:
-        cursor = db.execute(
+        contact_id = insert_returning_id(
+            db,
             "INSERT INTO contacts(email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
@@ -87,7 +154,6 @@ def add_contacts(db, rows):
                 row.get("blocked_at"),
             ],
         )
-        contact_id = cursor.lastrowid
         for key, value in row.get("attributes", {}).items():
             set_value(db, contact_id, key, value, kinds[key].kind)
         for tag in row.get("tags", []):
@@ -102,10 +168,11 @@ def add_contacts(db, rows):
                 [contact_id, body, NOW],
             )
         for conv in row.get("conversations", []):
-            conv_id = db.execute(
+            conv_id = insert_returning_id(
+                db,
                 "INSERT INTO conversations(contact_id, subject, created_at) VALUES (?, ?, ?)",
                 [contact_id, conv["subject"], NOW],
-            ).lastrowid
+            )
             for message in conv.get("messages", []):
                 db.execute(
                     "INSERT INTO messages(conversation_id, body, sender, sent_at) VALUES (?, ?, ?, ?)",
@@ -182,3 +249,56 @@ def run():
 
 def lines_json(text: str) -> list:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# CRMCTL_TEST_REPORT=FILE (with CRMCTL_TEST_PG): one JSON line per failing test, naming the crmctl
+# source line the failure came from (for sorting a port's failures by area). crmctl's guard turns
+# exceptions into exit 70, so the ones it catches are recorded on the way.
+_REPORT = os.environ.get("CRMCTL_TEST_REPORT", "")
+_caught: list[BaseException] = []
+_PLUMBING = ("crmctl/store/pg/database.py", "crmctl/store/pg/translate.py", "crmctl/cli/guard.py", "crmctl/testhook.py")
+
+
+@pytest.fixture(autouse=True)
+def _record_internal_errors(monkeypatch):
+    if not _REPORT:
+        yield
+        return
+    from crmctl.cli import guard
+
+    original = guard._internal_error
+
+    def recording(exc, **kwargs):
+        _caught.append(exc)
+        return original(exc, **kwargs)
+
+    monkeypatch.setattr(guard, "_internal_error", recording)
+    _caught.clear()
+    yield
+
+
+def _origin(exc: BaseException) -> str:
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/crmctl/" in f.filename]
+    frames = [f for f in frames if not f.filename.endswith(_PLUMBING)] or frames
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f"{last.filename.split('/crmctl/', 1)[1] if '/crmctl/' in last.filename else last.filename}:{last.lineno}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not _REPORT or not report.failed:
+        return
+    errors = list(_caught)
+    if call.excinfo is not None:
+        errors.append(call.excinfo.value)
+    origins = [o for o in (_origin(e) for e in errors) if o]
+    first = errors[0] if errors else None
+    message = f"{type(first).__name__}: {' '.join(str(first).split())[:300]}" if first else ""
+    with open(_REPORT, "a") as out:
+        out.write(json.dumps({"test": item.nodeid, "when": report.when, "origins": origins, "error": message}) + "\n")

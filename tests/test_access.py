@@ -58,6 +58,7 @@ def test_files_and_directories_are_owner_only_whatever_the_umask(tmp_path, umask
 # Symbolic links ---------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(reason="a database file reached through a symbolic link")
 def test_a_db_path_that_is_a_symlink_is_refused(cli, db, isolated_db, tmp_path):
     db.close()
     link = tmp_path / "link.db"
@@ -76,6 +77,7 @@ def test_a_db_path_that_is_a_symlink_is_refused(cli, db, isolated_db, tmp_path):
     assert not (tmp_path / "elsewhere.db").exists()
 
 
+@pytest.mark.sqlite_only(reason="db backup copies a SQLite file")
 def test_backup_never_writes_through_a_symlink(cli, db, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
@@ -89,6 +91,7 @@ def test_backup_never_writes_through_a_symlink(cli, db, tmp_path):
     assert victim.read_text() == "precious" and (tmp_path / "copy.db").read_bytes().startswith(b"SQLite format 3")
 
 
+@pytest.mark.sqlite_only(reason="the -holder file beside a SQLite database")
 def test_a_planted_holder_symlink_is_not_followed(cli, db, isolated_db, tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
@@ -100,6 +103,7 @@ def test_a_planted_holder_symlink_is_not_followed(cli, db, isolated_db, tmp_path
 # Places and files crmctl cannot use -------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(reason="database file paths and db backup")
 def test_missing_directories(cli, db, tmp_path):
     missing = tmp_path / "no" / "such" / "crm.db"
     assert one_error_line(cli("--db", missing, "contact", "count"), 1) == (
@@ -179,6 +183,7 @@ def as_plain_user(run):
     return _run
 
 
+@pytest.mark.sqlite_only(reason="file modes of the database file and its directory")
 def test_read_only_database_and_directory(as_plain_user, db, isolated_db):
     db.close()
     isolated_db.chmod(0o444)

@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 
+import pytest
 from conftest import NOW
 
 
@@ -125,6 +126,7 @@ def test_foreign_sqlite_database(cli, tmp_path):
     assert result.stderr == f"Error: {path} is not a crmctl database\n"
 
 
+@pytest.mark.sqlite_only(reason="sqlite-utils' _sqlite_migrations table (PostgreSQL: tests/test_pg_functions.py)")
 def test_newer_schema_is_refused(cli, db, isolated_db):
     db.execute("INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES ('crmctl', 'm999_future', 'x')")
     db.conn.commit()
@@ -136,6 +138,7 @@ def test_newer_schema_is_refused(cli, db, isolated_db):
     )
 
 
+@pytest.mark.sqlite_only(reason="the database file's mode")
 def test_init_creates_owner_only_file_and_is_idempotent(cli, isolated_db):
     old = os.umask(0)
     try:
@@ -152,6 +155,7 @@ def test_version(cli):
     assert cli("--version").stdout == f"crmctl {__version__}\n"
 
 
+@pytest.mark.sqlite_only(reason="db backup copies a SQLite file")
 def test_db_check_and_backup(cli, people, tmp_path):
     assert cli("db", "check").stderr == "ok: integrity and foreign keys checked\n"
     target = tmp_path / "copy.db"
@@ -162,6 +166,7 @@ def test_db_check_and_backup(cli, people, tmp_path):
     assert again.exit_code == 1 and again.stderr == f"Error: {target} already exists (pass --force to replace it)\n"
 
 
+@pytest.mark.sqlite_only(reason="turns SQLite's foreign keys off to break them")
 def test_db_check_reports_broken_foreign_keys(cli, people):
     people.execute("PRAGMA foreign_keys = OFF")
     people.execute("INSERT INTO notes(contact_id, body, created_at) VALUES (999, 'orphan', 'x')")

@@ -209,6 +209,7 @@ def test_import_input_format_report_format_and_the_deprecated_json_flag(run, peo
 # Exit code 75 -----------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(reason="an sqlite3 process holds SQLite's write lock (PostgreSQL: tests/test_pg_store.py)")
 def test_a_busy_database_exits_75_with_a_busy_error_object(run, people, isolated_db):
     import subprocess
     import sys

@@ -137,7 +137,9 @@ def test_db_option_after_the_sub_command(run, people, tmp_path):
 
 
 def people_path(db) -> str:
-    return db.execute("PRAGMA database_list").fetchone()[2]
+    import os
+
+    return os.environ["CRMCTL_DB"]  # the `people` database: a file, or a PostgreSQL URL
 
 
 def test_unquoted_where_split_by_the_shell_gets_a_hint(run, people):

@@ -118,6 +118,7 @@ def marked(db, isolated_db, keeper):
     return m, contact_id
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file and its WAL for leftover bytes")
 @pytest.mark.parametrize("how", ["delete", "delete --suppress", "flow"])
 def test_no_byte_of_a_deleted_contact_is_left(run, tmp_path, isolated_db, marked, how):
     m, contact_id = marked
@@ -154,6 +155,7 @@ CRASH_AFTER_COMMIT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.sqlite_only(reason="WAL checkpoint after a delete")
 def test_a_crash_between_commit_and_checkpoint_is_finished_by_the_next_command(run, isolated_db, marked):
     m, contact_id = marked
     crashed = subprocess.run([sys.executable, "-c", CRASH_AFTER_COMMIT, str(isolated_db), str(contact_id)])
@@ -163,6 +165,7 @@ def test_a_crash_between_commit_and_checkpoint_is_finished_by_the_next_command(r
     assert leftovers(isolated_db, m) == {}
 
 
+@pytest.mark.sqlite_only(reason="WAL checkpoint and SQLite readers")
 def test_erasure_waits_for_readers_and_otherwise_leaves_it_to_the_next_process(db, isolated_db):
     from crmctl.store import erasure
 
@@ -202,6 +205,7 @@ def _committed(path: Path, contact_id: int) -> bool:
         return fresh.execute("SELECT count(*) FROM contacts WHERE id = ?", [contact_id]).fetchone()[0] == 0
 
 
+@pytest.mark.sqlite_only(reason="WAL snapshots of an sqlite3 reader")
 def test_a_reader_holding_a_snapshot_across_a_delete_never_stalls_writers(run, tmp_path, isolated_db, marked):
     m, contact_id = marked
     reader = subprocess.Popen(
@@ -246,6 +250,7 @@ def digest_of(db, email: str) -> str:
     return hmac.new(key, email.casefold().encode(), hashlib.sha256).hexdigest()
 
 
+@pytest.mark.sqlite_only(reason="reads the SQLite file and its WAL for the address")
 def test_suppress_keeps_a_keyed_hash_never_the_address(cli, people, isolated_db):
     result = cli("delete", "Bob@Example.com", "cy@example.org", "--yes", "--suppress", "--format", "json")
     assert result.exit_code == 0, result.stderr

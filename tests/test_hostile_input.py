@@ -307,6 +307,7 @@ def test_any_text_round_trips(cli, people, tmp_path_factory, texts):
 # Special files as backup targets ---------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(reason="db backup copies a SQLite file")
 @pytest.mark.parametrize("force", [[], ["--force"]])
 def test_backup_never_replaces_anything_but_a_regular_file(run, people, tmp_path, force):
     import os
@@ -347,6 +348,7 @@ def test_backup_never_replaces_anything_but_a_regular_file(run, people, tmp_path
         sock.close()
 
 
+@pytest.mark.sqlite_only(reason="db backup copies a SQLite file")
 def test_backup_into_a_directory_writes_a_file_named_after_the_time(run, people, tmp_path):
     directory = tmp_path / "backups"
     directory.mkdir()
@@ -361,6 +363,7 @@ def test_backup_into_a_directory_writes_a_file_named_after_the_time(run, people,
     assert missing.returncode == 1 and "no directory" in missing.stderr
 
 
+@pytest.mark.sqlite_only(reason="db backup copies a SQLite file")
 def test_backup_force_replaces_a_regular_file(run, people, tmp_path):
     target = tmp_path / "old.db"
     target.write_text("old")

@@ -4,6 +4,7 @@ everywhere: through the installed `crmctl`, and through the migrations that brin
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from sqlite_utils import Database
@@ -54,6 +55,7 @@ def old_database(path) -> Database:
     return db
 
 
+@pytest.mark.sqlite_only(reason="SQLite migration m008 of an old database file")
 def test_the_upgrade_keeps_every_row_and_sets_the_sequences_past_every_audited_id(isolated_db):
     db = old_database(isolated_db)
     with db.conn:
@@ -144,6 +146,19 @@ def test_suppression_follows_the_same_rule(run, tmp_path):
         assert refused.returncode == 2 and "address was erased and suppressed" in refused.stderr, spelling
 
 
+def test_contact_add_finds_an_existing_email_by_the_rule_not_by_ascii_case(run):
+    assert run("init", "-q").returncode == 0
+    assert run("contact", "add", "åsa@x.io").returncode == 0
+    for spelling in ("ÅSA@x.io", "A\u030asa@X.IO", "åsa@x.io"):
+        refused = run("contact", "add", spelling)
+        assert (refused.returncode, refused.stderr) == (
+            1,
+            f"Error: a contact with email {spelling} already exists (id 1): "
+            f"change it with `crmctl set KEY=VALUE -c {shlex.quote(spelling)}`\n",
+        ), spelling
+    assert run("contact", "count").stdout == "1\n"
+
+
 @pytest.fixture
 def colliding(isolated_db):
     db = old_database(isolated_db)
@@ -155,6 +170,7 @@ def colliding(isolated_db):
     return isolated_db
 
 
+@pytest.mark.sqlite_only(reason="SQLite migration m008 of an old database file")
 def test_collisions_stop_the_upgrade_with_the_list_and_the_resolving_commands_run(run, colliding):
     refused = run("tag", "add", "vip", "-c", "3", "--create")
     assert refused.returncode == 1

@@ -166,6 +166,7 @@ def pretend_sqlite(monkeypatch, found: tuple[int, int, int]) -> None:
     monkeypatch.setattr(sqlite3, "sqlite_version", ".".join(map(str, found)))
 
 
+@pytest.mark.sqlite_only(reason="the SQLite library's version")
 @pytest.mark.parametrize("command", [["init"], ["contact", "count"], ["tag", "list"], ["db", "check"]])
 def test_an_sqlite_older_than_the_minimum_is_one_error_line(cli, db, isolated_db, monkeypatch, command):
     pretend_sqlite(monkeypatch, (3, 32, 3))
@@ -181,6 +182,7 @@ def test_init_with_an_old_sqlite_creates_nothing(cli, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.sqlite_only(reason="the SQLite library's version")
 def test_an_sqlite_before_3_38_needs_the_json_functions_built_in(cli, db, monkeypatch):
     from crmctl.store import connection
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from conftest import integrity_errors
 
 from crmctl.errors import LockTimeout
 from crmctl.store import open_db, transaction
 from crmctl.store.schema import MIGRATION_SET, known_migrations, migrations
 
 
+@pytest.mark.sqlite_only(reason="SQLite pragmas")
 def test_pragmas(db):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -18,12 +20,14 @@ def test_pragmas(db):
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] > 0
 
 
+@pytest.mark.sqlite_only(reason="sqlite-utils Migrations (PostgreSQL: tests/test_pg_functions.py)")
 def test_every_migration_is_applied(db):
     applied = [m.name for m in migrations.applied(db)]
     assert applied == list(known_migrations())
     assert {r[0] for r in db.execute("SELECT migration_set FROM _sqlite_migrations")} == {MIGRATION_SET}
 
 
+@pytest.mark.sqlite_only(reason="reads SQLite's PRAGMA foreign_key_list")
 def test_every_child_foreign_key_is_indexed(db):
     """A cascade over a million contacts is only fast when each child key is indexed."""
     for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
@@ -36,6 +40,7 @@ def test_every_child_foreign_key_is_indexed(db):
             assert column in leading, f"{table}.{column} has no index"
 
 
+@pytest.mark.sqlite_only(reason="reads SQLite's PRAGMA foreign_key_list")
 def test_every_child_row_cascades_from_contacts(db):
     cascading = {
         table: [fk[6] for fk in db.execute(f"PRAGMA foreign_key_list([{table}])") if fk[2] == "contacts"]
@@ -66,6 +71,7 @@ def test_dry_run_transaction_writes_nothing(db):
     assert db.execute("SELECT count(*) FROM tags").fetchone()[0] == 0
 
 
+@pytest.mark.sqlite_only(reason="an sqlite3 writer holds the lock (PostgreSQL: tests/test_pg_store.py)")
 def test_second_writer_times_out_with_lock_error(db, isolated_db):
     other = sqlite3.connect(isolated_db)
     other.execute("BEGIN IMMEDIATE")
@@ -81,7 +87,7 @@ def test_second_writer_times_out_with_lock_error(db, isolated_db):
 
 def test_tag_names_unique_without_regard_to_case(db):
     db.execute("INSERT INTO tags(name, created_at) VALUES ('VIP', 'x')")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         db.execute("INSERT INTO tags(name, created_at) VALUES ('vip', 'x')")
 
 

@@ -1,4 +1,4 @@
-"""`crmctl db …`: online backup and integrity checks."""
+"""`crmctl db …`: online backup, integrity checks, pruning, and copies between databases."""
 
 from pathlib import Path
 from typing import Annotated
@@ -7,16 +7,17 @@ import typer
 
 from crmctl.cli import options as opt
 from crmctl.cli.guard import EXIT_FAILED, guarded
-from crmctl.cli.render import emit_summary, note_on_stderr, to_json
+from crmctl.cli.render import emit_summary, note_on_stderr, to_json, working
 from crmctl.cli.state import open_database
 
 app = typer.Typer(
-    help="""The database file: backup, checks and pruning history.
+    help="""The database: backup, checks, pruning history, and copies between databases.
 
     \b
     Examples:
       crmctl db backup /srv/backup/crm.db
       crmctl db check
+      crmctl db copy ~/.local/share/crmctl/crmctl.db postgresql://crm@db.example.com/crm
     """,
     no_args_is_help=True,
 )
@@ -50,6 +51,7 @@ def backup(
     from crmctl.store.maintenance import backup as take_backup
     from crmctl.store.maintenance import backup_name
 
+    _refuse_postgres_backup()
     target = Path(path)
     if path.endswith("/") or (target.is_dir() and not target.is_symlink() and not force):
         from crmctl import clock
@@ -62,6 +64,19 @@ def backup(
         quiet=quiet,
         human=f"backup written to {target} ({size:,} bytes)",
     )
+
+
+def _refuse_postgres_backup() -> None:
+    from crmctl.cli.state import database_path
+    from crmctl.errors import Refused
+    from crmctl.store.pg.url import PgLocation
+
+    location = database_path()
+    if isinstance(location, PgLocation):
+        raise Refused(
+            "db backup copies a SQLite database file; this database is on PostgreSQL: back it up with pg_dump "
+            f"(e.g. pg_dump --schema={location.schema} -Fc -f crm.dump DBNAME)"
+        )
 
 
 @app.command("check")
@@ -128,3 +143,66 @@ def prune(
         f"{report['before']}, and {report['outbox_records']} delivered outbox records"
     )
     emit_summary({**report, "dry_run": dry_run}, as_json=fmt is opt.SummaryFormat.json, quiet=quiet, human=human)
+
+
+@app.command("copy")
+@guarded
+def copy(
+    source: Annotated[
+        str, typer.Argument(metavar="SRC", help="The CRM to copy: a SQLite file or a postgresql:// URL.")
+    ],
+    target: Annotated[
+        str, typer.Argument(metavar="DST", help="Where to copy it: a new or empty SQLite file or PostgreSQL database.")
+    ],
+    fmt: opt.Summary = opt.SummaryFormat.text,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Copy a whole CRM into a new or empty database: SQLite to PostgreSQL, PostgreSQL to
+    SQLite, or between two of either. Everything is copied with its ids (contacts, tags,
+    properties, notes, the audit log, flow history and enrolments, suppressions, outboxes),
+    and the target never reuses an id the source gave out.
+
+    The target is created (a SQLite file) or given crmctl's schema (a PostgreSQL database, or
+    the schema named by `?options=-csearch_path=NAME`) when needed. A target that holds any
+    contact, tag, audit entry or other row is refused. The copy is one transaction on the
+    target: if it fails, the target is left as it was (a SQLite file it created is removed).
+    The source is read in one consistent snapshot while other processes may keep writing.
+
+    \b
+    Examples:
+      crmctl db copy crm.db 'postgresql://crm@db.example.com/crm'
+      crmctl db copy 'postgresql://crm@db.example.com/crm?options=-csearch_path=sales' sales.db
+    """
+    from crmctl.errors import UsageError
+    from crmctl.store import open_db, resolve_path
+    from crmctl.store.connection import initialised
+    from crmctl.store.copy import copy_crm
+
+    for value, name in ((source, "SRC"), (target, "DST")):
+        if not value:
+            raise UsageError(f"{name} is empty")
+    src, dst = resolve_path(source), resolve_path(target)
+    if _same_database(src, dst):
+        raise UsageError(f"SRC and DST are the same database ({dst})")
+    source_db = open_db(src)
+    with initialised(dst) as target_db, working(f"copying {src} to {dst}…", enabled=not quiet):
+        counts = copy_crm(source_db, target_db, target_name=str(dst))
+    rows = sum(counts.values())
+    emit_summary(
+        {"source": str(src), "target": str(dst), "rows": rows, "tables": counts},
+        as_json=fmt is opt.SummaryFormat.json,
+        quiet=quiet,
+        human=(
+            f"copied {counts['contacts']:,} contacts, {counts['tags']:,} tags, {counts['audit']:,} audit entries "
+            f"and {counts['flow_runs']:,} flow runs ({rows:,} rows in all) from {src} to {dst}"
+        ),
+    )
+
+
+def _same_database(a: object, b: object) -> bool:
+    if isinstance(a, Path) and isinstance(b, Path):
+        try:
+            return a.resolve() == b.resolve()
+        except OSError:
+            return False
+    return str(a) == str(b)

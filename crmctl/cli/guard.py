@@ -67,6 +67,9 @@ def guarded(function: F) -> F:
         except (typer.Exit, typer.Abort, TyperException):  # Typer's own control flow and usage errors
             raise
         except Exception as exc:  # the last line of defence: a bug, never a traceback by default
+            failure = _postgres_failure(exc)
+            if failure is not None:
+                raise fail(*failure, as_json=as_json) from None
             raise _internal_error(exc, as_json=as_json) from None
 
     return wrapper  # type: ignore[return-value]  # wraps() keeps F's signature; mypy types it as a new one
@@ -101,6 +104,49 @@ def _database_failure(exc: sqlite3.DatabaseError) -> tuple[str, int, str]:
     if "disk" in text and "full" in text:
         return "the disk is full; nothing was changed", EXIT_FAILED, "database"
     return f"database error: {text}", EXIT_FAILED, "database"
+
+
+# SQLSTATEs (PostgreSQL's error codes) of a database that stayed busy: retrying may succeed.
+_PG_BUSY = {
+    "55P03": "the database is locked by another process; gave up waiting",  # lock_not_available
+    "40001": "the database was busy with a conflicting change; nothing was changed",  # serialization_failure
+    "40P01": "the database was busy with a conflicting change (deadlock); nothing was changed",
+    "53300": "the PostgreSQL server has too many connections; nothing was changed",
+    "57P03": "the PostgreSQL server is not accepting connections yet; nothing was changed",
+    "57P01": "the PostgreSQL server shut down the connection; nothing was changed",
+    "57014": "the PostgreSQL server cancelled the statement (statement_timeout?); nothing was changed",
+}
+
+
+def _postgres_failure(exc: Exception) -> tuple[str, int, str] | None:
+    """A psycopg error as (message, exit code, kind); None for anything else, and for errors
+    in crmctl's own SQL (syntax, unknown column: class 42), which are bugs (exit 70).
+
+    Only the server's primary message is shown: its DETAIL may quote the row's values."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return None
+    state = exc.sqlstate or ""
+    primary = (exc.diag.message_primary if exc.diag else None) or str(exc).strip().split("\n")[0]
+    if state in _PG_BUSY:
+        return _PG_BUSY[state], EXIT_TEMPFAIL, "busy"
+    if isinstance(exc, psycopg.OperationalError) and not state:  # the connection broke
+        return f"lost the connection to the PostgreSQL server ({primary}); nothing was changed", EXIT_TEMPFAIL, "busy"
+    if isinstance(exc, psycopg.DataError) and "NUL" in primary:
+        return (
+            "text with a NUL character (\\0) in an argument or on standard input: PostgreSQL cannot store it",
+            EXIT_USAGE,
+            "invalid_input",
+        )
+    if state == "25006":  # read_only_sql_transaction
+        return "the database is read-only: crmctl needs to write to it", EXIT_FAILED, "database"
+    if state == "42501":  # insufficient_privilege
+        return f"the PostgreSQL role may not do this: {primary}", EXIT_FAILED, "database"
+    if state == "53100":  # disk_full
+        return "the disk is full; nothing was changed", EXIT_FAILED, "database"
+    if state.startswith("42") or isinstance(exc, (psycopg.ProgrammingError, psycopg.InterfaceError)):
+        return None
+    return f"database error: {primary}", EXIT_FAILED, "database"
 
 
 def usage_failure(message: str, command_path: str, *, as_json: bool) -> int:

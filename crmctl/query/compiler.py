@@ -8,10 +8,13 @@ correlated subquery per contact. User text only ever travels as a parameter.
 
 from __future__ import annotations
 
+import json
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
@@ -21,7 +24,7 @@ from crmctl.errors import FilterError
 from crmctl.query import fields, folding
 from crmctl.query.fields import BUILTINS, Builtin, builtin
 from crmctl.query.lexer import KEYWORDS, NAME, tokenize
-from crmctl.query.nodes import And, Field, Node, Not, Or, Test, Truth, Value, show_field
+from crmctl.query.nodes import ORDERINGS, And, Field, Node, Not, Or, Test, Truth, Value, show_field
 from crmctl.query.parser import parse_syntax
 from crmctl.store.properties import NUMBER_TEXT
 
@@ -96,14 +99,49 @@ def _chain(parts: list[str], joiner: str) -> str:
     return "(" + joiner.join(parts) + ")"
 
 
-def _values(params: list[Any]) -> tuple[str, list[Any]]:
-    """`?, ?, ?` for a short list; one JSON array read by json_each for a long one (SQLite reads
-    JSON numbers back exactly, and keeps text as text and numbers as numbers)."""
+def _values(params: list[Any], pg: bool = False, kind: str = "text") -> tuple[str, list[Any]]:
+    """`?, ?, ?` for a short list; one JSON array for a long one, read by json_each on SQLite
+    (which reads JSON numbers back exactly, and keeps text as text and numbers as numbers).
+    PostgreSQL reads the same parameter as `kind`: text, numeric, or jsonb (property values)."""
     if len(params) <= LIST:
-        return ", ".join("?" * len(params)), params
-    import json
+        return ", ".join("?" * len(params)), [_pg_number(p) for p in params] if pg and kind == "numeric" else params
+    if pg:  # JSON has no infinity, and an infinite number equals nothing
+        params = [p for p in params if not (isinstance(p, float) and not math.isfinite(p))]
+    array = [json.dumps(params, ensure_ascii=False)]
+    if not pg:
+        return "SELECT value FROM json_each(?)", array
+    if kind == "jsonb":
+        return "SELECT jsonb_array_elements(CAST(? AS jsonb))", array
+    if kind == "numeric":
+        return "SELECT CAST(jsonb_array_elements_text(CAST(? AS jsonb)) AS numeric)", array
+    return "SELECT jsonb_array_elements_text(CAST(? AS jsonb))", array
 
-    return "SELECT value FROM json_each(?)", [json.dumps(params, ensure_ascii=False)]
+
+def dialect_of(db: Database) -> str:
+    """`sqlite` or `postgresql` (crmctl.store: every handle says which)."""
+    return getattr(db, "dialect", "sqlite")
+
+
+# PostgreSQL: property values are jsonb (a JSON number or string, crmctl.store.pg.values), compared
+# as jsonb with the literal made jsonb by to_jsonb (exact for numbers, byte for byte for text;
+# through the (property_id, value) index), except text and date orderings, which compare the
+# string in binary order (COLLATE "C"). Parameters are SQLite's, except that a decimal compared
+# with the contacts' own columns is an exact Decimal, as SQLite compares an integer with a real.
+
+
+def _pg_number(value: Any) -> Any:
+    return Decimal(value) if isinstance(value, float) else value
+
+
+def _pg_match(op: str, text_sql: str, needle: str) -> Fragment:
+    """`contains`/`startswith`/`endswith` on PostgreSQL: crmctl_fold is the SQL function of the
+    schema; endswith is a prefix of the reversed text (both sides reverse by code point)."""
+    folded = f"{folding.FOLD}({text_sql})"
+    if op == "contains":
+        return f"strpos({folded}, ?) > 0", [needle]
+    if op == "startswith":
+        return f"starts_with({folded}, ?)", [needle]
+    return f"starts_with(reverse({folded}), reverse(?))", [needle]
 
 
 @dataclass(frozen=True)
@@ -131,7 +169,7 @@ def compile_filter(db: Database, text: str) -> Condition:
     resolver = _Resolver(db, text)
     fields.check(node, text, resolver.type_of)
     folding.register(db)
-    compiler = _Compiler(text, resolver)
+    compiler = _Compiler(text, resolver, dialect_of(db) == "postgresql")
     node = simplify(node)
     if height(node) > INLINE_HEIGHT:
         sql, params = compiler.hoisted(node)
@@ -152,19 +190,37 @@ def value_expression(db: Database, field_name: str) -> Fragment:
     """
     reference = _field_reference(field_name)
     known = builtin(reference)
+    pg = dialect_of(db) == "postgresql"
     if known is None:
         prop = _Resolver(db, field_name).property(reference)
         value = "(SELECT v.value FROM property_values AS v WHERE v.contact_id = c.id AND v.property_id = ?)"
         if prop.type == "boolean":
+            if pg:
+                return f"(CASE {value} WHEN CAST('1' AS jsonb) THEN 'true' WHEN CAST('0' AS jsonb) THEN 'false' END)", [
+                    prop.id
+                ]
             return f"(CASE {value} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)", [prop.id]
         if prop.type == "number":
             return f"{NUMBER_TEXT}({value})", [prop.id]
+        if pg:  # the JSON string's text
+            return (
+                "(SELECT v.value #>> '{}' FROM property_values AS v WHERE v.contact_id = c.id AND v.property_id = ?)",
+                [prop.id],
+            )
         return value, [prop.id]
     if known.kind == "number":
         return f"CAST({known.column} AS TEXT)", []
     if known.kind == "bool":
         return f"(CASE WHEN {known.column} IS NULL THEN 'false' ELSE 'true' END)", []
     if known.kind == "tags":
+        if pg:
+            return (
+                # tags.name is COLLATE NOCASE on SQLite: ASCII letters folded (lower() does only
+                # those under "C"), then byte order
+                "coalesce((SELECT string_agg(t.name, ', ' ORDER BY lower(t.name COLLATE \"C\")) "
+                "FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id WHERE ct.contact_id = c.id), '')",
+                [],
+            )
         return (
             "coalesce((SELECT group_concat(x.name, ', ') FROM (SELECT t.name AS name "
             "FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id "
@@ -235,9 +291,13 @@ def _is_plain_name(key: str) -> bool:
 
 
 class _Compiler:
-    def __init__(self, text: str, resolver: _Resolver):
+    """Emits SQLite's SQL, or PostgreSQL's when `pg`, from the same tree."""
+
+    def __init__(self, text: str, resolver: _Resolver, pg: bool = False):
         self.text = text
         self.resolver = resolver
+        self.pg = pg
+        self.true = "(TRUE)" if pg else "(1)"
         self._now: datetime | None = None
 
     def node(self, node: Node) -> Fragment:
@@ -264,13 +324,13 @@ class _Compiler:
             # Compound operators all bind alike, left to right: a nested and/or is a subquery,
             # and so is each group of UNION_TERMS members (a compound has at most 500 terms).
             members = [
-                f"SELECT * FROM ({sql})" if isinstance(operand, (And, Or)) else sql
+                f"SELECT * FROM ({sql}) AS g" if isinstance(operand, (And, Or)) else sql
                 for operand, (sql, _) in zip(node.operands, parts, strict=True)
             ]
             joiner = " INTERSECT " if isinstance(node, And) else " UNION "
             while len(members) > UNION_TERMS:
                 members = [
-                    f"SELECT * FROM ({joiner.join(members[i : i + UNION_TERMS])})"
+                    f"SELECT * FROM ({joiner.join(members[i : i + UNION_TERMS])}) AS g"
                     for i in range(0, len(members), UNION_TERMS)
                 ]
             return joiner.join(members), [p for _, ps in parts for p in ps]
@@ -359,23 +419,29 @@ class _Compiler:
     def column(self, known: Builtin, test: Test) -> Fragment:
         column = known.column
         if test.op == "exists":
-            return (f"({column} IS NOT NULL)" if known.nullable else "(1)"), []
+            return (f"({column} IS NOT NULL)" if known.nullable else self.true), []
         if test.op in folding.MATCH_FUNCTIONS:
-            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [folding.fold(test.values[0].string)]
+            needle = folding.fold(test.values[0].string)
+            if self.pg:
+                sql, params = _pg_match(test.op, column or "", needle)
+                return (f"({column} IS NOT NULL AND {sql})" if known.nullable else f"({sql})"), params
+            return f"({folding.MATCH_FUNCTIONS[test.op]}({column}, ?))", [needle]
         params = [self.literal(value, known.kind) for value in test.values]
         if known.kind == "email":  # by the folded key, as every email lookup (crmctl.folding)
             column, params = "c.email_key", [folding.fold(value) for value in params]
         if test.op == "in":
-            listed, params = _values(params)
+            listed, params = _values(params, self.pg, "numeric" if known.kind == "number" else "text")
             sql = f"{column} IN ({listed})"
         else:
+            if self.pg and known.kind == "number":
+                params = [_pg_number(params[0])]
             sql = f"{column} {_SQL_OPERATORS[test.op]} ?"
         return (f"({column} IS NOT NULL AND {sql})" if known.nullable else f"({sql})"), params
 
     def blocked(self, known: Builtin, test: Test) -> Fragment:
         wanted = {value.value for value in test.values}
         if wanted == {True, False}:
-            return "(1)", []
+            return self.true, []
         return f"({known.column} IS {'NOT ' if True in wanted else ''}NULL)", []
 
     def tags(self, test: Test) -> Fragment:
@@ -385,7 +451,7 @@ class _Compiler:
     def tag_ids(self, test: Test) -> Fragment:
         if test.op == "exists":
             return "SELECT ct.contact_id FROM contact_tags AS ct", []
-        listed, names = _values([folding.fold(value.string) for value in test.values])
+        listed, names = _values([folding.fold(value.string) for value in test.values], self.pg)
         return (
             "SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.tag_id IN "
             f"(SELECT t.id FROM tags AS t WHERE t.name_key IN ({listed}))",
@@ -409,9 +475,10 @@ class _Compiler:
     def _conversation_count(self, test: Test) -> tuple[str, list, bool]:
         numbers = [value.value for value in test.values]
         if test.op == "in":
-            listed, params = _values(numbers)
+            listed, params = _values(numbers, self.pg, "numeric")
             return f"count(*) IN ({listed})", params, 0 in numbers
-        return f"count(*) {_SQL_OPERATORS[test.op]} ?", numbers, _PY_OPERATORS[test.op](0, numbers[0])
+        params = [_pg_number(numbers[0])] if self.pg else numbers
+        return f"count(*) {_SQL_OPERATORS[test.op]} ?", params, _PY_OPERATORS[test.op](0, numbers[0])
 
     def attribute(self, test: Test) -> Fragment:
         sql, params = self.attribute_ids(test)
@@ -422,14 +489,22 @@ class _Compiler:
         value of a property has its type, so comparisons never meet another type."""
         prop = self.resolver.property(test.field)
         op = test.op
+        params: list[Any] = []
         if op == "exists":
-            condition, params = "true", []
+            condition = "true"
         elif op in folding.MATCH_FUNCTIONS:
-            condition, params = f"{folding.MATCH_FUNCTIONS[op]}(v.value, ?)", [folding.fold(test.values[0].string)]
+            needle = folding.fold(test.values[0].string)
+            if self.pg:
+                condition, params = _pg_match(op, "v.value #>> '{}'", needle)
+                condition = f"jsonb_typeof(v.value) = 'string' AND {condition}"
+            else:
+                condition, params = f"{folding.MATCH_FUNCTIONS[op]}(v.value, ?)", [needle]
         else:
             kind = "time" if prop.type == "date" else prop.type
             params = [self.literal(value, kind) for value in test.values]
-            if op == "in":
+            if self.pg:
+                condition, params = self._pg_attribute(prop.type, op, params)
+            elif op == "in":
                 listed, params = _values(params)
                 condition = f"v.value IN ({listed})"
             else:
@@ -438,3 +513,21 @@ class _Compiler:
             f"SELECT v.contact_id FROM property_values AS v WHERE v.property_id = ? AND {condition}",
             [prop.id, *params],
         )
+
+    def _pg_attribute(self, ptype: str, op: str, params: list[Any]) -> Fragment:
+        """A comparison of jsonb property values: text and date orderings compare the string
+        in binary order; everything else compares jsonb with jsonb (numbers numerically)."""
+        if ptype in ("text", "date") and op in ORDERINGS:
+            return f"(v.value #>> '{{}}') COLLATE \"C\" {op} ?", params
+        literal = "to_jsonb(CAST(? AS text))" if ptype in ("text", "date") else "to_jsonb(?)"
+        if op == "in":
+            if len(params) > LIST:
+                listed, params = _values(params, True, "jsonb")
+            else:
+                listed = ", ".join([literal] * len(params))
+            return f"v.value IN ({listed})", params
+        if isinstance(params[0], float) and not math.isfinite(params[0]):
+            # A decimal of 309 digits is beyond the doubles: infinite. No stored value equals
+            # it, and every one is on the same side of it.
+            return ("true" if _PY_OPERATORS[op](0, params[0]) else "false"), []
+        return f"v.value {_SQL_OPERATORS[op]} {literal}", params

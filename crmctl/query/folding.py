@@ -41,7 +41,11 @@ def _sql_endswith(value: object, needle: str) -> int:
 
 
 def register(db: Database) -> None:
-    """Make the folding functions available on db's connection (idempotent)."""
+    """Make the folding functions available on db's connection (idempotent). PostgreSQL has
+    crmctl_fold as a function of the schema (crmctl.store.pg.functions), and the compiler
+    writes the matchers in SQL there."""
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        return
     for name, function in (
         (FOLD, _sql_fold),
         (CONTAINS, _sql_contains),

@@ -12,8 +12,9 @@ from collections.abc import Iterator, Sequence
 
 from sqlite_utils import Database
 
+from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
-from crmctl.store.script import inserted_id
+from crmctl.store.script import insert_returning_id
 
 
 def record(
@@ -28,11 +29,11 @@ def record(
     run_id: int | None = None,
 ) -> int:
     """Write one audit entry; when `scope` names a temp table its ids are linked to it."""
-    cursor = db.execute(
+    audit_id = insert_returning_id(
+        db,
         "INSERT INTO audit(at, actor, action, contacts, detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
         [at, actor, action, contacts, detail, run_id],
     )
-    audit_id = inserted_id(cursor)
     if scope is not None:
         link(db, audit_id, scope)
     return audit_id
@@ -40,8 +41,11 @@ def record(
 
 def link(db: Database, audit_id: int, scope: str) -> None:
     """The scope's ids as 64-bit sets. The scope is in id order, so each chunk is one short
-    range of it: hop from chunk to chunk with one index seek each, instead of sorting every id."""
+    range of it: hop from chunk to chunk with one index seek each, instead of sorting every id.
+
+    On PostgreSQL the ids are 64-bit too (bigint), and bit_or() builds each set."""
     scope = _checked(scope)
+    bits = "bit_or(CAST(1 AS bigint) << CAST(id & 63 AS integer))" if is_postgres(db) else "sum(1 << (id & 63))"
     db.execute(
         f"""
         WITH RECURSIVE chunks(chunk) AS (
@@ -52,7 +56,7 @@ def link(db: Database, audit_id: int, scope: str) -> None:
         )
         INSERT INTO audit_sets(audit_id, chunk, bits)
         SELECT ?, chunk,
-               (SELECT sum(1 << (id & 63)) FROM temp.{scope} WHERE id BETWEEN chunk << 6 AND (chunk << 6) + 63)
+               (SELECT {bits} FROM temp.{scope} WHERE id BETWEEN chunk << 6 AND (chunk << 6) + 63)
         FROM chunks WHERE chunk IS NOT NULL
         """,
         [audit_id],
@@ -79,11 +83,16 @@ def entries(
     params: list[object] = []
     if contacts:
         # One parameter whatever the number of contacts: each becomes (chunk, bit) in SQL.
+        if not is_postgres(db):
+            wanted = "json_each(?) AS w"
+            params.append(json.dumps(list(contacts)))
+        else:
+            wanted = "unnest(CAST(? AS bigint[])) AS w(value)"
+            params.append(list(contacts))
         where.append(
-            "a.id IN (SELECT s.audit_id FROM json_each(?) AS w "
-            "JOIN audit_sets AS s ON s.chunk = w.value >> 6 AND (s.bits >> (w.value & 63)) & 1)"
+            f"a.id IN (SELECT s.audit_id FROM {wanted} "
+            "JOIN audit_sets AS s ON s.chunk = w.value >> 6 AND ((s.bits >> CAST(w.value & 63 AS integer)) & 1) = 1)"
         )
-        params.append(json.dumps(list(contacts)))
     for clause, value in (("a.at >= ?", since), ("a.at < ?", until), ("a.actor = ?", actor), ("a.action = ?", action)):
         if value is not None:
             where.append(clause)

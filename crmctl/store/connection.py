@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from sqlite_utils import Database
 
@@ -14,6 +15,8 @@ from crmctl import folding
 from crmctl.errors import CaseCollisions, CrmError, DatabaseError, LockTimeout
 from crmctl.store import erasure, holder
 from crmctl.store.files import create_private_file
+from crmctl.store.pg import is_postgres
+from crmctl.store.pg.url import PgLocation, is_postgres_url
 from crmctl.store.properties import register_functions
 from crmctl.testhook import pause_point
 
@@ -31,8 +34,11 @@ def default_path() -> Path:
 
 
 def resolve_path(explicit: str | None) -> Path:
-    """--db, then CRMCTL_DB, then the per-user default."""
+    """--db, then CRMCTL_DB, then the per-user default. A `postgresql://` URL gives a
+    PgLocation, which stands in for the Path (str() is the URL without its password)."""
     chosen = explicit or os.environ.get("CRMCTL_DB")
+    if is_postgres_url(chosen):
+        return cast(Path, PgLocation(cast(str, chosen)))
     return Path(chosen).expanduser() if chosen else default_path()
 
 
@@ -40,6 +46,7 @@ class CrmDatabase(Database):
     """A sqlite-utils Database that remembers how long it waits for the write lock, for the
     messages of a process that gave up waiting and for the erasure's busy timeout."""
 
+    dialect = "sqlite"  # crmctl.store.pg.database.PgDatabase says "postgresql"
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     # What migrations want the operator told, e.g. the properties m009 declared (crmctl.store.declare).
     migration_notes: list[str]
@@ -49,7 +56,14 @@ def open_db(
     path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, resolving: bool = False
 ) -> Database:
     """`resolving=True` is for the commands that resolve case collisions (see
-    m008_folded_keys): they may run while that upgrade waits for them."""
+    m008_folded_keys): they may run while that upgrade waits for them.
+
+    A PgLocation (see resolve_path) opens a PostgreSQL database instead: a PgDatabase, which
+    has the part of Database's API the store uses."""
+    if isinstance(path, PgLocation):
+        from crmctl.store.pg import connection as pg
+
+        return cast(Database, pg.open_db(path, create=create, lock_timeout=lock_timeout, resolving=resolving))
     return _open_or_create(path, create=create, lock_timeout=lock_timeout, resolving=resolving)[0]
 
 
@@ -58,6 +72,12 @@ def initialised(path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> It
     """For `crmctl init`: the database at `path`, created if missing. When this call created
     it and the block fails, the file, its companions and the directories made for it are
     removed again: a failed init leaves nothing behind."""
+    if isinstance(path, PgLocation):
+        from crmctl.store.pg import connection as pg
+
+        with pg.initialised(path, lock_timeout=lock_timeout) as pg_db:
+            yield cast(Database, pg_db)
+        return
     db, created = _open_or_create(path, create=True, lock_timeout=lock_timeout)
     try:
         yield db
@@ -285,7 +305,15 @@ def transaction(db: Database, *, dry_run: bool = False, deletes_contacts: bool =
     writes references only to rows read inside it (a scope's ids, resolved tag ids), under
     the write lock: no reference can dangle, so SQLite's per-row foreign key lookups are
     skipped (they are a third of a bulk tag add). Deletes need them for their cascades.
+
+    On PostgreSQL: BEGIN, then the CRM's advisory write lock (crmctl.store.pg.connection).
     """
+    if is_postgres(db):
+        from crmctl.store.pg import connection as pg
+
+        with pg.transaction(db, dry_run=dry_run) as pg_db:  # type: ignore[arg-type]
+            yield cast(Database, pg_db)
+        return
     checked = deletes_contacts
     if not checked:
         db.execute("PRAGMA foreign_keys = OFF")  # only outside a transaction; restored below
@@ -338,7 +366,11 @@ def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
 def open_read_only(path: Path) -> Database | None:
     """The database for a quick look (shell completion): read-only, no migrations, no lock
     waits. None when there is no file."""
+    if isinstance(path, PgLocation):
+        from crmctl.store.pg import connection as pg
+
+        return cast(Database | None, pg.open_read_only(path))
     if not path.is_file():
         return None
     conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2)
-    return Database(conn, execute_plugins=False)
+    return CrmDatabase(conn, execute_plugins=False)

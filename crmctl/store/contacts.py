@@ -7,18 +7,25 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from crmctl.folding import fold
+from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
+from crmctl.store.script import insert_returning_id
+
+
+def scope_join(db: Database) -> str:
+    """The join from a scope to its contacts: SQLite's CROSS JOIN keeps the scope as the outer
+    loop (it has no statistics for temp tables); PostgreSQL plans it itself, and takes no ON
+    after CROSS JOIN."""
+    return "JOIN" if is_postgres(db) else "CROSS JOIN"
 
 
 def with_block_state(db: Database, scope: str, target: str, *, blocked: bool) -> None:
-    """target := contacts of scope whose block state is `blocked`.
-
-    CROSS JOIN keeps the scope as the outer loop: SQLite has no statistics for temp tables
-    and would otherwise scan every contact, probing the scope for each."""
+    """target := contacts of scope whose block state is `blocked`."""
     test = "IS NOT NULL" if blocked else "IS NULL"
     db.execute(
         f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
-        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE c.blocked_at {test}"
+        f"{scope_join(db)} contacts AS c ON c.id = s.id WHERE c.blocked_at {test}"
     )
 
 
@@ -35,7 +42,7 @@ def add_notes(db: Database, scope: str, body_sql: str, body_params: Sequence, au
     if body_sql == "?":
         source = f"temp.{_checked(scope)} AS c"
     else:
-        source = f"temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id"
+        source = f"temp.{_checked(scope)} AS s {scope_join(db)} contacts AS c ON c.id = s.id"
     db.execute(
         f"INSERT INTO notes(contact_id, body, author, created_at) SELECT c.id, {body_sql}, ?, ? FROM {source}",
         [*body_params, author, now],
@@ -48,10 +55,11 @@ EDITABLE_COLUMNS = ("name", "phone", "user_id", "last_seen_at")
 def differing_columns(db: Database, scope: str, target: str, values: dict[str, Any]) -> None:
     """target += contacts of scope whose columns differ from `values` (column -> value or None)."""
     columns = [_editable(column) for column in values]
-    tests = " OR ".join(f"c.{column} IS NOT ?" for column in columns)
+    differs = "IS DISTINCT FROM" if is_postgres(db) else "IS NOT"
+    tests = " OR ".join(f"c.{column} {differs} ?" for column in columns)
     db.execute(
         f"INSERT OR IGNORE INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
-        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {tests}",
+        f"{scope_join(db)} contacts AS c ON c.id = s.id WHERE {tests}",
         list(values.values()),
     )
 
@@ -73,16 +81,16 @@ def _editable(column: str) -> str:
 def insert(db: Database, row: dict[str, Any]) -> int:
     """One new contact; row holds email, created_at and any editable columns."""
     columns = ["email", "created_at", *(_editable(c) for c in row if c not in ("email", "created_at"))]
-    cursor = db.execute(
+    return insert_returning_id(
+        db,
         f"INSERT INTO contacts({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
         [row[c] for c in columns],
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
 
 
 def exists_email(db: Database, email: str) -> int | None:
-    row = db.execute("SELECT id FROM contacts WHERE email = ?", [email]).fetchone()
+    """The contact whose email is `email` under the case rule (crmctl.folding), by its key."""
+    row = db.execute("SELECT id FROM contacts WHERE email_key = ? ORDER BY id LIMIT 1", [fold(email)]).fetchone()
     return row[0] if row else None
 
 

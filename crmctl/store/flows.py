@@ -9,15 +9,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from crmctl.store.scopes import _checked
-
-try:
-    from crmctl.store.script import insert_returning_id  # type: ignore[attr-defined]
-except ImportError:  # W-TEMP: until helper F's foundation lands
-
-    def insert_returning_id(db: Database, sql: str, params: Sequence) -> int:
-        from crmctl.store.script import inserted_id
-
-        return inserted_id(db.execute(sql, params))
+from crmctl.store.script import insert_returning_id
 
 
 def _pg(db: Database) -> bool:

@@ -38,6 +38,20 @@ def command_line(argv: list[str]) -> str:
     return " ".join(["crmctl", *words])[:200]
 
 
+def command_words(argv: list[str]) -> list[str]:
+    """Only the command's words (`flow run`, `tag add`): no flags, files, ids or values."""
+    command: list[str] = []
+    for word in argv:
+        wanted = 2 if command[:1] and command[0] in _GROUPS else 1
+        if len(command) >= wanted:
+            break
+        if _FLAG.fullmatch(word) or _FILE.fullmatch(word) or word.isdigit():
+            continue
+        if word.isalpha() and word.islower():
+            command.append(word)
+    return command
+
+
 def announce(db_file: str) -> None:
     record = {
         "pid": os.getpid(),

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from crmctl.errors import DatabaseError, Refused
 from crmctl.store import erasure
+from crmctl.store.pg import is_postgres
 from crmctl.store.schema import case_collisions
 
 
@@ -85,7 +86,18 @@ def backup_name(directory: Path, now: datetime) -> Path:
 
 def check(db: Database) -> list[str]:
     """Problems found by integrity_check and foreign_key_check, a pending erasure, and
-    catalog entries that collide under the case rule; [] when healthy."""
+    catalog entries that collide under the case rule; [] when healthy.
+
+    PostgreSQL checks its own pages and always enforces foreign keys: there, the case rule
+    and a pending erasure are what is left to check."""
+    if is_postgres(db):
+        problems = _pg_case_collisions(db)
+        if erasure.pending(db):
+            problems.append(
+                "an erasure is pending: deleted contacts' rows may still be in the tables' files "
+                "until VACUUM removes them; the next crmctl command finishes it"
+            )
+        return problems
     problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
     for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check"):
         problems.append(f"{table} row {rowid} refers to a missing {parent} row")
@@ -96,3 +108,34 @@ def check(db: Database) -> list[str]:
             "while another process reads an older snapshot; the next crmctl command after it ends finishes it"
         )
     return problems
+
+
+# SQLite's quote() of a text value
+_QUOTED_NAME = "'''' || replace(name, '''', '''''') || ''''"
+
+
+def _pg_case_collisions(db: Database, limit: int = 20) -> list[str]:
+    """crmctl.store.schema.case_collisions in PostgreSQL's words (the same messages)."""
+    found = [
+        f"contacts {ids} have the same email under the case rule"
+        for (ids,) in db.execute(
+            "SELECT string_agg(CAST(id AS text), ', ' ORDER BY id) FROM contacts GROUP BY email_key "
+            'HAVING count(*) > 1 ORDER BY email_key COLLATE "C" LIMIT ?',
+            [limit],
+        )
+    ]
+    found.extend(
+        f"tags {names} are one name under the case rule"
+        for (names,) in db.execute(
+            f"SELECT string_agg({_QUOTED_NAME}, ' and ' ORDER BY id) FROM tags "
+            'GROUP BY name_key HAVING count(*) > 1 ORDER BY name_key COLLATE "C" LIMIT ?',
+            [limit],
+        )
+    )
+    stale = db.execute(
+        "SELECT (SELECT count(*) FROM contacts WHERE email_key IS DISTINCT FROM crmctl_fold(email)) "
+        "+ (SELECT count(*) FROM tags WHERE name_key IS DISTINCT FROM crmctl_fold(name))"
+    ).fetchone()[0]
+    if stale:
+        found.append(f"{stale} folded key{'s' if stale != 1 else ''} out of date (written without crmctl_fold)")
+    return found

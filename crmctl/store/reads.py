@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from crmctl.folding import fold
 from crmctl.store.properties import NUMBER_TEXT
-from crmctl.store.scopes import _checked
+from crmctl.store.scopes import _checked, is_pg, scope_join
 
 # One JSON object per contact, assembled by SQLite so Python only writes lines out.
 # Property values in their type: booleans as true/false, decimals in their shortest exact
@@ -55,6 +55,92 @@ json_set({RECORD_JSON},
 )
 """
 
+# PostgreSQL: the same JSON text, byte for byte. json_build_object writes `"k" : v` and jsonb
+# reorders keys, so a record is concatenated from to_json() of each value, which escapes as
+# SQLite does (\", \\, \b \f \n \r \t, other control characters as \u00xx, the rest as is).
+# Property values are jsonb: booleans (1/0) as true/false, numbers through NUMBER_TEXT (ints as
+# they are, floats in their shortest form), strings as their JSON text. SQLite's NULLs sort
+# first; PostgreSQL's last unless told.
+
+
+def _pg_text(sql: str) -> str:
+    return f"coalesce(to_json({sql})::text, 'null')"
+
+
+def _pg_object(pairs: list[tuple[str, str]]) -> str:
+    """`'{"a":' || a || ',"b":' || b || '}'`: pairs of key and SQL giving the value's JSON text."""
+    parts = [("'{" if i == 0 else "',") + json.dumps(key) + ":' || " + value for i, (key, value) in enumerate(pairs)]
+    return "(" + " || ".join(parts) + " || '}')"
+
+
+def _pg_array(element: str, source: str, order: str) -> str:
+    return f"coalesce((SELECT '[' || string_agg({element}, ',' ORDER BY {order}) || ']' {source}), '[]')"
+
+
+_PG_RECORD = [
+    ("id", "c.id::text"),
+    *((name, _pg_text(f"c.{name}")) for name in ("email", "name", "phone", "user_id", "created_at", "last_seen_at")),
+    ("blocked", "CASE WHEN c.blocked_at IS NULL THEN 'false' ELSE 'true' END"),
+    (
+        "tags",
+        # COLLATE NOCASE: ASCII letters folded, then byte order (lower() under "C" folds ASCII only)
+        _pg_array(
+            "to_json(t.name)::text",
+            "FROM contact_tags AS ct JOIN tags AS t ON t.id = ct.tag_id WHERE ct.contact_id = c.id",
+            'lower(t.name COLLATE "C")',
+        ),
+    ),
+    (
+        "properties",
+        "coalesce((SELECT '{' || string_agg(to_json(p.name)::text || ':' || "
+        "CASE WHEN p.type = 'boolean' THEN CASE WHEN v.value = CAST('0' AS jsonb) THEN 'false' ELSE 'true' END "
+        f"WHEN jsonb_typeof(v.value) = 'number' THEN {NUMBER_TEXT}(v.value) ELSE v.value::text END, "
+        "',' ORDER BY p.folded NULLS FIRST, p.name) || '}' "
+        "FROM property_values AS v JOIN properties AS p ON p.id = v.property_id WHERE v.contact_id = c.id), '{}')",
+    ),
+]
+_PG_BLOCKED_AT = ("blocked_at", _pg_text("c.blocked_at"))
+_PG_MESSAGES = (
+    "messages",
+    _pg_array(
+        _pg_object([(key, _pg_text(f"m.{key}")) for key in ("body", "sender", "sent_at")]),
+        "FROM messages AS m WHERE m.conversation_id = v.id",
+        "m.sent_at NULLS FIRST, m.id",
+    ),
+)
+_PG_FULL = [
+    *_PG_RECORD,
+    _PG_BLOCKED_AT,
+    (
+        "notes",
+        _pg_array(
+            _pg_object([(key, _pg_text(f"n.{key}")) for key in ("body", "author", "created_at")]),
+            "FROM notes AS n WHERE n.contact_id = c.id",
+            "n.created_at NULLS FIRST, n.id",
+        ),
+    ),
+    (
+        "conversations",
+        _pg_array(
+            _pg_object([("subject", _pg_text("v.subject")), ("created_at", _pg_text("v.created_at")), _PG_MESSAGES]),
+            "FROM conversations AS v WHERE v.contact_id = c.id",
+            "v.id",
+        ),
+    ),
+]
+PG_RECORD_JSON = _pg_object(_PG_RECORD)
+PG_FULL_RECORD_JSON = _pg_object(_PG_FULL)
+PG_BLOCKED_AT_RECORD_JSON = _pg_object([*_PG_RECORD, _PG_BLOCKED_AT])
+
+
+def _record_sql(db: Database, full: bool = False, blocked_at: bool = False) -> str:
+    if is_pg(db):
+        return PG_FULL_RECORD_JSON if full else PG_BLOCKED_AT_RECORD_JSON if blocked_at else PG_RECORD_JSON
+    if full:
+        return FULL_RECORD_JSON
+    return f"json_set({RECORD_JSON}, '$.blocked_at', c.blocked_at)" if blocked_at else RECORD_JSON
+
+
 BUILTIN_COLUMNS = ["id", "email", "name", "phone", "user_id", "created_at", "last_seen_at", "blocked", "tags"]
 
 
@@ -63,7 +149,7 @@ def record_lines(
 ) -> Iterator[str]:
     """JSON text of each contact in id order; all contacts, those of a scope, or one."""
     if contact_id is not None:
-        rows = db.execute(f"SELECT {RECORD_JSON} FROM contacts AS c WHERE c.id = ?", [contact_id])
+        rows = db.execute(f"SELECT {_record_sql(db)} FROM contacts AS c WHERE c.id = ?", [contact_id])
         yield from (row[0] for row in rows)
         return
     for batch in record_batches(db, scope, limit):
@@ -83,11 +169,8 @@ def record_batches(
     `full` gives full records (FULL_RECORD_JSON); `blocked_at` adds that key to list records."""
     source = "contacts AS c"
     if scope is not None:
-        source = f"temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id"
-    record = FULL_RECORD_JSON if full else RECORD_JSON
-    if blocked_at and not full:
-        record = f"json_set({RECORD_JSON}, '$.blocked_at', c.blocked_at)"
-    sql = f"SELECT {record} FROM {source} ORDER BY c.id"
+        source = f"temp.{_checked(scope)} AS s {scope_join(db)} contacts AS c ON c.id = s.id"
+    sql = f"SELECT {_record_sql(db, full, blocked_at)} FROM {source} ORDER BY c.id"
     params: list = []
     if limit is not None:
         sql += " LIMIT ?"
@@ -118,8 +201,8 @@ def find_contact_id(db: Database, contact_id: int | None, email: str | None) -> 
 
 
 def full_contact(db: Database, contact_id: int) -> dict:
-    line = db.execute(f"SELECT {FULL_RECORD_JSON} FROM contacts AS c WHERE c.id = ?", [contact_id]).fetchone()[0]
-    return json.loads(line)
+    sql = f"SELECT {_record_sql(db, full=True)} FROM contacts AS c WHERE c.id = ?"
+    return json.loads(db.execute(sql, [contact_id]).fetchone()[0])
 
 
 def tag_names(db: Database) -> list[str]:

@@ -5,7 +5,8 @@ into SQL. Every bulk action is one statement per table over such a scope.
 
 A join puts the scope first with CROSS JOIN: SQLite keeps no statistics for temp tables,
 and without that it may scan every contact and probe the scope for each one, visiting the
-contacts in index order instead of id order.
+contacts in index order instead of id order. PostgreSQL (`temp.` is its pg_temp schema) has no
+CROSS JOIN … ON: there it is a plain JOIN (`scope_join`), and order comes from ORDER BY.
 """
 
 from __future__ import annotations
@@ -25,6 +26,23 @@ def _checked(name: str) -> str:
     if not _NAME.match(name):
         raise ValueError(f"bad scope name {name!r}")
     return name
+
+
+def is_pg(db: Database) -> bool:
+    return getattr(db, "dialect", "sqlite") == "postgresql"
+
+
+def scope_join(db: Database) -> str:
+    """The join that puts a scope first: CROSS JOIN on SQLite (which fixes the order), JOIN on
+    PostgreSQL."""
+    return "JOIN" if is_pg(db) else "CROSS JOIN"
+
+
+def _executemany(db: Database, sql: str, rows: list[tuple]) -> None:
+    if is_pg(db):
+        db.executemany(sql, rows)  # type: ignore[attr-defined]  # PgDatabase, translated
+    else:
+        db.conn.executemany(sql, rows)
 
 
 def create(db: Database, name: str) -> str:
@@ -62,7 +80,7 @@ def add_where(db: Database, name: str, condition_sql: str, params: Sequence, ids
     if ids is not None:
         sql, ids_params = ids
         db.execute(
-            f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT * FROM ({sql}) ORDER BY 1", list(ids_params)
+            f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT * FROM ({sql}) AS g ORDER BY 1", list(ids_params)
         )
         return
     db.execute(
@@ -80,9 +98,12 @@ def copy(db: Database, source: str, target: str) -> None:
 def copy_except(db: Database, source: str, other: str, target: str) -> None:
     """target := the ids of source that are not in other."""
     create(db, target)
+    kept = "s.id NOT IN (SELECT o.id FROM temp.{other} AS o)"
+    if is_pg(db):  # an anti-join, as in narrow
+        kept = "NOT EXISTS (SELECT 1 FROM temp.{other} AS o WHERE o.id = s.id)"
     db.execute(
-        f"INSERT INTO temp.{_checked(target)}(id) SELECT id FROM temp.{_checked(source)} "
-        f"WHERE id NOT IN (SELECT id FROM temp.{_checked(other)})"
+        f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(source)} AS s "
+        f"WHERE {kept.format(other=_checked(other))}"
     )
 
 
@@ -96,7 +117,7 @@ def keep_where(db: Database, source: str, target: str, condition_sql: str, param
     create(db, target)
     db.execute(
         f"INSERT INTO temp.{_checked(target)}(id) SELECT c.id FROM temp.{_checked(source)} AS s "
-        f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
+        f"{scope_join(db)} contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
         list(params),
     )
 
@@ -117,7 +138,7 @@ def move_where(
     else:
         db.execute(
             f"INSERT INTO temp.{target}(id) SELECT c.id FROM temp.{source} AS s "
-            f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
+            f"{scope_join(db)} contacts AS c ON c.id = s.id WHERE {condition_sql} ORDER BY c.id",
             list(params),
         )
     db.execute(f"DELETE FROM temp.{source} WHERE id IN (SELECT id FROM temp.{target})")
@@ -129,7 +150,13 @@ def move_where(
 def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str | None, str]]) -> None:
     """Stream (id, email, raw) triples into temp.wanted without holding them all in memory."""
     db.execute("DROP TABLE IF EXISTS temp.wanted")
-    db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email_key TEXT, raw TEXT)")
+    if is_pg(db):
+        db.execute(
+            "CREATE TEMP TABLE wanted (pos BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id BIGINT, "
+            'email_key TEXT COLLATE "C", raw TEXT COLLATE "C")'
+        )
+    else:
+        db.execute("CREATE TEMP TABLE wanted (pos INTEGER PRIMARY KEY, id INTEGER, email_key TEXT, raw TEXT)")
     batch: list[tuple] = []
     for triple in identifiers:
         batch.append(triple)
@@ -142,7 +169,7 @@ def load_identifiers(db: Database, identifiers: Iterable[tuple[int | None, str |
 
 def _insert_wanted(db: Database, batch: list[tuple]) -> None:
     # Emails are matched by their folded key (crmctl.folding), through the unique index.
-    db.conn.executemany(f"INSERT INTO temp.wanted(id, email_key, raw) VALUES (?1, {FOLD}(?2), ?3)", batch)
+    _executemany(db, f"INSERT INTO temp.wanted(id, email_key, raw) VALUES (?1, {FOLD}(?2), ?3)", batch)
 
 
 def missing_identifiers(db: Database, limit: int) -> tuple[list[str], int]:
@@ -152,19 +179,22 @@ def missing_identifiers(db: Database, limit: int) -> tuple[list[str], int]:
           AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.email_key = w.email_key)
     """
     total = db.execute(f"SELECT count(DISTINCT raw) {unmatched}").fetchone()[0]
-    shown = [r[0] for r in db.execute(f"SELECT DISTINCT raw {unmatched} ORDER BY pos LIMIT {int(limit)}")]
+    if is_pg(db):  # DISTINCT … ORDER BY needs the order in the list: each raw at its first place
+        listed = f"SELECT raw {unmatched} GROUP BY raw ORDER BY min(pos) LIMIT {int(limit)}"
+    else:
+        listed = f"SELECT DISTINCT raw {unmatched} ORDER BY pos LIMIT {int(limit)}"
+    shown = [r[0] for r in db.execute(listed)]
     return shown, total
 
 
 def add_identified(db: Database, name: str) -> None:
-    name = _checked(name)
+    name, join = _checked(name), scope_join(db)
     db.execute(
-        f"INSERT OR IGNORE INTO temp.{name}(id) "
-        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.id = w.id"
+        f"INSERT OR IGNORE INTO temp.{name}(id) SELECT c.id FROM temp.wanted AS w {join} contacts AS c ON c.id = w.id"
     )
     db.execute(
         f"INSERT OR IGNORE INTO temp.{name}(id) "
-        "SELECT c.id FROM temp.wanted AS w CROSS JOIN contacts AS c ON c.email_key = w.email_key"
+        f"SELECT c.id FROM temp.wanted AS w {join} contacts AS c ON c.email_key = w.email_key"
     )
     db.execute("DROP TABLE IF EXISTS temp.wanted")
 
@@ -173,6 +203,13 @@ def narrow(db: Database, name: str, condition_sql: str, params: Sequence) -> Non
     """Keep only the contacts of scope `name` that satisfy a compiled condition. The IN list
     is computed once, before the delete starts."""
     name = _checked(name)
+    if is_pg(db):  # an anti-join: PostgreSQL runs NOT IN (subquery) row by row once it outgrows work_mem
+        db.execute(
+            f"DELETE FROM temp.{name} AS s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM contacts AS c WHERE c.id = s.id AND {condition_sql})",
+            list(params),
+        )
+        return
     db.execute(
         f"DELETE FROM temp.{name} WHERE id NOT IN (SELECT c.id FROM temp.{name} AS s "
         f"CROSS JOIN contacts AS c ON c.id = s.id WHERE {condition_sql})",
@@ -181,4 +218,4 @@ def narrow(db: Database, name: str, condition_sql: str, params: Sequence) -> Non
 
 
 def add_ids(db: Database, name: str, contact_ids: Iterable[int]) -> None:
-    db.conn.executemany(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) VALUES (?)", [(i,) for i in contact_ids])
+    _executemany(db, f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) VALUES (?)", [(i,) for i in contact_ids])

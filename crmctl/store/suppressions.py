@@ -3,7 +3,8 @@ erased contact, never the email itself, so a later import can recognise the addr
 
 The key is random, made once per database by its migration and kept in `meta`; without it
 the digests cannot be tested against a list of guessed addresses. SQLite computes the
-digests through a function registered on the connection, so the checks stay set-based.
+digests through a function registered on the connection, PostgreSQL through an SQL function
+over its sha256(), so the checks stay set-based.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hmac
 from sqlite_utils import Database
 
 from crmctl.folding import fold
+from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
 
 KEY = "suppression_key"
@@ -26,19 +28,33 @@ def digest(key: bytes, email: str) -> str:
     return hmac.new(key, fold(email.strip()).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def _register(db: Database) -> str:
-    key = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = ?", [KEY]).fetchone()[0])
+def _key(db: Database) -> bytes:
+    return bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = ?", [KEY]).fetchone()[0])
+
+
+def _digest_of(db: Database, column: str) -> tuple[str, list]:
+    """SQL for the digest of `column`, and its parameters. SQLite calls a Python function
+    registered on the connection; PostgreSQL its SQL function over sha256() (crmctl.store.pg.functions),
+    given the key's HMAC pads."""
+    if is_postgres(db):
+        from crmctl.store.pg.functions import suppression_pads
+
+        key_hex = db.execute("SELECT value FROM meta WHERE key = ?", [KEY]).fetchone()[0]
+        return f"{_FUNCTION}(?, ?, {column})", list(suppression_pads(key_hex))
+    key = _key(db)
     db.conn.create_function(_FUNCTION, 1, lambda email: digest(key, email), deterministic=True)
-    return _FUNCTION
+    return f"{_FUNCTION}({column})", []
 
 
 def suppress(db: Database, scope: str, now: str) -> None:
     """Remember the addresses of the contacts in scope (before they are deleted)."""
-    function = _register(db)
+    from crmctl.store.contacts import scope_join
+
+    function, params = _digest_of(db, "c.email")
     db.execute(
-        f"INSERT OR IGNORE INTO suppressions(digest, created_at) SELECT {function}(c.email), ? "
-        f"FROM temp.{_checked(scope)} AS s CROSS JOIN contacts AS c ON c.id = s.id",
-        [now],
+        f"INSERT OR IGNORE INTO suppressions(digest, created_at) SELECT {function}, ? "
+        f"FROM temp.{_checked(scope)} AS s {scope_join(db)} contacts AS c ON c.id = s.id",
+        [*params, now],
     )
 
 
@@ -48,35 +64,38 @@ def count(db: Database) -> int:
 
 # Imports: the staged rows of crmctl.store.imports --------------------------------------------
 
-_STAGED = "FROM temp.import_rows WHERE {function}(email) IN (SELECT digest FROM suppressions)"
+
+def _staged(db: Database) -> tuple[str, list]:
+    function, params = _digest_of(db, "email")
+    return f"FROM temp.import_rows WHERE {function} IN (SELECT digest FROM suppressions)", params
 
 
 def staged_matches(db: Database, limit: int) -> tuple[list[tuple[int, str]], int]:
     """(pos, label) of the first `limit` staged rows whose address is suppressed; and their number."""
     if not count(db):
         return [], 0
-    where = _STAGED.format(function=_register(db))
-    total = db.execute(f"SELECT count(*) {where}").fetchone()[0]
-    shown = db.execute(f"SELECT pos, label {where} ORDER BY pos LIMIT ?", [limit]).fetchall() if total else []
-    return shown, total
+    where, params = _staged(db)
+    total = db.execute(f"SELECT count(*) {where}", params).fetchone()[0]
+    shown = db.execute(f"SELECT pos, label {where} ORDER BY pos LIMIT ?", [*params, limit]).fetchall() if total else []
+    return [(pos, label) for pos, label in shown], total
 
 
 def drop_staged_matches(db: Database) -> None:
     """Take the suppressed rows out of the import (the caller then drops their orphans)."""
-    db.execute(f"DELETE {_STAGED.format(function=_register(db))}")
+    where, params = _staged(db)
+    db.execute(f"DELETE {where}", params)
 
 
 def forget_staged(db: Database) -> int:
     """--allow-suppressed: the staged addresses are wanted again; forget their suppression."""
     if not count(db):
         return 0
-    function = _register(db)
-    cursor = db.execute(f"DELETE FROM suppressions WHERE digest IN (SELECT {function}(email) FROM temp.import_rows)")
+    function, params = _digest_of(db, "email")
+    cursor = db.execute(f"DELETE FROM suppressions WHERE digest IN (SELECT {function} FROM temp.import_rows)", params)
     return cursor.rowcount
 
 
 def is_suppressed(db: Database, email: str) -> bool:
     """Whether one address was erased with `delete --suppress` (for `contact add`)."""
-    key = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = ?", [KEY]).fetchone()[0])
-    found = db.execute("SELECT 1 FROM suppressions WHERE digest = ?", [digest(key, email)]).fetchone()
+    found = db.execute("SELECT 1 FROM suppressions WHERE digest = ?", [digest(_key(db), email)]).fetchone()
     return found is not None

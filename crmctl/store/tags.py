@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlite_utils import Database
 
 from crmctl.folding import fold
+from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
 
 ACTION_TAGS = "action_tags"
@@ -43,15 +44,25 @@ def create(db: Database, names: Iterable[str], now: str) -> list[str]:
     return created
 
 
+# SQLite's NOCASE folds ASCII letters only; PostgreSQL gets the same order spelled out.
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _nocase(db: Database, column: str) -> str:
+    if not is_postgres(db):
+        return f"{column} COLLATE NOCASE"
+    return f"translate({column}, '{_ASCII_UPPER}', '{_ASCII_UPPER.lower()}') COLLATE \"C\""
+
+
 def names(db: Database, limit: int = 10_000) -> list[str]:
     """Catalog names (at most `limit`), for suggestions and shell completion."""
-    return [r[0] for r in db.execute("SELECT name FROM tags ORDER BY name COLLATE NOCASE LIMIT ?", [limit])]
+    return [r[0] for r in db.execute(f"SELECT name FROM tags ORDER BY {_nocase(db, 'name')} LIMIT ?", [limit])]
 
 
 def listing(db: Database) -> list[dict]:
     rows = db.execute(
         "SELECT t.name, (SELECT count(*) FROM contact_tags AS ct WHERE ct.tag_id = t.id), t.created_at "
-        "FROM tags AS t ORDER BY t.name COLLATE NOCASE"
+        f"FROM tags AS t ORDER BY {_nocase(db, 't.name')}"
     )
     return [{"name": n, "contacts": c, "created_at": at} for n, c, at in rows]
 
@@ -78,7 +89,9 @@ def delete(db: Database, tag_ids: list[int]) -> None:
 def stage_action_tags(db: Database, tag_ids: list[int]) -> None:
     db.execute(f"DROP TABLE IF EXISTS temp.{ACTION_TAGS}")
     db.execute(f"CREATE TEMP TABLE {ACTION_TAGS} (tag_id INTEGER PRIMARY KEY)")
-    db.conn.executemany(f"INSERT OR IGNORE INTO temp.{ACTION_TAGS}(tag_id) VALUES (?)", [(t,) for t in tag_ids])
+    if tag_ids:  # a few ids (the names given), in one statement
+        marks = ", ".join(["(?)"] * len(tag_ids))
+        db.execute(f"INSERT OR IGNORE INTO temp.{ACTION_TAGS}(tag_id) VALUES {marks}", list(tag_ids))
 
 
 def lacking_any(db: Database, scope: str, target: str) -> None:

@@ -1,0 +1,106 @@
+"""PgDatabase: the PostgreSQL handle, with the part of sqlite-utils' Database API the store uses.
+
+The connection is in autocommit mode, as sqlite-utils runs SQLite: a statement outside a
+transaction commits by itself; `crmctl.store.transaction` (BEGIN … COMMIT) and `atomic()`
+(BEGIN, or a savepoint inside a transaction) group statements. Every statement goes through
+the token-level translation of crmctl.store.pg.translate.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from crmctl.store.pg.translate import translate
+from crmctl.store.pg.url import PgLocation
+
+if TYPE_CHECKING:
+    import psycopg
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+class PgDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection, location: PgLocation, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT):
+        self.conn = conn
+        self.location = location
+        self.schema = location.schema
+        self.lock_timeout = lock_timeout
+        # What migrations want the operator told (as CrmDatabase.migration_notes).
+        self.migration_notes: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"<PgDatabase {self.location}>"
+
+    # Statements
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> psycopg.Cursor:
+        translated = translate(sql)
+        if translated.plain is not None and not params:
+            # No placeholders and nothing to bind: the simple protocol (several statements may run).
+            return self.conn.execute(translated.plain.encode(), prepare=False)  # type: ignore[call-overload]
+        return self.conn.execute(translated.text, translated.arguments(params))  # type: ignore[call-overload]
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any] | dict[str, Any]]) -> psycopg.Cursor:
+        translated = translate(sql)
+        cursor = self.conn.cursor()
+        cursor.executemany(translated.text, (translated.arguments(p) for p in seq_of_params))  # type: ignore[call-overload]
+        return cursor
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.conn.info.transaction_status != TransactionStatus.IDLE
+
+    @contextmanager
+    def atomic(self) -> Iterator[PgDatabase]:
+        """As sqlite-utils' Database.atomic(): a savepoint inside a transaction, else BEGIN … COMMIT."""
+        if self.in_transaction:
+            savepoint = f"crmctl_{secrets.token_hex(8)}"
+            self.conn.execute(f"SAVEPOINT {savepoint}".encode())
+            try:
+                yield self
+            except BaseException:
+                if self.in_transaction and not self.conn.closed:
+                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}".encode())
+                    self.conn.execute(f"RELEASE SAVEPOINT {savepoint}".encode())
+                raise
+            else:
+                self.conn.execute(f"RELEASE SAVEPOINT {savepoint}".encode())
+        else:
+            self.conn.execute(b"BEGIN")
+            try:
+                yield self
+            except BaseException:
+                self.rollback()
+                raise
+            else:
+                try:
+                    self.conn.execute(b"COMMIT")
+                except BaseException:
+                    self.rollback()
+                    raise
+
+    # The catalog
+
+    def table_names(self) -> list[str]:
+        """The tables of the CRM's schema, in name order."""
+        rows = self.conn.execute(
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = %s ORDER BY tablename",
+            [self.schema],
+        ).fetchall()
+        return [row[0] for row in rows]
