@@ -91,9 +91,9 @@ def test_lock_timeout_names_the_holder(bulk_db, tmp_path, isolated_db):
         holder.kill()
         holder.wait()
     assert result.returncode == 75  # EX_TEMPFAIL: cron may retry
-    if ON_POSTGRES:  # the session's application_name, pid and host
+    if ON_POSTGRES:  # the session's application_name (crmctl … PID@HOST), server pid and host
         assert result.stderr.startswith("Error: big: the database is locked (held by crmctl ")
-        assert f", pid {holder.pid}, host " in result.stderr
+        assert f" {holder.pid}@" in result.stderr
     else:
         assert result.stderr.startswith(f"Error: big: the database is locked (held by pid {holder.pid} (crmctl ")
     assert result.stderr.endswith("); gave up waiting after 0.3 s\n")
