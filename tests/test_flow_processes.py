@@ -48,7 +48,9 @@ def test_overlapping_runs_of_one_flow_are_serialised(bulk_db, tmp_path):
     assert [p.returncode for p in runs] == [0, 0, 0], [o[1] for o in outputs]
     matched = sorted(json.loads(out)["matched"] for out, _ in outputs)
     assert matched == [0, 0, 3000]
-    per_contact = bulk_db.execute("SELECT max(n), count(*) FROM (SELECT count(*) AS n FROM notes GROUP BY contact_id) AS x")
+    per_contact = bulk_db.execute(
+        "SELECT max(n), count(*) FROM (SELECT count(*) AS n FROM notes GROUP BY contact_id) AS x"
+    )
     assert per_contact.fetchone() == (1, 3000)
 
 
