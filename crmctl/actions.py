@@ -213,8 +213,9 @@ def emit(
     the listed fields, and which flow, step and run wrote it."""
     from crmctl.outbox import record_fields_sql
     from crmctl.store import outbox as outbox_sql
+    from crmctl.store.pg import is_postgres
 
-    fields_sql, params = record_fields_sql(fields, getattr(db, "dialect", "sqlite"))
+    fields_sql, params = record_fields_sql(fields, postgres=is_postgres(db))
     outbox_sql.emit(db, scope, outbox, fields_sql, params, flow=flow, step=step, run_id=ctx.run_id, now=ctx.now)
     return _finish(db, "emit", scope, scopes.count(db, scope), ctx, audited=scope, outbox=outbox)
 

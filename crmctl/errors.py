@@ -77,6 +77,10 @@ class DatabaseError(CrmError):
     kind = "database"
 
 
+class NoDatabase(DatabaseError):
+    """There is no crmctl database there yet (a PostgreSQL schema missing or empty): run `crmctl init`."""
+
+
 class CaseCollisions(DatabaseError):
     """Existing emails or tag names that are one under the case rule: the schema upgrade that
     makes them unique waits until they are made distinct."""

@@ -29,14 +29,14 @@ from crmctl.store.properties import NUMBER_TEXT
 DELIVERED_RETENTION_DAYS = 30
 
 
-def record_fields_sql(names: Sequence[str], dialect: str = "sqlite") -> tuple[str, list[Any]]:
+def record_fields_sql(names: Sequence[str], *, postgres: bool = False) -> tuple[str, list[Any]]:
     """A JSON object (as text) over contact alias `c` holding each named field's value, typed as
     `contact list` shows it (numbers stay numbers, blocked is true/false, tags a list)."""
     from crmctl.flows.cases import field_reference
     from crmctl.query.fields import BUILTINS
     from crmctl.query.folding import fold
 
-    pg = dialect == "postgresql"
+    pg = postgres
     parts: list[str] = []
     params: list[Any] = []
     for text in names:

@@ -48,7 +48,9 @@ def test_overlapping_runs_of_one_flow_are_serialised(bulk_db, tmp_path):
     assert [p.returncode for p in runs] == [0, 0, 0], [o[1] for o in outputs]
     matched = sorted(json.loads(out)["matched"] for out, _ in outputs)
     assert matched == [0, 0, 3000]
-    per_contact = bulk_db.execute("SELECT max(n), count(*) FROM (SELECT count(*) AS n FROM notes GROUP BY contact_id)")
+    per_contact = bulk_db.execute(
+        "SELECT max(n), count(*) FROM (SELECT count(*) AS n FROM notes GROUP BY contact_id) AS x"
+    )
     assert per_contact.fetchone() == (1, 3000)
 
 
@@ -91,9 +93,9 @@ def test_lock_timeout_names_the_holder(bulk_db, tmp_path, isolated_db):
         holder.kill()
         holder.wait()
     assert result.returncode == 75  # EX_TEMPFAIL: cron may retry
-    if ON_POSTGRES:  # the session's application_name, pid and host
+    if ON_POSTGRES:  # the session's application_name (crmctl … PID@HOST), server pid and host
         assert result.stderr.startswith("Error: big: the database is locked (held by crmctl ")
-        assert f", pid {holder.pid}, host " in result.stderr
+        assert f" {holder.pid}@" in result.stderr
     else:
         assert result.stderr.startswith(f"Error: big: the database is locked (held by pid {holder.pid} (crmctl ")
     assert result.stderr.endswith("); gave up waiting after 0.3 s\n")

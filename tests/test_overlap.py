@@ -80,7 +80,7 @@ def test_flows_actions_reads_and_an_import_overlap_without_lock_errors(bulk_db, 
     ).fetchall() == [("big", 3000, 3000), ("scoring", 2940, 2940)]
     assert (
         db.execute(
-            "SELECT count(*) FROM (SELECT contact_id, body FROM notes GROUP BY contact_id, body HAVING count(*) > 1)"
+            "SELECT count(*) FROM (SELECT contact_id, body FROM notes GROUP BY contact_id, body HAVING count(*) > 1) AS x"
         ).fetchone()[0]
         == 0
     )  # no note twice

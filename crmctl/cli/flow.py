@@ -65,9 +65,14 @@ def validate(files: Files, fmt: opt.Summary = opt.SummaryFormat.text, quiet: opt
 
 def _database_if_present():
     """Validation checks field names and tags against the database when there is one."""
+    from crmctl.errors import NoDatabase
+
     if not database_path().exists():
         return None
-    return open_database()
+    try:
+        return open_database()
+    except NoDatabase:  # PostgreSQL: the URL names a schema that crmctl init has not made
+        return None
 
 
 @app.command("run")

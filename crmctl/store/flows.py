@@ -8,18 +8,15 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
 from crmctl.store.script import insert_returning_id
-
-
-def _pg(db: Database) -> bool:
-    return getattr(db, "dialect", "sqlite") == "postgresql"
 
 
 def _join(db: Database) -> str:
     """SQLite's CROSS JOIN keeps the scope (a temp table without statistics) first; PostgreSQL
     plans the order itself and takes no ON after CROSS JOIN."""
-    return "JOIN" if _pg(db) else "CROSS JOIN"
+    return "JOIN" if is_postgres(db) else "CROSS JOIN"
 
 
 def _json(value: Any, empty: str) -> Any:
@@ -124,7 +121,7 @@ def runs(db: Database, flow: str | None, limit: int | None, *, include_noop: boo
         tests.append("flow = ?")
         params.append(flow)
     if not include_noop:
-        tests.append(_DID_SOMETHING_PG if _pg(db) else _DID_SOMETHING)
+        tests.append(_DID_SOMETHING_PG if is_postgres(db) else _DID_SOMETHING)
     if tests:
         sql += " WHERE " + " AND ".join(tests)
     sql += " ORDER BY id DESC"
@@ -330,7 +327,7 @@ def register_split_bucket(db: Database) -> None:
     defines the same function in SQL.)"""
     import hashlib
 
-    if _pg(db):
+    if is_postgres(db):
         return
 
     def bucket(seed: str, contact_id: int) -> int:
@@ -413,7 +410,7 @@ def stored_definition(db: Database, flow: str) -> tuple[str, str | None] | None:
     ).fetchone()
     if row:
         return row[0], row[1]
-    latest = "ctid" if _pg(db) else "rowid"  # the later insert, among definitions first seen together
+    latest = "ctid" if is_postgres(db) else "rowid"  # the later insert, among definitions first seen together
     row = db.execute(
         f"SELECT text FROM flow_definitions WHERE flow = ? ORDER BY first_seen DESC, {latest} DESC LIMIT 1", [flow]
     ).fetchone()

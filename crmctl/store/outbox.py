@@ -14,18 +14,15 @@ from collections.abc import Iterator, Sequence
 
 from sqlite_utils import Database
 
+from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
-
-
-def _pg(db: Database) -> bool:
-    return getattr(db, "dialect", "sqlite") == "postgresql"
 
 
 def ensure(db: Database, names: Sequence[str], now: str) -> None:
     """Make the outboxes known (so `outbox read` of an outbox nothing was emitted to yet is empty, not unknown)."""
     rows = [(name, now) for name in names]
     sql = "INSERT OR IGNORE INTO outboxes(name, created_at) VALUES (?, ?)"
-    if _pg(db):
+    if is_postgres(db):
         for row in rows:  # a flow names a few outboxes
             db.execute(sql, row)
     else:
@@ -45,7 +42,7 @@ def emit(
     now: str,
 ) -> None:
     """One record per contact of scope, in id order. fields_sql is a JSON object (as text) over alias `c`."""
-    join = "JOIN" if _pg(db) else "CROSS JOIN"  # PostgreSQL plans the order itself
+    join = "JOIN" if is_postgres(db) else "CROSS JOIN"  # PostgreSQL plans the order itself
     db.execute(
         "INSERT INTO outbox_records(outbox, contact_id, email, name, fields, flow, step, run_id, emitted_at) "
         f"SELECT ?, c.id, c.email, c.name, {fields_sql}, ?, ?, ?, ? FROM temp.{_checked(scope)} AS s "
@@ -115,7 +112,7 @@ def pending_field_names(db: Database, outbox: str, limit: int | None) -> list[st
         "(SELECT id, fields FROM outbox_records WHERE outbox = ? AND delivered_at IS NULL "
         "ORDER BY id" + (" LIMIT ?" if limit is not None else "") + ") AS r"
     )
-    if _pg(db):  # json (not jsonb) keeps the keys in their written order
+    if is_postgres(db):  # json (not jsonb) keeps the keys in their written order
         sql = (
             "SELECT key FROM (SELECT j.key, r.id, j.n, row_number() OVER (PARTITION BY j.key ORDER BY r.id) AS first "
             f"FROM {records}, json_each(r.fields::json) WITH ORDINALITY AS j(key, value, n)) AS k "

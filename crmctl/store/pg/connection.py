@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from crmctl.errors import DatabaseError, LockTimeout
+from crmctl.errors import DatabaseError, LockTimeout, NoDatabase
 from crmctl.store.pg.database import DEFAULT_LOCK_TIMEOUT, PgDatabase
 from crmctl.store.pg.url import PgLocation
 from crmctl.testhook import pause_point
@@ -139,7 +139,7 @@ def _open(
         schema_exists = _schema_exists(db)
         if not schema_exists:
             if not create:
-                raise DatabaseError(f"no schema {db.schema!r} in {location} (run `crmctl init` first)")
+                raise NoDatabase(f"no schema {db.schema!r} in {location} (run `crmctl init` first)")
             db.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(db.schema)}")
         empty = _check_identity(db, allow_empty=create)
         if empty:
@@ -170,7 +170,7 @@ def _check_identity(db: PgDatabase, *, allow_empty: bool) -> bool:
     if not tables:
         if allow_empty:
             return True
-        raise DatabaseError(
+        raise NoDatabase(
             f"schema {db.schema!r} in {db.location} is empty, not a crmctl database (run `crmctl init`)"
         )
     if "meta" not in tables:
