@@ -84,12 +84,15 @@ class PgBench(run.Bench):
         self.admin.execute("CHECKPOINT")
 
     def prepare(self) -> None:
+        """The empty CRM (the import's start, and start-up's `tag list`), with the generated
+        data's properties declared unless the prepared database is copied in."""
         empty = self.db("empty")
         if not self.exists(empty):
             self.admin.execute(f'CREATE DATABASE "{self.name("empty")}"')
             self.cli(empty, "init", "-q")  # type: ignore[arg-type]
-            for name, kind in run.PROPERTIES:
-                self.cli(empty, "property", "create", name, "--type", kind, "-q")  # type: ignore[arg-type]
+            if not self.args.pristine_from:
+                for name, kind in run.PROPERTIES:
+                    self.cli(empty, "property", "create", name, "--type", kind, "-q")  # type: ignore[arg-type]
             self.settle(empty)
 
     def prepare_states(self) -> None:

@@ -275,3 +275,24 @@ class _opened:
 
     def __exit__(self, *exc):
         self.db.close()
+
+
+@needs_pg
+def test_a_failed_copy_to_postgresql_leaves_it_empty(cli, tmp_path, pg_schemas, monkeypatch):
+    import crmctl.store.copy as copying
+
+    source = tmp_path / "a.db"
+    crm(cli, source)
+    url = pg_schemas()
+    original = copying._advance_identities
+
+    def broken(*args, **kwargs):
+        raise copying.DatabaseError("interrupted")
+
+    monkeypatch.setattr(copying, "_advance_identities", broken)
+    result = copy(cli, source, url)
+    assert (result.exit_code, result.stderr) == (1, "Error: interrupted\n")
+    monkeypatch.setattr(copying, "_advance_identities", original)
+    again = copy(cli, source, url, "-q")  # nothing was left behind: the target is still empty
+    assert again.exit_code == 0, again.output
+    assert dump(url) == dump(source)
