@@ -41,6 +41,9 @@ def note_count(db, contact_id: int | None = None) -> int:
 
 def dump(db) -> list[str]:
     """Every row of every table, for comparing whole databases."""
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        tables = sorted(db.table_names())
+        return [f"{t}:{row}" for t in tables for row in db.execute(f'SELECT * FROM "{t}" ORDER BY "{t}"::text')]
     tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     return [f"{t}:{row}" for t in tables for row in db.execute(f"SELECT * FROM [{t}] ORDER BY 1")]
 

@@ -20,7 +20,7 @@ def contact_ids(db: Database, audit_id: int, limit: int = 10) -> list[int]:
 
 def test_ids_round_trip_through_the_sets(db):
     scopes.create(db, "changed")
-    db.conn.executemany("INSERT INTO temp.changed(id) VALUES (?)", [(i,) for i in IDS])
+    db.executemany("INSERT INTO temp.changed(id) VALUES (?)", [(i,) for i in IDS])
     entry = audit.record(
         db, at="2026-11-01T12:00:00Z", actor="t", action="tag_add", detail="", scope="changed", contacts=len(IDS)
     )
