@@ -41,17 +41,11 @@ def note_count(db, contact_id: int | None = None) -> int:
 
 def dump(db) -> list[str]:
     """Every row of every table, for comparing whole databases."""
-    from crmctl.store.pg import is_postgres
-
-    if is_postgres(db):
-        listing = (
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_type = 'BASE TABLE' ORDER BY table_name COLLATE \"C\""
-        )
-    else:
-        listing = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-    tables = [r[0] for r in db.execute(listing)]
-    return [f"{t}:{row}" for t in tables for row in db.execute(f'SELECT * FROM "{t}" ORDER BY 1')]
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        tables = sorted(db.table_names())
+        return [f"{t}:{row}" for t in tables for row in db.execute(f'SELECT * FROM "{t}" ORDER BY "{t}"::text')]
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    return [f"{t}:{row}" for t in tables for row in db.execute(f"SELECT * FROM [{t}] ORDER BY 1")]
 
 
 def find_step(flow, key: str):

@@ -51,6 +51,10 @@ class CrmDatabase(Database):
     # What migrations want the operator told, e.g. the properties m009 declared (crmctl.store.declare).
     migration_notes: list[str]
 
+    def executemany(self, sql: str, rows) -> sqlite3.Cursor:
+        """As PgDatabase.executemany, so a store function can call it on either backend."""
+        return self.conn.executemany(sql, rows)
+
 
 def open_db(
     path: Path, *, create: bool = False, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, resolving: bool = False

@@ -36,6 +36,12 @@ class PgDatabase:
     def __repr__(self) -> str:
         return f"<PgDatabase {self.location}>"
 
+    def __enter__(self) -> PgDatabase:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()  # as sqlite-utils' Database: the block's end closes the connection
+
     # Statements
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> psycopg.Cursor:
