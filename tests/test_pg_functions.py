@@ -237,6 +237,13 @@ def test_round_trip(pg, values):
     assert all(_same(v, b) for v, b in zip(values, back, strict=True))
 
 
+def test_text_with_nul_is_refused_clearly():
+    from crmctl.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="U\\+0000"):
+        to_jsonb_text("a\x00b")
+
+
 def test_numbers_compare_as_numbers(pg):
     back = pg.conn.execute(
         "SELECT (%s::jsonb)::numeric < (%s::jsonb)::numeric, (%s::jsonb)::numeric = 3",
