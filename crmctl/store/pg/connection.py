@@ -170,9 +170,7 @@ def _check_identity(db: PgDatabase, *, allow_empty: bool) -> bool:
     if not tables:
         if allow_empty:
             return True
-        raise NoDatabase(
-            f"schema {db.schema!r} in {db.location} is empty, not a crmctl database (run `crmctl init`)"
-        )
+        raise NoDatabase(f"schema {db.schema!r} in {db.location} is empty, not a crmctl database (run `crmctl init`)")
     if "meta" not in tables:
         raise DatabaseError(f"schema {db.schema!r} in {db.location} is not a crmctl database")
     row = db.execute("SELECT value FROM meta WHERE key = 'application'").fetchone()
