@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
-from conftest import lines_json
+import pytest
+from conftest import ON_POSTGRES, lines_json
 from flowkit import write_flow
 
 NURTURE = """
@@ -205,3 +207,37 @@ def test_db_prune_keeps_the_last_run_and_what_waiting_contacts_need(run, people,
     assert run("flow", "show", "nurture").returncode == 0
     bad = run("db", "prune", "--runs-before", "last week")
     assert bad.returncode == 2 and "--runs-before takes a date" in bad.stderr
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="a password in a PostgreSQL URL")
+def test_a_password_in_the_url_reaches_no_run_history_message_or_log(run, people, tmp_path):
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(os.environ["CRMCTL_DB"])
+    user = parts.username or "postgres"
+    secret = "s3cret-in-url"
+    url = urlunsplit(parts._replace(netloc=f"{user}:{secret}@{parts.netloc.rpartition('@')[2]}"))
+    env = {"CRMCTL_DB": url}
+    good = write_flow(tmp_path, NURTURE)
+    failing = write_flow(
+        tmp_path, "name: purge\nmatch: 'plan == \"trial\"'\nmax_deletes: 1\nsteps: [delete]\n", "p.yaml"
+    )
+    outputs = [
+        run("flow", "run", good, "--format", "json", env=env),
+        run("flow", "run", good, "--dry-run", env=env),
+        run("flow", "run", failing, "--yes", env=env),
+        run("flow", "runs", "--all", "--format", "json", env=env),
+        run("flow", "list", "--format", "json", env=env),
+        run("flow", "status", "nurture", env=env),
+        run("log", "--format", "json", env=env),
+        run("--db", url, "flow", "runs", "--all", env=env),
+    ]
+    assert [r.returncode for r in outputs] == [0, 0, 1, 0, 0, 0, 0, 0], [r.stderr for r in outputs]
+    assert history(run)[0]["status"] == "refused"
+    assert not [r for r in outputs if secret in r.stdout + r.stderr]
+    stored = [
+        repr(row)
+        for table in ("flow_runs", "flow_definitions", "flow_enrolments", "audit", "outbox_records")
+        for row in people.execute(f"SELECT * FROM {table}")
+    ]
+    assert stored and not [row for row in stored if secret in row]

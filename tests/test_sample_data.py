@@ -112,7 +112,7 @@ def test_the_sample_has_what_the_demos_need(tmp_path, database):
     kinds = dict(
         db.execute(
             f"SELECT p.name, p.type || ':' || {together.format(stored)} FROM property_values AS v "
-            "JOIN properties AS p ON p.id = v.property_id GROUP BY p.name"
+            "JOIN properties AS p ON p.id = v.property_id GROUP BY p.name, p.type"
         )
     )
     assert kinds == {
