@@ -228,8 +228,7 @@ def _locked(db: PgDatabase) -> Iterator[PgDatabase]:
         yield db
         db.commit()
     except BaseException:
-        if not db.conn.closed:
-            db.rollback()
+        db.rollback()
         raise
 
 
@@ -295,8 +294,7 @@ def transaction(db: PgDatabase, *, dry_run: bool = False) -> Iterator[PgDatabase
         db.rollback()
         raise lock_timeout_error(db) from None
     except BaseException:
-        if not db.conn.closed:
-            db.rollback()
+        db.rollback()
         raise
 
 
