@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,9 @@ def _psycopg():
     except ImportError:
         raise DatabaseError(MISSING_DRIVER) from None
     return psycopg
+
+
+_CRMCTL_APPLICATION = re.compile(r"crmctl(?: [a-z ]*)? (?P<pid>[0-9]+)@(?P<host>\S+)")
 
 
 def application_name(argv: list[str] | None = None) -> str:
@@ -226,8 +230,7 @@ def _locked(db: PgDatabase) -> Iterator[PgDatabase]:
         yield db
         db.commit()
     except BaseException:
-        if not db.conn.closed:
-            db.rollback()
+        db.rollback()
         raise
 
 
@@ -271,7 +274,10 @@ def describe_holder(db: PgDatabase) -> str:
     if row is None:
         return "an unidentified session (pg_locks does not show the holder)"
     name, pid, host = row
-    return f"{name or 'a session without application_name'}, pid {pid}, host {host}"
+    client = _CRMCTL_APPLICATION.fullmatch(name or "")
+    if client:  # a crmctl process: its own pid and host, as its application_name says
+        return f"{name}, pid {client['pid']}, host {client['host']}"
+    return f"{name or 'a session without application_name'}, server process pid {pid}, host {host}"
 
 
 @contextmanager
@@ -293,8 +299,7 @@ def transaction(db: PgDatabase, *, dry_run: bool = False) -> Iterator[PgDatabase
         db.rollback()
         raise lock_timeout_error(db) from None
     except BaseException:
-        if not db.conn.closed:
-            db.rollback()
+        db.rollback()
         raise
 
 

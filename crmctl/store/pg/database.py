@@ -61,7 +61,8 @@ class PgDatabase:
         self.conn.commit()
 
     def rollback(self) -> None:
-        self.conn.rollback()
+        if not self.conn.closed:  # a lost (or closed) connection has nothing left to roll back
+            self.conn.rollback()
 
     def close(self) -> None:
         self.conn.close()
@@ -70,7 +71,11 @@ class PgDatabase:
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
 
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
+        return self.conn.info.transaction_status in (
+            TransactionStatus.INTRANS,
+            TransactionStatus.INERROR,
+            TransactionStatus.ACTIVE,
+        )
 
     @contextmanager
     def atomic(self) -> Iterator[PgDatabase]:

@@ -68,5 +68,13 @@ class PgLocation:
         return f"PgLocation({redacted(self.url)!r})"
 
     def exists(self) -> bool:
-        """A server is always worth asking (the answer comes when it is opened)."""
-        return True
+        """Whether the schema is there (as Path.exists() for a file). When the server cannot be
+        asked (no driver, no connection), True: opening it then reports why."""
+        try:
+            import psycopg
+
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                row = conn.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", [self.schema]).fetchone()
+        except Exception:
+            return True
+        return row is not None
