@@ -10,6 +10,7 @@ import operator
 import unicodedata
 from datetime import timedelta
 
+from conftest import ON_POSTGRES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,7 +86,11 @@ def load(db, rows) -> None:
         tags.update(row["tags"])
         links.extend([number, NOW, tag] for tag in row["tags"])
         conversations.extend([number] for _ in range(row["conversations"]))
-    conn = db.conn
+    if ON_POSTGRES:  # property values are jsonb there; db.executemany translates the SQL
+        from crmctl.store.pg.values import to_jsonb_text
+
+        attributes = [[contact, prop, to_jsonb_text(value)] for contact, prop, value in attributes]
+    conn = db if ON_POSTGRES else db.conn
     conn.executemany(
         "INSERT INTO contacts(id, email, name, phone, user_id, created_at, last_seen_at, blocked_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
