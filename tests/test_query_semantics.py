@@ -9,6 +9,7 @@ from crmctl.errors import FilterError
 from crmctl.query import Condition, compile_filter, value_expression
 from crmctl.selection import SelectionSpec, resolve
 from crmctl.store import scopes
+from crmctl.store.script import insert_returning_id
 
 # conftest's autouse fixture sets CRMCTL_NOW to this.
 NOW = "2026-11-01T12:00:00Z"
@@ -33,9 +34,9 @@ TYPES = {
 
 def add(db, email, *, attributes=None, tags=(), conversations=0, **columns) -> int:
     row = {"email": email, "created_at": "2025-01-01T00:00:00Z", **columns}
-    contact_id = db.execute(
-        f"INSERT INTO contacts({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-    ).lastrowid
+    contact_id = insert_returning_id(
+        db, f"INSERT INTO contacts({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+    )
     for key, value in (attributes or {}).items():
         declare(db, key, TYPES[key])
         set_value(db, contact_id, key, value)
@@ -441,6 +442,7 @@ def plan(db, text: str) -> str:
     return "\n".join(row[3] for row in rows)
 
 
+@pytest.mark.sqlite_only(reason="reads SQLite's EXPLAIN QUERY PLAN")
 def test_tag_and_attribute_tests_are_index_driven(db):
     add(db, "a@x", tags=["vip"], attributes={"plan": "pro", "score": 3}, conversations=1)
     assert "SEARCH ct USING PRIMARY KEY (tag_id=?)" in plan(db, 'tags contains "vip"')
