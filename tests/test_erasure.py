@@ -411,7 +411,6 @@ def test_on_postgres_a_crash_before_the_vacuum_is_finished_by_the_next_command(r
     crashed = subprocess.run([sys.executable, "-c", CRASH_AFTER_COMMIT_ANYWHERE, os.environ["CRMCTL_DB"], "2"])
     assert crashed.returncode == -9
     assert erasure.pending(people) and "contacts" not in vacuumed(people)
-    check = run("db", "check")
-    assert (check.returncode, "an erasure is pending" in check.stderr) == (1, True)
-    assert run("contact", "count").stdout == "4\n"  # any command finishes it
+    assert run("contact", "count").stdout == "4\n"  # any command finishes it, as on SQLite
     assert not erasure.pending(people) and "contacts" in vacuumed(people)
+    assert run("db", "check").returncode == 0

@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from datetime import UTC, datetime
 
 import pytest
 from conftest import NOW, add_contacts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from valuekit import param, typed
+from valuekit import ON_POSTGRES, param, typed
 
 from crmctl import clock, csvcells, export, value_types
 from crmctl.errors import InvalidInput, Refused
@@ -278,10 +279,19 @@ def test_contact_list_json_floats_are_exact(cli, crm):
 # floats and 64-bit integers. A full export imported into an empty database, and a CSV export
 # imported into a database that has the catalog, export again to the very same text.
 
+# PostgreSQL text cannot hold NUL, and its jsonb numbers have no -0.0: both are refused or
+# read back as 0.0 there, as the README says, so the round trips leave them out on it.
+_NOT_ON_POSTGRES = "\x00" if ON_POSTGRES else ""
 _hostile = st.text(
     st.one_of(
-        st.sampled_from(["\r", "\n", '"', ",", ";", "\t", "=", "+", "-", "@", "'", " ", "[", "\x00", "é"]),
-        st.characters(blacklist_categories=["Cs"]),
+        st.sampled_from(
+            [
+                c
+                for c in ["\r", "\n", '"', ",", ";", "\t", "=", "+", "-", "@", "'", " ", "[", "\x00", "é"]
+                if c != _NOT_ON_POSTGRES
+            ]
+        ),
+        st.characters(blacklist_categories=["Cs"], blacklist_characters=_NOT_ON_POSTGRES),
     ),
     min_size=1,
     max_size=12,
@@ -297,7 +307,7 @@ _numbers = st.one_of(
     st.integers(value_types.INT64[0], value_types.INT64[1]),
     st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from([5e-324, -0.0, 1.7976931348623157e308, 0.1 + 0.2, 1e16, -1.5e-07]),
-)
+).filter(lambda number: not (ON_POSTGRES and number == 0 and math.copysign(1, number) < 0))
 _dates = st.datetimes(datetime(1000, 1, 1), datetime(9999, 12, 31, 23, 59, 59)).map(
     lambda moment: clock.format_time(moment.replace(tzinfo=UTC, microsecond=0))
 )

@@ -36,7 +36,7 @@ def both_forms(db, text: str):
     if condition.ids is None:
         return by_condition, by_condition
     sql, params = condition.ids
-    by_ids = [r[0] for r in db.execute(f"SELECT DISTINCT * FROM ({sql}) ORDER BY 1", params)]
+    by_ids = [r[0] for r in db.execute(f"SELECT DISTINCT * FROM ({sql}) AS found ORDER BY 1", params)]
     return by_condition, by_ids
 
 

@@ -154,6 +154,7 @@ def _open(
             if created is not None:
                 _drop_created(db, schema_created=created)
             raise
+        _finish_erasure(db)
         return db, created
     except psycopg.Error as exc:
         db.close()
@@ -161,6 +162,15 @@ def _open(
     except BaseException:
         db.close()
         raise
+
+
+def _finish_erasure(db: PgDatabase) -> None:
+    """As on SQLite: a delete whose VACUUM did not run (a crash right after its commit) is
+    finished by the next command that opens the CRM."""
+    from crmctl.store import erasure
+
+    if erasure.pending(db):  # type: ignore[arg-type]  # the store's functions take either handle
+        erasure.finish(db)  # type: ignore[arg-type]
 
 
 def _schema_exists(db: PgDatabase) -> bool:
