@@ -7,6 +7,9 @@ import csv
 import io
 import json
 import math
+import os
+import secrets
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -362,27 +365,57 @@ def _fill(db, catalog: dict, people: list[dict]) -> None:
 ROUND_TRIP = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@contextmanager
+def _places(folder):
+    """Where a round trip's databases live: files in `folder` on SQLite; on PostgreSQL (with
+    CRMCTL_TEST_PG) fresh schemas, dropped afterwards, so the round trip runs on the backend
+    under test (a path would open SQLite, fed jsonb-text parameters)."""
+    if not ON_POSTGRES:
+        yield lambda name: folder / name
+        return
+    from conftest import drop_schema, pg_url
+
+    from crmctl.store.connection import resolve_path
+
+    schemas: dict[str, str] = {}
+
+    def place(name):
+        schema = schemas.setdefault(name, f"t_{os.getpid()}_rt_{secrets.token_hex(4)}")
+        return resolve_path(pg_url(schema))
+
+    try:
+        yield place
+    finally:
+        for schema in schemas.values():
+            drop_schema(schema)
+
+
 @ROUND_TRIP
 @given(crm=_crm(), fmt=st.sampled_from(["ndjson", "json"]))
 def test_full_export_import_export_finds_no_difference(tmp_path_factory, crm, fmt):
-    folder = tmp_path_factory.mktemp("rt")
-    source = open_db(folder / "source.db", create=True)
-    _fill(source, *crm)
-    first = exported(source, fmt)
-    copy = imported(folder / "copy.db", first, fmt, keep_ids=True)
-    assert exported(copy, fmt) == first
-    assert dump(copy) == dump(source)
+    with _places(tmp_path_factory.mktemp("rt")) as place:
+        source = open_db(place("source.db"), create=True)
+        _fill(source, *crm)
+        first = exported(source, fmt)
+        copy = imported(place("copy.db"), first, fmt, keep_ids=True)
+        assert exported(copy, fmt) == first
+        assert dump(copy) == dump(source)
+        source.close()
+        copy.close()
 
 
 @ROUND_TRIP
 @given(crm=_crm())
 def test_csv_export_import_export_finds_no_difference(tmp_path_factory, crm):
-    folder = tmp_path_factory.mktemp("rt")
-    source = open_db(folder / "source.db", create=True)
-    _fill(source, *crm)
-    first = exported(source, "csv")
-    imported(folder / "copy.db", exported(source, "ndjson").split("\n")[0] + "\n", "ndjson")  # the catalog
-    copy = imported(folder / "copy.db", first, "csv")
-    assert exported(copy, "csv") == first
-    keep = ("contacts", "links", "properties", "values")
-    assert {k: dump(copy)[k] for k in keep} == {k: dump(source)[k] for k in keep}
+    with _places(tmp_path_factory.mktemp("rt")) as place:
+        source = open_db(place("source.db"), create=True)
+        _fill(source, *crm)
+        first = exported(source, "csv")
+        catalog = imported(place("copy.db"), exported(source, "ndjson").split("\n")[0] + "\n", "ndjson")
+        catalog.close()
+        copy = imported(place("copy.db"), first, "csv")
+        assert exported(copy, "csv") == first
+        keep = ("contacts", "links", "properties", "values")
+        assert {k: dump(copy)[k] for k in keep} == {k: dump(source)[k] for k in keep}
+        source.close()
+        copy.close()

@@ -448,12 +448,13 @@ class _Compiler:
     # once. On PostgreSQL such an IN under NOT or OR is a hashed subplan only while the set fits
     # in work_mem, and beyond it is a scan of the set per contact; so there each test is an
     # EXISTS (or a count) probing the contact's rows through their index, which PostgreSQL
-    # turns into a semi- or anti-join when it stands alone.
+    # turns into a semi- or anti-join when it stands alone. The EXISTS selects a column, not a
+    # constant: compiled SQL holds no literal at all (test_hostile_text_is_only_ever_a_parameter).
 
     def tags(self, test: Test) -> Fragment:
         if self.pg:
             where, params = self._tag_where(test)
-            return f"(EXISTS (SELECT 1 FROM contact_tags AS ct WHERE ct.contact_id = c.id{where}))", params
+            return f"(EXISTS (SELECT ct.contact_id FROM contact_tags AS ct WHERE ct.contact_id = c.id{where}))", params
         sql, params = self.tag_ids(test)
         return f"(c.id IN ({sql}))", params
 
@@ -496,7 +497,8 @@ class _Compiler:
     def attribute(self, test: Test) -> Fragment:
         if self.pg:
             where, params = self._attribute_where(test)
-            return f"(EXISTS (SELECT 1 FROM property_values AS v WHERE v.contact_id = c.id AND {where}))", params
+            sql = f"(EXISTS (SELECT v.contact_id FROM property_values AS v WHERE v.contact_id = c.id AND {where}))"
+            return sql, params
         sql, params = self.attribute_ids(test)
         return f"(c.id IN ({sql}))", params
 
