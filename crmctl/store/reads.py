@@ -175,6 +175,10 @@ def record_batches(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
+    if is_pg(db):  # a server-side cursor: a client-side one holds every row
+        for rows in db.stream(sql, params, size):  # type: ignore[attr-defined]  # PgDatabase
+            yield [line for (line,) in rows]
+        return
     cursor = db.execute(sql, params)
     while rows := cursor.fetchmany(size):
         yield [line for (line,) in rows]

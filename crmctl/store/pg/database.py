@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from crmctl.store.pg.translate import translate
@@ -50,6 +50,33 @@ class PgDatabase:
             # No placeholders and nothing to bind: the simple protocol (several statements may run).
             return self.conn.execute(translated.plain.encode(), prepare=False)  # type: ignore[call-overload]
         return self.conn.execute(translated.text, translated.arguments(params))  # type: ignore[call-overload]
+
+    def stream(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None, size: int = 1000
+    ) -> Iterator[list[Any]]:
+        """The rows of a query, `size` at a time, from a server-side (named) cursor: flat client
+        memory however many rows. A named cursor lives in a transaction: the caller's, else one
+        opened (read only in effect, committed) for the iteration."""
+        if not self.in_transaction:
+            with self.atomic():
+                yield from self.stream(sql, params, size)
+            return
+        translated = translate(sql)
+        cursor = self.conn.cursor(name=f"crmctl_{secrets.token_hex(8)}")
+        cursor.itersize = size
+        try:
+            if translated.plain is not None and not params:
+                cursor.execute(translated.plain.encode())  # type: ignore[call-overload]
+            else:
+                cursor.execute(translated.text, translated.arguments(params))  # type: ignore[call-overload]
+            while rows := cursor.fetchmany(size):
+                yield rows
+        finally:
+            if not self.conn.closed:
+                import psycopg
+
+                with suppress(psycopg.Error):  # in a failed transaction, the rollback closes it
+                    cursor.close()
 
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any] | dict[str, Any]]) -> psycopg.Cursor:
         translated = translate(sql)
