@@ -295,7 +295,12 @@ def test_emails_with_wildcards_and_quotes_match_only_themselves(cli, db, tmp_pat
 @settings(FUZZ, max_examples=15)
 @given(
     texts=st.lists(
-        st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=60).filter(str.strip),
+        # PostgreSQL text cannot hold NUL: refused there (test_nul_is_refused_on_postgresql).
+        st.text(
+            st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00" if ON_POSTGRES else ""),
+            min_size=1,
+            max_size=60,
+        ).filter(str.strip),
         min_size=1,
         max_size=5,
     )

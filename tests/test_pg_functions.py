@@ -399,15 +399,6 @@ def test_advance_identities(scratch):
     assert one(scratch, "INSERT INTO contacts(email) VALUES ('c@x') RETURNING id") == 193
 
 
-def test_advance_identities_is_undone_by_a_rollback(scratch):
-    conn = scratch.conn
-    conn.commit()
-    conn.execute("INSERT INTO tags(id, name, created_at) VALUES (50, 'a', 'now')")
-    assert schema.advance_identities(scratch, tables=["tags"]) == {"tags": 51}
-    conn.rollback()
-    assert one(scratch, "INSERT INTO tags(name, created_at) VALUES ('b', 'now') RETURNING id") == 1
-
-
 def test_identities_restored_after_a_rollback(scratch):
     conn = scratch.conn
     one(scratch, "INSERT INTO audit(at, actor, action, contacts) VALUES ('t', 'me', 'x', 0) RETURNING id")

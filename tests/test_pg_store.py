@@ -133,6 +133,44 @@ def test_a_dry_run_rolls_back_and_a_failure_too(db):
 
 
 @needs_server
+def test_ids_given_in_a_dry_run_or_a_failed_run_are_given_again(db):
+    from crmctl.store.pg.schema import advance_identities
+
+    def new_tag() -> int:
+        return insert_returning_id(db, "INSERT INTO tags(name, created_at) VALUES ('t', 'y')")
+
+    with transaction(db, dry_run=True):
+        assert new_tag() == 1
+        db.execute("INSERT INTO contacts(id, email, email_key) VALUES (40, 'a@x', 'a@x')")
+        assert advance_identities(db, ["contacts"]) == {"contacts": 41}
+    with pytest.raises(RuntimeError), transaction(db):
+        assert new_tag() == 1
+        raise RuntimeError("boom")
+    with transaction(db):
+        assert new_tag() == 1
+        assert insert_returning_id(db, "INSERT INTO contacts(email, email_key) VALUES ('b@x', 'b@x')") == 1
+
+
+@needs_server
+def test_moving_an_identity_on_waits_for_no_reader(db, isolated_db):
+    """A reader's open transaction on contacts (a long export) must not block an import that
+    gives explicit ids: setval() locks no table, ALTER TABLE … RESTART would."""
+    from crmctl.store.pg.schema import advance_identities
+
+    reader = open_db(isolated_db)
+    try:
+        reader.conn.execute("BEGIN")
+        reader.conn.execute("SELECT count(*) FROM contacts").fetchone()
+        db.lock_timeout = 0.2
+        with transaction(db):
+            db.execute("INSERT INTO contacts(id, email, email_key) VALUES (9, 'a@x', 'a@x')")
+            assert advance_identities(db, ["contacts"]) == {"contacts": 10}
+    finally:
+        reader.close()
+    assert insert_returning_id(db, "INSERT INTO contacts(email, email_key) VALUES ('b@x', 'b@x')") == 10
+
+
+@needs_server
 def test_atomic_is_a_savepoint_inside_a_transaction(db):
     with transaction(db):
         db.execute("INSERT INTO tags(name, created_at) VALUES ('kept', 'y')")

@@ -129,21 +129,24 @@ def import_contacts(
     ctx = Context(actor=actor, now=now)
     store.create_staging(db)
     readmitted = 0
+    # A failure rolls back to a savepoint first, so that the staging tables can still be
+    # dropped: PostgreSQL runs no statement in a failed transaction, and would hide the failure.
     try:
-        problems = _stage_all(db, records, typed, rules, progress, ctx)
-        properties.refuse_unknown()
-        created = rules.declared + _declare_new(db, properties, ctx)
-        store.index_staging(db)
-        _reject_repeats(db, problems)
-        if not allow_suppressed:
-            _reject_suppressed(db, problems)
-        if problems.total and not skip_invalid:
-            raise InvalidInput(problems.refusal())
-        if keep_ids:
-            _check_kept_ids(db)
-        outcome = store.apply(db, now=now, actor=actor, rejected=problems.total)
-        if allow_suppressed:
-            readmitted = _readmit(db, now, actor)
+        with db.atomic():
+            problems = _stage_all(db, records, typed, rules, progress, ctx)
+            properties.refuse_unknown()
+            created = rules.declared + _declare_new(db, properties, ctx)
+            store.index_staging(db)
+            _reject_repeats(db, problems)
+            if not allow_suppressed:
+                _reject_suppressed(db, problems)
+            if problems.total and not skip_invalid:
+                raise InvalidInput(problems.refusal())
+            if keep_ids:
+                _check_kept_ids(db)
+            outcome = store.apply(db, now=now, actor=actor, rejected=problems.total)
+            if allow_suppressed:
+                readmitted = _readmit(db, now, actor)
     finally:
         store.drop_staging(db)
     return ImportReport(

@@ -14,7 +14,7 @@ import re
 import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 from crmctl.errors import DatabaseError, LockTimeout, NoDatabase
@@ -293,24 +293,43 @@ def describe_holder(db: PgDatabase) -> str:
 @contextmanager
 def transaction(db: PgDatabase, *, dry_run: bool = False) -> Iterator[PgDatabase]:
     """One write transaction for a whole command or flow run (see crmctl.store.transaction)."""
+    from crmctl.store.pg.schema import identity_state
+
     errors = _psycopg().errors
+    identities: dict[str, int | None] = {}
     begin(db)
     try:
+        identities = identity_state(db)
         pause_point("transaction:begin")
         with db.atomic():
             yield db
         if dry_run:
-            db.rollback()
+            _roll_back(db, identities)
         else:
             pause_point("transaction:commit")
             db.commit()
             pause_point("transaction:committed")
     except errors.LockNotAvailable:
-        db.rollback()
+        _roll_back(db, identities)
         raise lock_timeout_error(db) from None
     except BaseException:
-        db.rollback()
+        _roll_back(db, identities)
         raise
+
+
+def _roll_back(db: PgDatabase, identities: dict[str, int | None]) -> None:
+    """Roll back, ids included: sequences are not transactional, SQLite's id counters are. So a
+    dry run leaves the next ids as they were. They are put back under the write lock, before the
+    rollback releases it; in a failed transaction (no statement runs) or on a lost connection
+    they stay moved on, which leaves a gap and never reuses an id."""
+    from psycopg.pq import TransactionStatus
+
+    from crmctl.store.pg.schema import restore_identities
+
+    if not db.conn.closed and db.conn.info.transaction_status == TransactionStatus.INTRANS:
+        with suppress(_psycopg().Error):
+            restore_identities(db, identities)
+    db.rollback()
 
 
 def vacuum_after_commit(db: PgDatabase, tables: list[str] | tuple[str, ...]) -> None:

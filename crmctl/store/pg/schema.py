@@ -340,9 +340,10 @@ def advance_identities(db: Any, tables: Iterable[str] | None = None) -> dict[str
     its table and past the highest id anything refers to (as SQLite's m007 sets its
     AUTOINCREMENT floors): after `db copy` or an import with --keep-ids, a new contact never
     inherits a deleted one's audit trail, a new run id never meets an old run's references.
-    Never moves an identity back. Transactional (ALTER TABLE … RESTART, not setval()), so a
-    dry run's rollback undoes it; the table is locked until the transaction ends. Returns
-    table → the next id it will give."""
+    Never moves an identity back. With setval(), which locks no table (ALTER TABLE … RESTART
+    would lock out every reader until the commit); a transaction that rolls back puts the
+    sequences back itself (crmctl.store.pg.connection.transaction). Returns table → the next id
+    it will give."""
     floors = {
         "contacts": _highest_audited_contact(db),
         "audit": _max(db, "SELECT max(audit_id) FROM audit_sets"),
@@ -366,7 +367,8 @@ def advance_identities(db: Any, tables: Iterable[str] | None = None) -> dict[str
         current = last + 1 if called else last
         wanted = max(floors.get(table, 0), _max(db, f"SELECT max(id) FROM {table}")) + 1
         if wanted > current:
-            db.conn.execute(f"ALTER TABLE {table} ALTER COLUMN id RESTART WITH {int(wanted)}")
+            # As given out up to wanted - 1 (≥ 1), which identity_state can see and put back.
+            db.conn.execute("SELECT setval(%s, %s, true)", [sequence, int(wanted) - 1])
         following[table] = max(wanted, current)
     return following
 
@@ -384,12 +386,13 @@ def identity_state(db: Any) -> dict[str, int | None]:
 
 
 def restore_identities(db: Any, saved: dict[str, int | None]) -> None:
-    """Put the sequences that moved since `saved` back (setval() takes effect at once, whatever
-    the transaction then does: call it under the write lock, before or after the rollback)."""
+    """Put the sequences that moved since `saved` back. setval() takes effect at once, whatever
+    the transaction then does: call it under the write lock, before the rollback releases it."""
     for sequence, last in identity_state(db).items():
         if sequence in saved and saved[sequence] != last:
             before = saved[sequence]
-            db.conn.execute("SELECT setval(%s, %s, %s)", [sequence, before or 1, before is not None])
+            given = "true" if before is not None else "false"  # a bool parameter crosses as 1/0 (adapt)
+            db.conn.execute(f"SELECT setval(%s, %s, {given})", [sequence, before or 1])
 
 
 def _max(db: Any, sql: str) -> int:
