@@ -171,6 +171,14 @@ def test_moving_an_identity_on_waits_for_no_reader(db, isolated_db):
 
 
 @needs_server
+def test_sessions_search_only_the_crm_schema_and_compile_nothing_just_in_time(db):
+    assert db.execute("SELECT current_setting('search_path'), current_setting('jit')").fetchone() == (
+        f'"{db.schema}"',
+        "off",
+    )
+
+
+@needs_server
 def test_atomic_is_a_savepoint_inside_a_transaction(db):
     with transaction(db):
         db.execute("INSERT INTO tags(name, created_at) VALUES ('kept', 'y')")
