@@ -10,12 +10,19 @@ import pytest
 
 
 @pytest.fixture
-def crm(run, isolated_db):
-    """A database with typed properties and three contacts."""
-    assert run("init", "-q").returncode == 0
+def crm(cli, run, isolated_db):
+    """A database with typed properties and three contacts, for the installed `crmctl`. Set up
+    in process: the tests run crmctl as a process, seven more processes per test would only
+    repeat start-up."""
+
+    def setup(*args, input=None):
+        result = cli(*args, input=input)
+        assert result.exit_code == 0, result.stderr
+
+    setup("init", "-q")
     for name, kind in (("score", "number"), ("plan", "text"), ("vip", "boolean"), ("renewal", "date")):
-        assert run("property", "create", name, "--type", kind, "-q").returncode == 0
-    assert run("tag", "create", "gold", "-q").returncode == 0
+        setup("property", "create", name, "--type", kind, "-q")
+    setup("tag", "create", "gold", "-q")
     people = "".join(
         json.dumps(record) + "\n"
         for record in (
@@ -24,8 +31,7 @@ def crm(run, isolated_db):
             {"email": "cy@example.com", "plan": "paid", "renewal": "2027-01-01"},
         )
     )
-    result = run("contact", "import", "-", "--input-format", "ndjson", "-q", input=people)
-    assert result.returncode == 0, result.stderr
+    setup("contact", "import", "-", "--input-format", "ndjson", "-q", input=people)
     return run
 
 
