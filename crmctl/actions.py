@@ -9,9 +9,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl import clock
 from crmctl.errors import InvalidInput, Refused, UnknownTags
@@ -22,6 +20,9 @@ from crmctl.store import properties as property_sql
 from crmctl.store import suppressions as suppression_sql
 from crmctl.store import tags as tag_sql
 from crmctl.testhook import pause_point
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 CHANGED = "changed"
 TAG_NAME_MAX = 100

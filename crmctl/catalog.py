@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.actions import Context, clean_tag_names, create_tags
 from crmctl.errors import NotFound, Refused
 from crmctl.folding import fold
 from crmctl.store import audit, scopes
 from crmctl.store import tags as tag_sql
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def create(db: Database, names: Sequence[str], ctx: Context) -> tuple[list[str], list[str]]:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl import actions, value_types
 from crmctl.actions import Context, Edits
@@ -23,6 +21,9 @@ from crmctl.store import contacts as contact_sql
 from crmctl.store import properties as property_sql
 from crmctl.store import suppressions as suppression_sql
 from crmctl.store import tags as tag_sql
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # Built-in fields `set` may change, with their type; `unset` may clear the text ones.
 EDITABLE = {"name": "text", "phone": "text", "user_id": "text", "last_seen_at": "date"}

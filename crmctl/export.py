@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl import csvcells, value_types
 from crmctl.importer.mapping import property_header
 from crmctl.store import properties as property_sql
 from crmctl.store import reads
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 EXPORT_KEY = "crmctl_export"
 VERSION = 1

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl import clock
 from crmctl.errors import InvalidInput
 from crmctl.flows.model import DURATION_RULE, parse_duration
 from crmctl.outbox import prune_delivered
 from crmctl.store import flows as flow_sql
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def cutoff(text: str, now: str) -> str:

@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl import clock
 from crmctl.errors import NotFound, Refused
 from crmctl.store import outbox as outbox_sql
 from crmctl.store.properties import NUMBER_TEXT
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 DELIVERED_RETENTION_DAYS = 30
 

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
 from crmctl import value_types
 from crmctl.errors import InvalidInput, NotFound, Refused
 from crmctl.query.folding import fold
@@ -24,6 +22,8 @@ from crmctl.store import properties as property_sql
 from crmctl.store.properties import Property
 
 if TYPE_CHECKING:
+    from sqlite_utils import Database
+
     from crmctl.actions import Context
 
 TYPES = value_types.TYPES

@@ -16,11 +16,11 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
 from crmctl.errors import CrmError, NotFound, Refused
 
 if TYPE_CHECKING:
+    from sqlite_utils import Database
+
     from crmctl.importer import ImportReport
 
 PACKAGE = "crmctl.sample_data"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.errors import InvalidInput, MissingContacts, UsageError, quote
 from crmctl.store import scopes
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 SELECTED = "selected"
 MAX_ID = 2**63 - 1  # SQLite's largest integer: no contact id is beyond it

@@ -10,8 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl import actions, clock
 from crmctl.errors import CrmError, DatabaseError, InvalidInput, LockTimeout, Refused
@@ -20,6 +19,9 @@ from crmctl.flows.model import BRANCHING
 from crmctl.store import flows as flow_sql
 from crmctl.store import outbox as outbox_sql
 from crmctl.store import scopes
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 @dataclass

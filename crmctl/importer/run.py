@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from crmctl import clock, value_types
 from crmctl.actions import Context
@@ -33,6 +31,9 @@ from crmctl.store import audit
 from crmctl.store import imports as store
 from crmctl.store import suppressions as suppression_sql
 from crmctl.store.pg import is_postgres
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 CHUNK = 5000  # records per executemany round, and per progress call
 SHOWN = 20  # problems listed in a refusal

@@ -17,8 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from crmctl import clock
 from crmctl.errors import FilterError
 from crmctl.query import fields, folding
@@ -29,6 +27,8 @@ from crmctl.query.parser import parse_syntax
 from crmctl.store.properties import NUMBER_TEXT
 
 if TYPE_CHECKING:
+    from sqlite_utils import Database
+
     from crmctl.properties import Catalog, Property
 
 Fragment = tuple[str, list[Any]]

@@ -13,9 +13,12 @@ registered on the connection. Needles are folded once, when compiling.
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.folding import FOLD, _sql_fold, fold
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 __all__ = ["CONTAINS", "ENDSWITH", "FOLD", "MATCH_FUNCTIONS", "STARTSWITH", "fold", "register"]
 

@@ -7,9 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, cast
 
 from crmctl import folding
 from crmctl.errors import CaseCollisions, CrmError, DatabaseError, LockTimeout
@@ -19,6 +17,11 @@ from crmctl.store.pg import is_postgres
 from crmctl.store.pg.url import PgLocation, is_postgres_url
 from crmctl.store.properties import register_functions
 from crmctl.testhook import pause_point
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from crmctl.store.sqlite_database import CrmDatabase
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 # The oldest SQLite crmctl's SQL runs on: imports use UPDATE … FROM (3.33.0); upserts (3.24)
@@ -42,18 +45,12 @@ def resolve_path(explicit: str | None) -> Path:
     return Path(chosen).expanduser() if chosen else default_path()
 
 
-class CrmDatabase(Database):
-    """A sqlite-utils Database that remembers how long it waits for the write lock, for the
-    messages of a process that gave up waiting and for the erasure's busy timeout."""
+def crm_database(conn: sqlite3.Connection) -> CrmDatabase:
+    """A sqlite-utils Database for the connection. sqlite-utils is imported here, when a SQLite
+    file is opened: a PostgreSQL command never loads it."""
+    from crmctl.store.sqlite_database import CrmDatabase
 
-    dialect = "sqlite"  # crmctl.store.pg.database.PgDatabase says "postgresql"
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
-    # What migrations want the operator told, e.g. the properties m009 declared (crmctl.store.declare).
-    migration_notes: list[str]
-
-    def executemany(self, sql: str, rows) -> sqlite3.Cursor:
-        """As PgDatabase.executemany, so a store function can call it on either backend."""
-        return self.conn.executemany(sql, rows)
+    return CrmDatabase(conn, execute_plugins=False)
 
 
 def open_db(
@@ -67,7 +64,7 @@ def open_db(
     if isinstance(path, PgLocation):
         from crmctl.store.pg import connection as pg
 
-        return cast(Database, pg.open_db(path, create=create, lock_timeout=lock_timeout, resolving=resolving))
+        return cast("Database", pg.open_db(path, create=create, lock_timeout=lock_timeout, resolving=resolving))
     return _open_or_create(path, create=create, lock_timeout=lock_timeout, resolving=resolving)[0]
 
 
@@ -80,7 +77,7 @@ def initialised(path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> It
         from crmctl.store.pg import connection as pg
 
         with pg.initialised(path, lock_timeout=lock_timeout) as pg_db:
-            yield cast(Database, pg_db)
+            yield cast("Database", pg_db)
         return
     db, created = _open_or_create(path, create=True, lock_timeout=lock_timeout)
     try:
@@ -148,7 +145,7 @@ def _open(path: Path, *, allow_empty: bool, lock_timeout: float, resolving: bool
     conn = None
     try:
         conn = sqlite3.connect(str(path), timeout=lock_timeout)
-        db = CrmDatabase(conn, execute_plugins=False)
+        db = crm_database(conn)
         db.lock_timeout = lock_timeout
         db.migration_notes = []
         _configure(db)
@@ -316,7 +313,7 @@ def transaction(db: Database, *, dry_run: bool = False, deletes_contacts: bool =
         from crmctl.store.pg import connection as pg
 
         with pg.transaction(db, dry_run=dry_run) as pg_db:  # type: ignore[arg-type]
-            yield cast(Database, pg_db)
+            yield cast("Database", pg_db)
         return
     checked = deletes_contacts
     if not checked:
@@ -373,8 +370,8 @@ def open_read_only(path: Path) -> Database | None:
     if isinstance(path, PgLocation):
         from crmctl.store.pg import connection as pg
 
-        return cast(Database | None, pg.open_read_only(path))
+        return cast("Database | None", pg.open_read_only(path))
     if not path.is_file():
         return None
     conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2)
-    return CrmDatabase(conn, execute_plugins=False)
+    return crm_database(conn)

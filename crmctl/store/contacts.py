@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl.folding import fold
 from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
 from crmctl.store.script import insert_returning_id
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def scope_join(db: Database) -> str:

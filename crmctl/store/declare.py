@@ -10,11 +10,14 @@ connection as `migration_notes`, for the command that opened the database to sho
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl import clock, value_types
 from crmctl.store import audit
 from crmctl.store.properties import CONVERT, register_functions
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 NOTE_NAMES = 20
 _STORED_TIME_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z"

@@ -19,11 +19,13 @@ cannot reach there is the server's WAL, its archives, replicas and base backups.
 from __future__ import annotations
 
 import sqlite3
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.store import holder
 from crmctl.store.pg import is_postgres
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 PENDING = "erase_pending"
 # Seconds a checkpoint may hold the write lock waiting for readers: writers queue behind it

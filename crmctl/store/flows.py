@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
 from crmctl.store.script import insert_returning_id
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def _join(db: Database) -> str:

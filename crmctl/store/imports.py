@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl.folding import FOLD
 from crmctl.store import audit, scopes
@@ -27,6 +25,9 @@ from crmctl.store.pg.schema import advance_identities
 from crmctl.store.properties import batches, changed_value, stored, value_sql
 from crmctl.store.script import run_script
 from crmctl.testhook import pause_point
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 TOUCHED = "imported"
 

@@ -8,13 +8,15 @@ import stat
 import tempfile
 from datetime import datetime
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.errors import DatabaseError, Refused
 from crmctl.store import erasure
 from crmctl.store.pg import is_postgres
 from crmctl.store.schema import case_collisions
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def backup(db: Database, target: Path, *, overwrite: bool = False) -> int:

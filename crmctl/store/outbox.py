@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def ensure(db: Database, names: Sequence[str], now: str) -> None:

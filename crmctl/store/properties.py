@@ -10,14 +10,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl import value_types
 from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
 from crmctl.store.script import insert_returning_id
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 CONVERT = "crmctl_convert"  # (source type, target type, value) -> converted value, or NULL if it does not fit
 NUMBER_TEXT = "crmctl_number_text"  # a stored number as the text that reads back the same

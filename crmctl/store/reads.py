@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.folding import fold
 from crmctl.store.properties import NUMBER_TEXT
 from crmctl.store.scopes import _checked, is_pg, scope_join
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 # One JSON object per contact, assembled by SQLite so Python only writes lines out.
 # Property values in their type: booleans as true/false, decimals in their shortest exact

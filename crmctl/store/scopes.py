@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.folding import FOLD
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 CHUNK = 5000

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from crmctl.store.pg import is_postgres
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def run_script(db: Database, script: str) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.folding import fold
 from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 KEY = "suppression_key"
 _FUNCTION = "crmctl_suppression_digest"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from crmctl.folding import fold
 from crmctl.store.pg import is_postgres
 from crmctl.store.scopes import _checked
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 ACTION_TAGS = "action_tags"
 

@@ -13,13 +13,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
+from crmctl.store.connection import DEFAULT_LOCK_TIMEOUT
 from crmctl.store.pg.translate import translate
 from crmctl.store.pg.url import PgLocation
 
 if TYPE_CHECKING:
     import psycopg
-
-DEFAULT_LOCK_TIMEOUT = 30.0
 
 
 class PgDatabase:
