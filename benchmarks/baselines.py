@@ -22,9 +22,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-NOW = "2026-11-01T12:00:00Z"
-AUTHOR = "bench"
-NOTE = "Called about the Q4 campaign"
+from baseline_cli import AUTHOR, NOTE, NOW, report, run  # benchmarks/ is the script's own folder
 
 # The hand-written equivalents of the runner's --where expressions (score is a number property).
 _SCORE = "(SELECT id FROM properties WHERE name = 'score')"
@@ -48,20 +46,6 @@ def connect(path: str, *, foreign_keys: bool = False) -> sqlite3.Connection:
 
 def tag_id(conn: sqlite3.Connection, name: str) -> int:
     return conn.execute("SELECT id FROM tags WHERE name = ?", [name]).fetchone()[0]
-
-
-def report(selected: int | None, changed: int, **extra) -> None:
-    """One JSON object on stdout (built by hand: importing json would cost start-up time)."""
-    fields = {"selected": selected, "changed": changed, **extra}
-    print("{" + ", ".join(f'"{key}": {_json(value)}' for key, value in fields.items()) + "}")
-
-
-def _json(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f'"{k}": {_json(v)}' for k, v in value.items()) + "}"
-    return str(int(value))
 
 
 # Bulk actions: one statement over the selection --------------------------------------------
@@ -547,31 +531,5 @@ OPERATIONS = {
 }
 
 
-class _Args:
-    """OPERATION DB [ARG] [--scale S] [--now T], parsed by hand: argparse costs start-up time."""
-
-    def __init__(self, argv: list[str]):
-        self.scale, self.now, positional = "10pct", NOW, []
-        words = iter(argv)
-        for word in words:
-            if word == "--scale":
-                self.scale = next(words)
-            elif word == "--now":
-                self.now = next(words)
-            else:
-                positional.append(word)
-        if len(positional) not in (2, 3, 4) or positional[0] not in OPERATIONS or self.scale not in SELECTIONS:
-            raise SystemExit(__doc__.split("\n\n")[1])
-        self.operation, self.db = positional[:2]
-        self.arg = positional[2] if len(positional) >= 3 else None
-        self.value = positional[3] if len(positional) == 4 else None
-
-
-def main(argv: list[str]) -> int:
-    args = _Args(argv)
-    OPERATIONS[args.operation](args)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(OPERATIONS, SELECTIONS, __doc__ or "")
