@@ -262,7 +262,7 @@ def erase_leftovers(db: Database) -> bool:
 def _changed(db: Database, fill: Callable[[str], None]) -> int:
     scopes.create(db, CHANGED)
     fill(CHANGED)
-    return scopes.count(db, CHANGED)
+    return scopes.filled(db, CHANGED)
 
 
 def _finish(

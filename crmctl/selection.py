@@ -96,7 +96,7 @@ def resolve(db: Database, spec: SelectionSpec, name: str = SELECTED) -> Selectio
         scopes.add_where(db, name, first.sql, first.params, first.ids)
     for condition in conditions:
         scopes.narrow(db, name, condition.sql, condition.params)
-    result.selected = scopes.count(db, name)
+    result.selected = scopes.filled(db, name)
     return result
 
 

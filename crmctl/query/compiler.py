@@ -549,4 +549,9 @@ class _Compiler:
             # A decimal of 309 digits is beyond the doubles: infinite. No stored value equals
             # it, and every one is on the same side of it.
             return ("true" if _PY_OPERATORS[op](0, params[0]) else "false"), []
+        if op in ORDERINGS:
+            # Always true of a number property's values; it is there for the planner, whose
+            # estimate for a jsonb range spans every property's values (strings sort below
+            # numbers): without it, `score < 10` read all 1M scores through the primary key.
+            return f"jsonb_typeof(v.value) = 'number' AND v.value {_SQL_OPERATORS[op]} {literal}", params
         return f"v.value {_SQL_OPERATORS[op]} {literal}", params

@@ -62,6 +62,16 @@ def count(db: Database, name: str) -> int:
     return db.execute(f"SELECT count(*) FROM temp.{_checked(name)}").fetchone()[0]
 
 
+def filled(db: Database, name: str) -> int:
+    """The size of a scope that is now complete. On PostgreSQL its statistics are gathered
+    first: autovacuum never sees temporary tables, and without statistics the planner takes a
+    100k-id scope for a small one (a tag remove's DELETE scanned all 2M tag links: 0.94 s
+    against 0.13 s once analysed, for 20-35 ms of ANALYZE)."""
+    if is_pg(db):
+        db.execute(f"ANALYZE temp.{_checked(name)}")
+    return count(db, name)
+
+
 def ids(db: Database, name: str, limit: int | None = None) -> list[int]:
     sql = f"SELECT id FROM temp.{_checked(name)} ORDER BY id"
     if limit is not None:
@@ -69,27 +79,31 @@ def ids(db: Database, name: str, limit: int | None = None) -> list[int]:
     return [row[0] for row in db.execute(sql)]
 
 
+def _fill(db: Database, name: str) -> str:
+    """`INSERT … SELECT` into an empty scope, dropping repeated ids: SQLite ignores them (cheap
+    there); PostgreSQL's ON CONFLICT is a speculative insertion per row, so it selects DISTINCT."""
+    if is_pg(db):
+        return f"INSERT INTO temp.{_checked(name)}(id) SELECT DISTINCT"
+    return f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT"
+
+
 def add_all(db: Database, name: str) -> None:
-    db.execute(f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT id FROM contacts ORDER BY id")
+    """Fill the empty scope `name` with every contact."""
+    db.execute(f"{_fill(db, name)} id FROM contacts ORDER BY id")
 
 
 def add_where(db: Database, name: str, condition_sql: str, params: Sequence, ids: tuple | None = None) -> None:
-    """condition_sql is compiled by the filter language: parameterised, over alias `c`.
+    """Fill the empty scope `name` with the contacts a filter selects. condition_sql is
+    compiled by the filter language: parameterised, over alias `c`.
 
     `ids` is the same filter as a SELECT of contact ids from the tag, property and
     conversation indexes, when it has one: used instead, it never reads the contacts' rows
     (their ids there always name a contact: foreign keys are enforced on every write)."""
     if ids is not None:
         sql, ids_params = ids
-        db.execute(
-            f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) SELECT * FROM ({sql}) AS g ORDER BY 1", list(ids_params)
-        )
+        db.execute(f"{_fill(db, name)} * FROM ({sql}) AS g ORDER BY 1", list(ids_params))
         return
-    db.execute(
-        f"INSERT OR IGNORE INTO temp.{_checked(name)}(id) "
-        f"SELECT c.id FROM contacts AS c WHERE {condition_sql} ORDER BY c.id",
-        list(params),
-    )
+    db.execute(f"{_fill(db, name)} c.id FROM contacts AS c WHERE {condition_sql} ORDER BY c.id", list(params))
 
 
 def copy(db: Database, source: str, target: str) -> None:

@@ -94,6 +94,8 @@ def stage_action_tags(db: Database, tag_ids: list[int]) -> None:
     if tag_ids:  # a few ids (the names given), in one statement
         marks = ", ".join(["(?)"] * len(tag_ids))
         db.execute(f"INSERT OR IGNORE INTO temp.{ACTION_TAGS}(tag_id) VALUES {marks}", list(tag_ids))
+    if is_postgres(db):  # as scopes.filled: a temporary table's size is unknown to the planner
+        db.execute(f"ANALYZE temp.{ACTION_TAGS}")
 
 
 def lacking_any(db: Database, scope: str, target: str) -> None:
@@ -107,6 +109,13 @@ def lacking_any(db: Database, scope: str, target: str) -> None:
 
 def holding_any(db: Database, scope: str, target: str) -> None:
     """target := contacts of scope that hold at least one staged action tag."""
+    if is_postgres(db):  # a semi-join PostgreSQL can hash (the EXISTS below runs once per contact there)
+        db.execute(
+            f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
+            f"WHERE s.id IN (SELECT ct.contact_id FROM temp.{ACTION_TAGS} AS a "
+            "JOIN contact_tags AS ct ON ct.tag_id = a.tag_id)"
+        )
+        return
     db.execute(
         f"INSERT INTO temp.{_checked(target)}(id) SELECT s.id FROM temp.{_checked(scope)} AS s "
         f"WHERE EXISTS (SELECT 1 FROM temp.{ACTION_TAGS} AS a JOIN contact_tags AS ct "
