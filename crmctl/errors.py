@@ -107,6 +107,12 @@ class LockTimeout(CrmError):
     exit_code = 75
     kind = "busy"
 
+    @classmethod
+    def held_by(cls, holder: str, waited: float | None) -> LockTimeout:
+        """The message both backends give: who holds the lock, and how long this process waited."""
+        after = f" after {waited:g} s" if waited is not None else ""
+        return cls(f"the database is locked (held by {holder}); gave up waiting{after}")
+
 
 class FilterError(InvalidInput):
     """A filter expression that does not parse or names an unknown field."""

@@ -355,10 +355,7 @@ def _file_of(db: Database) -> str:
 def _lock_error(exc: sqlite3.OperationalError, db: Database) -> Exception:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        held = f"held by {holder.describe(_file_of(db))}"
-        waited = getattr(db, "lock_timeout", None)
-        after = f" after {waited:g} s" if waited is not None else ""
-        return LockTimeout(f"the database is locked ({held}); gave up waiting{after}")
+        return LockTimeout.held_by(holder.describe(_file_of(db)), getattr(db, "lock_timeout", None))
     if "readonly" in text:
         return DatabaseError(f"{_file_of(db)} is read-only: crmctl needs to write to it")
     return DatabaseError(text)

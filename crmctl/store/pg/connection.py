@@ -271,8 +271,7 @@ def begin(db: PgDatabase) -> None:
 
 
 def lock_timeout_error(db: PgDatabase) -> LockTimeout:
-    waited = db.lock_timeout
-    return LockTimeout(f"the database is locked (held by {describe_holder(db)}); gave up waiting after {waited:g} s")
+    return LockTimeout.held_by(describe_holder(db), db.lock_timeout)
 
 
 def describe_holder(db: PgDatabase) -> str:
