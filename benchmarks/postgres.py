@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,6 +48,7 @@ class PgBench(run.Bench):
 
         self.admin = psycopg.connect(self.server, autocommit=True)
         self.work = self.db("work")  # type: ignore[assignment]
+        self.copied: dict | None = None  # what copying --pristine-from measured
 
     # Databases: a name on the server; a copy is a database made from it as a template ----
 
@@ -200,77 +199,56 @@ class PgBench(run.Bench):
 
     # The run ---------------------------------------------------------------------------
 
-    def main(self) -> dict:
-        args = self.args
-        started = time.time()
-        data = self.data_file()
-        self.prepare()
+    def build_pristine(self, data: Path) -> tuple[list[run.Operation], list[run.Operation]]:
+        """As run.py's, or by `crmctl db copy` of --pristine-from (timed, both ways)."""
         ops = self.operations(data)
-        measured = []
+        if self.args.pristine_from:
+            self.copied = self.copy_pristine(Path(self.args.pristine_from))
+            return [op for op in ops if op.group != "import"], []
         importing = next(op for op in self.operations(data, filtered=False) if op.group == "import")
-        copied = None
-        if args.pristine_from:
-            copied = self.copy_pristine(Path(args.pristine_from))
-            ops = [op for op in ops if op.group != "import"]
-        elif any(op.group == "import" for op in ops) or not (args.reuse and self.exists(self.db("pristine"))):
-            self.import_and_keep(importing, args.import_runs)
-            measured.append(importing)
-        self.prepare_states()
-        self.note("measuring start-up")
-        startup = self.startup(args.startup_runs)
-        results = []
-        for op in ops:
-            if op.group == "import":
-                continue
-            self.measure(op, 1 if op.group == "scale" else args.runs)
-            measured.append(op)
-        for op in measured:
-            shape = self.check_list_shape(op) if op.group == "list" else None
-            entry = self.summarise(op, startup, shape)
-            if op.group == "import":
-                entry["target"] = entry["target"].replace("raw executemany", "raw COPY")
-            results.append(entry)
+        if any(op.group == "import" for op in ops) or not (self.args.reuse and self.exists(self.db("pristine"))):
+            self.import_and_keep(importing, self.args.import_runs)
+            return ops, [importing]
+        return ops, []
+
+    def entry(self, op: run.Operation, startup: dict) -> dict:
+        entry = super().entry(op, startup)
+        if op.group == "import":
+            entry["target"] = entry["target"].replace("raw executemany", "raw COPY")
+        return entry
+
+    def database_meta(self) -> dict:
         pristine = self.db("pristine")
-        report = {
-            "meta": {
-                "backend": "postgresql",
-                "contacts": self.n,
-                "runs": args.runs,
-                "startup_runs": args.startup_runs,
-                "seed": args.seed,
-                "matched": self._scalar(
-                    pristine,
-                    "SELECT count(*) FROM property_values WHERE property_id = "
-                    "(SELECT id FROM properties WHERE name = 'score') AND value < '10'::jsonb",
-                ),
-                "where": run.WHERE,
-                "now": run.NOW,
-                "database_mib": round(self._scalar(pristine, "SELECT pg_database_size(current_database())") / 2**20, 1),
-                "shape": {
-                    t: self._scalar(pristine, f"SELECT count(*) FROM {t}")
-                    for t in ("contacts", "property_values", "contact_tags", "tags", "conversations", "messages")
-                },
-                "python": platform.python_version(),
-                "sqlite": "PostgreSQL " + self.admin.execute("SHOW server_version").fetchone()[0],
-                "psycopg": run._version("psycopg"),
-                "typer": run._version("typer"),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "elapsed_s": round(time.time() - started, 1),
-                "pristine_copied": copied,
+        return {
+            "backend": "postgresql",
+            "matched": self._scalar(
+                pristine,
+                "SELECT count(*) FROM property_values WHERE property_id = "
+                "(SELECT id FROM properties WHERE name = 'score') AND value < '10'::jsonb",
+            ),
+            "where": run.WHERE,
+            "now": run.NOW,
+            "database_mib": round(self._scalar(pristine, "SELECT pg_database_size(current_database())") / 2**20, 1),
+            "shape": {
+                t: self._scalar(pristine, f"SELECT count(*) FROM {t}")
+                for t in ("contacts", "property_values", "contact_tags", "tags", "conversations", "messages")
             },
-            "startup": startup,
-            "operations": results,
+            "sqlite": "PostgreSQL " + self.admin.execute("SHOW server_version").fetchone()[0],
+            "psycopg": run._version("psycopg"),
+            "pristine_copied": self.copied,
         }
+
+    def write(self, report: dict) -> None:
         (self.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
         (self.out / "results.md").write_text(render(report))
-        sqlite = Path(args.sqlite_results)
+        sqlite = Path(self.args.sqlite_results)
         if sqlite.is_file():
             (self.out / "side-by-side.md").write_text(side_by_side(json.loads(sqlite.read_text()), report))
-        if not args.keep:
+
+    def clean_up(self) -> None:
+        if not self.args.keep:
             for state in ("work", "startup", "acted", "acted-all", "flowed", "parked"):
                 self.admin.execute(f'DROP DATABASE IF EXISTS "{self.name(state)}" WITH (FORCE)')
-        return report
 
     def copy_pristine(self, source: Path) -> dict:
         """The prepared database from an existing SQLite one (benchmarks/run.py's pristine, or a

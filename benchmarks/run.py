@@ -551,54 +551,71 @@ class Bench:
         started = time.time()
         data = self.data_file()
         self.prepare()
-        ops = self.operations(data)
-        measured = []
-        importing = next(op for op in self.operations(data, filtered=False) if op.group == "import")
-        if any(op.group == "import" for op in ops) or not (args.reuse and self.db("pristine").exists()):
-            self.import_and_keep(importing, args.runs)
-            measured.append(importing)
+        ops, measured = self.build_pristine(data)
         self.prepare_states()
         self.note("measuring start-up")
         startup = self.startup(args.startup_runs)
-        results = []
         for op in ops:
             if op.group == "import":
                 continue
             self.measure(op, 1 if op.group == "scale" else args.runs)
             measured.append(op)
-        for op in measured:
-            shape = self.check_list_shape(op) if op.group == "list" else None
-            results.append(self.summarise(op, startup, shape))
+        results = [self.entry(op, startup) for op in measured]
+        meta = {
+            "contacts": self.n,
+            "runs": args.runs,
+            "startup_runs": args.startup_runs,
+            "seed": args.seed,
+            **self.database_meta(),
+            "python": platform.python_version(),
+            "typer": _version("typer"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "elapsed_s": round(time.time() - started, 1),
+        }
+        report = {"meta": meta, "startup": startup, "operations": results}
+        self.write(report)
+        self.clean_up()
+        return report
+
+    # The parts a runner for another backend (benchmarks/postgres.py) replaces
+
+    def build_pristine(self, data: Path) -> tuple[list[Operation], list[Operation]]:
+        """The operations to measure, and those measured already: the import, when it builds
+        the prepared database (always, unless --reuse finds one and --only leaves it out)."""
+        ops = self.operations(data)
+        importing = next(op for op in self.operations(data, filtered=False) if op.group == "import")
+        if any(op.group == "import" for op in ops) or not (self.args.reuse and self.db("pristine").exists()):
+            self.import_and_keep(importing, self.args.runs)
+            return ops, [importing]
+        return ops, []
+
+    def entry(self, op: Operation, startup: dict) -> dict:
+        shape = self.check_list_shape(op) if op.group == "list" else None
+        return self.summarise(op, startup, shape)
+
+    def database_meta(self) -> dict:
+        pristine = self.db("pristine")
+        return {
+            "matched": _matched(pristine),
+            "where": WHERE,
+            "now": NOW,
+            "database_mib": round(pristine.stat().st_size / 2**20, 1),
+            "shape": _shape(pristine),
+            "sqlite": sqlite3.sqlite_version,
+        }
+
+    def write(self, report: dict) -> None:
+        (self.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+        (self.out / "results.md").write_text(table.render(report))
+
+    def clean_up(self) -> None:
         for name in ("work", "startup"):
             for suffix in ("", "-wal", "-shm", "-holder"):
                 Path(str(self.out / f"{name}.db") + suffix).unlink(missing_ok=True)
-        report = {
-            "meta": {
-                "contacts": self.n,
-                "runs": args.runs,
-                "startup_runs": args.startup_runs,
-                "seed": args.seed,
-                "matched": _matched(self.db("pristine")),
-                "where": WHERE,
-                "now": NOW,
-                "database_mib": round(self.db("pristine").stat().st_size / 2**20, 1),
-                "shape": _shape(self.db("pristine")),
-                "python": platform.python_version(),
-                "sqlite": sqlite3.sqlite_version,
-                "typer": _version("typer"),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "elapsed_s": round(time.time() - started, 1),
-            },
-            "startup": startup,
-            "operations": results,
-        }
-        (self.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-        (self.out / "results.md").write_text(table.render(report))
-        if not args.keep:
+        if not self.args.keep:
             for name in ("acted", "acted-all", "flowed", "parked"):
                 self.db(name).unlink(missing_ok=True)
-        return report
 
 
 def _counts(text: str) -> dict | None:
